@@ -1,0 +1,26 @@
+//! The sops file format, for sealbox.
+//!
+//! * [`tree`]: the ordered, typed tree every store loads into;
+//! * [`store`]: YAML, JSON (and later dotenv, INI, binary) load and emit;
+//! * [`cipher`]: the `ENC[AES256_GCM,…]` value codec;
+//! * [`sops`]: the encrypt/decrypt walks and the MAC;
+//! * [`metadata`]: the `sops` block;
+//! * [`keys`]: age and SSH recipients and identities, ssh-to-age;
+//! * [`config`]: `.sops.yaml`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cipher;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod metadata;
+pub mod numfmt;
+pub mod path;
+pub mod sops;
+pub mod store;
+pub mod timefmt;
+pub mod tree;
+
+pub use error::{Code, Error, Result};
+pub use tree::{Comment, Document, Item, Map, Value};
