@@ -1,1 +1,308 @@
-//! TODO: being written.
+//! The value codec: `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`.
+//!
+//! AES-256-GCM under the file's data key, a 32-byte random IV (GCM's non-96-bit IV path),
+//! a 16-byte tag, and the value's key path (`a:b:c:`) as additional data. Base64 is
+//! standard with padding.
+
+use crate::error::{Code, Error, Result};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, Nonce, Tag};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rand::RngCore;
+use std::sync::OnceLock;
+use zeroize::Zeroizing;
+
+/// AES-256-GCM with the 32-byte nonce sops uses.
+type Aes256Gcm32 = AesGcm<Aes256, aes_gcm::aead::consts::U32>;
+
+/// Length of the data key.
+pub const DATA_KEY_LEN: usize = 32;
+
+/// The file's data key, wiped on drop.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; DATA_KEY_LEN]>);
+
+impl DataKey {
+    /// A fresh random data key.
+    pub fn generate() -> Self {
+        let mut k = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        rand::rngs::OsRng.fill_bytes(&mut k[..]);
+        DataKey(k)
+    }
+
+    /// A data key from bytes; must be 32 long.
+    pub fn from_slice(b: &[u8]) -> Result<Self> {
+        if b.len() != DATA_KEY_LEN {
+            return Err(Error::new(
+                Code::CouldNotRetrieveKey,
+                format!(
+                    "the recovered data key is {} bytes long, expected {DATA_KEY_LEN}",
+                    b.len()
+                ),
+            ));
+        }
+        let mut k = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        k.copy_from_slice(b);
+        Ok(DataKey(k))
+    }
+
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8; DATA_KEY_LEN] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
+/// The value types written in `type:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    /// `str`
+    Str,
+    /// `int`
+    Int,
+    /// `float`
+    Float,
+    /// `bool`
+    Bool,
+    /// `time`
+    Time,
+    /// `comment`
+    Comment,
+    /// `bytes` (read only: sops never writes it)
+    Bytes,
+}
+
+impl ValueType {
+    /// The name written in `type:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Str => "str",
+            ValueType::Int => "int",
+            ValueType::Float => "float",
+            ValueType::Bool => "bool",
+            ValueType::Time => "time",
+            ValueType::Comment => "comment",
+            ValueType::Bytes => "bytes",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "str" => ValueType::Str,
+            "int" => ValueType::Int,
+            "float" => ValueType::Float,
+            "bool" => ValueType::Bool,
+            "time" => ValueType::Time,
+            "comment" => ValueType::Comment,
+            "bytes" => ValueType::Bytes,
+            _ => return None,
+        })
+    }
+}
+
+/// The parts of an `ENC[…]` string.
+#[derive(Debug)]
+pub struct Encoded<'a> {
+    /// base64 ciphertext
+    pub data: &'a str,
+    /// base64 IV
+    pub iv: &'a str,
+    /// base64 tag
+    pub tag: &'a str,
+    /// type name
+    pub typ: &'a str,
+}
+
+fn enc_regex() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+            .expect("static regex")
+    })
+}
+
+/// Splits an `ENC[…]` string as sops' reader does (anchored at the start, greedy groups,
+/// trailing text ignored). None if it does not match.
+pub fn parse_encoded(s: &str) -> Option<Encoded<'_>> {
+    if !s.starts_with("ENC[AES256_GCM,") {
+        return None;
+    }
+    let c = enc_regex().captures(s)?;
+    Some(Encoded {
+        data: c.get(1)?.as_str(),
+        iv: c.get(2)?.as_str(),
+        tag: c.get(3)?.as_str(),
+        typ: c.get(4)?.as_str(),
+    })
+}
+
+/// Whether `s` looks like an encrypted value.
+pub fn is_encrypted(s: &str) -> bool {
+    parse_encoded(s).is_some()
+}
+
+/// Encrypts and decrypts values under one data key (the AES key schedule is built once).
+pub struct Cipher {
+    aead: Aes256Gcm32,
+}
+
+impl Cipher {
+    /// A cipher for `key`.
+    pub fn new(key: &DataKey) -> Self {
+        Cipher {
+            aead: Aes256Gcm32::new_from_slice(key.as_bytes()).expect("32-byte key"),
+        }
+    }
+
+    /// Encrypts `plaintext` with additional data `aad`, a fresh random IV, and type `typ`.
+    pub fn encrypt(&self, plaintext: &[u8], aad: &[u8], typ: ValueType) -> Result<String> {
+        let mut iv = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut iv);
+        self.encrypt_with_iv(plaintext, aad, typ, &iv)
+    }
+
+    /// Encrypts with a given IV (test vectors, and reusing IVs of unchanged values).
+    pub fn encrypt_with_iv(
+        &self,
+        plaintext: &[u8],
+        aad: &[u8],
+        typ: ValueType,
+        iv: &[u8; 32],
+    ) -> Result<String> {
+        let mut buf = Zeroizing::new(plaintext.to_vec());
+        let tag = self
+            .aead
+            .encrypt_in_place_detached(Nonce::from_slice(iv), aad, &mut buf)
+            .map_err(|_| Error::new(Code::ErrorEncryptingTree, "AES-GCM encryption failed"))?;
+        Ok(format!(
+            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
+            B64.encode(&buf[..]),
+            B64.encode(iv),
+            B64.encode(tag),
+            typ.name()
+        ))
+    }
+
+    /// Decrypts an `ENC[…]` string with additional data `aad`. Errors name `what` (the key
+    /// path) and never the value.
+    pub fn decrypt(
+        &self,
+        value: &str,
+        aad: &[u8],
+        what: &str,
+    ) -> Result<(Zeroizing<Vec<u8>>, ValueType)> {
+        let bad = |why: &str| {
+            Error::new(
+                Code::ErrorDecryptingTree,
+                format!("could not decrypt the value at {what}: {why}"),
+            )
+        };
+        let enc = parse_encoded(value).ok_or_else(|| {
+            bad("it is not in sops' ENC[AES256_GCM,data:…,iv:…,tag:…,type:…] format").with_hint(
+                "restore the value from version control, or re-set it with `sealbox set`",
+            )
+        })?;
+        let typ = ValueType::from_name(enc.typ)
+            .ok_or_else(|| bad(&format!("unknown value type {:?}", enc.typ)))?;
+        let mut data = Zeroizing::new(
+            B64.decode(enc.data)
+                .map_err(|_| bad("the data field is not valid base64"))?,
+        );
+        let iv = B64
+            .decode(enc.iv)
+            .map_err(|_| bad("the iv field is not valid base64"))?;
+        let tag = B64
+            .decode(enc.tag)
+            .map_err(|_| bad("the tag field is not valid base64"))?;
+        if iv.len() != 32 {
+            return Err(bad(&format!(
+                "the IV is {} bytes long; sops writes 32",
+                iv.len()
+            )));
+        }
+        if tag.len() != 16 {
+            return Err(bad("the tag is not 16 bytes long"));
+        }
+        self.aead
+            .decrypt_in_place_detached(
+                Nonce::from_slice(&iv),
+                aad,
+                &mut data,
+                Tag::from_slice(&tag),
+            )
+            .map_err(|_| {
+                bad("authentication failed (the value was altered, moved to another key, or the file's data key is wrong)")
+            })?;
+        Ok((data, typ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tv_key() -> DataKey {
+        let b: Vec<u8> = (0u8..32).collect();
+        DataKey::from_slice(&b).unwrap()
+    }
+
+    // TV-2 of the spec: deterministic values under DK = 00..1f, IV = one byte repeated.
+    #[test]
+    fn spec_tv2_vectors() {
+        let c = Cipher::new(&tv_key());
+        let cases: [(&str, ValueType, &[u8], u8, &str); 8] = [
+            ("hello:", ValueType::Str, b"world", 1, "ENC[AES256_GCM,data:zsvbi70=,iv:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,tag:cPyACupaRycEEMgTOcVu6w==,type:str]"),
+            ("n:", ValueType::Int, b"42", 2, "ENC[AES256_GCM,data:W0k=,iv:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=,tag:n8oGjv6FNr6xulgvsO4HZQ==,type:int]"),
+            ("pi:", ValueType::Float, b"3.25", 3, "ENC[AES256_GCM,data:WVpxWQ==,iv:AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=,tag:sHMpGLRND5L0t/VL6HN6rw==,type:float]"),
+            ("ok:", ValueType::Bool, b"True", 4, "ENC[AES256_GCM,data:On4aDA==,iv:BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=,tag:b5oZGWyRkopL9FTP17GdNQ==,type:bool]"),
+            ("db:password:", ValueType::Str, "s3crét".as_bytes(), 5, "ENC[AES256_GCM,data:g4mbzgdrGw==,iv:BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=,tag:mdVPt0xAiL4zNY+Qg/cpJg==,type:str]"),
+            ("list:", ValueType::Str, b"a", 6, "ENC[AES256_GCM,data:2Q==,iv:BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY=,tag:ukIPVm5FUhdAsjCcbN95tQ==,type:str]"),
+            ("list:", ValueType::Int, b"7", 7, "ENC[AES256_GCM,data:Dg==,iv:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=,tag:cPaYnhQIOonvfyTEgHjf8w==,type:int]"),
+            (":", ValueType::Comment, b" top comment", 8, "ENC[AES256_GCM,data:tt2KtMimvr07XSUJ,iv:CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg=,tag:+NeN3LwA97JjEt7yOSs4rQ==,type:comment]"),
+        ];
+        for (aad, typ, pt, ivb, want) in cases {
+            let got = c
+                .encrypt_with_iv(pt, aad.as_bytes(), typ, &[ivb; 32])
+                .unwrap();
+            assert_eq!(got, want, "aad {aad}");
+            let (back, t) = c.decrypt(&got, aad.as_bytes(), aad).unwrap();
+            assert_eq!(&back[..], pt);
+            assert_eq!(t, typ);
+        }
+    }
+
+    #[test]
+    fn wrong_aad_or_flipped_bit_fails_with_25() {
+        let c = Cipher::new(&tv_key());
+        let v = c.encrypt(b"secret-value", b"a:", ValueType::Str).unwrap();
+        let e = c.decrypt(&v, b"b:", "[\"b\"]").unwrap_err();
+        assert_eq!(e.exit_code(), 25);
+        assert!(!e.message.contains("secret-value"));
+        // Flip a character inside the tag.
+        let i = v.find("tag:").unwrap() + 5;
+        let mut t = v.clone().into_bytes();
+        t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+        let t = String::from_utf8(t).unwrap();
+        assert_eq!(c.decrypt(&t, b"a:", "a").unwrap_err().exit_code(), 25);
+        let e = c.decrypt("plaintext!", b"a:", "[\"a\"]").unwrap_err();
+        assert_eq!(e.exit_code(), 25);
+        assert!(!e.message.contains("plaintext!"));
+    }
+
+    #[test]
+    fn reader_ignores_trailing_text_and_is_greedy() {
+        let e =
+            parse_encoded("ENC[AES256_GCM,data:AA==,iv:BB==,tag:CC==,type:str] trailing").unwrap();
+        assert_eq!(e.data, "AA==");
+        assert_eq!(e.typ, "str");
+        assert!(parse_encoded("ENC[AES256_GCM,data:,iv:a,tag:b,type:str]").is_none());
+        assert!(!is_encrypted("hello"));
+    }
+}

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod metadata;
 pub mod numfmt;
 pub mod path;
+pub mod shamir;
 pub mod sops;
 pub mod store;
 pub mod timefmt;

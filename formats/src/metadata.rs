@@ -1,1 +1,492 @@
-//! TODO: being written.
+//! The `sops` metadata block.
+//!
+//! Written in sops 3.11's struct order so that diffs against files written by the real
+//! sops stay small; read in any order, ignoring unknown fields. Master keys of types that
+//! sealbox cannot use (pgp, kms, …) are kept verbatim so that rewriting a file never drops
+//! another team's recipients.
+
+use crate::error::{Code, Error, Result};
+use crate::tree::{Item, Map, Value};
+
+/// Which leaves are encrypted (at most one selector per file; sops §4.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    /// `unencrypted_suffix`
+    UnencryptedSuffix(String),
+    /// `encrypted_suffix`
+    EncryptedSuffix(String),
+    /// `unencrypted_regex`
+    UnencryptedRegex(String),
+    /// `encrypted_regex`
+    EncryptedRegex(String),
+    /// `unencrypted_comment_regex`
+    UnencryptedCommentRegex(String),
+    /// `encrypted_comment_regex`
+    EncryptedCommentRegex(String),
+}
+
+/// The metadata keys of the selectors, in sops' order.
+pub const SELECTOR_KEYS: [&str; 6] = [
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+];
+
+/// The default selector: `unencrypted_suffix: _unencrypted`.
+pub const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
+
+impl Default for Selector {
+    fn default() -> Self {
+        Selector::UnencryptedSuffix(DEFAULT_UNENCRYPTED_SUFFIX.to_string())
+    }
+}
+
+impl Selector {
+    /// Builds a selector from `(metadata key, value)` pairs; empty values are unset.
+    /// More than one set is an error (exit 8); none gives `None`.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Option<Self>> {
+        let mut found: Option<Selector> = None;
+        for (k, v) in pairs {
+            if v.is_empty() {
+                continue;
+            }
+            let s = match k {
+                "unencrypted_suffix" => Selector::UnencryptedSuffix(v.to_string()),
+                "encrypted_suffix" => Selector::EncryptedSuffix(v.to_string()),
+                "unencrypted_regex" => Selector::UnencryptedRegex(v.to_string()),
+                "encrypted_regex" => Selector::EncryptedRegex(v.to_string()),
+                "unencrypted_comment_regex" => Selector::UnencryptedCommentRegex(v.to_string()),
+                "encrypted_comment_regex" => Selector::EncryptedCommentRegex(v.to_string()),
+                _ => continue,
+            };
+            if let Some(prev) = &found {
+                return Err(Error::new(
+                    Code::ConflictingParameters,
+                    format!(
+                        "cannot use both {} and {}: at most one of {} may be set",
+                        prev.key(),
+                        s.key(),
+                        SELECTOR_KEYS.join(", ")
+                    ),
+                ));
+            }
+            found = Some(s);
+        }
+        Ok(found)
+    }
+
+    /// The metadata (and `.sops.yaml`) key.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Selector::UnencryptedSuffix(_) => SELECTOR_KEYS[0],
+            Selector::EncryptedSuffix(_) => SELECTOR_KEYS[1],
+            Selector::UnencryptedRegex(_) => SELECTOR_KEYS[2],
+            Selector::EncryptedRegex(_) => SELECTOR_KEYS[3],
+            Selector::UnencryptedCommentRegex(_) => SELECTOR_KEYS[4],
+            Selector::EncryptedCommentRegex(_) => SELECTOR_KEYS[5],
+        }
+    }
+
+    /// The suffix or regex.
+    pub fn value(&self) -> &str {
+        match self {
+            Selector::UnencryptedSuffix(s)
+            | Selector::EncryptedSuffix(s)
+            | Selector::UnencryptedRegex(s)
+            | Selector::EncryptedRegex(s)
+            | Selector::UnencryptedCommentRegex(s)
+            | Selector::EncryptedCommentRegex(s) => s,
+        }
+    }
+}
+
+/// An age master key: the recipient and the armored age file holding the data key (or a
+/// Shamir share) for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgeKey {
+    /// The recipient string, verbatim (trimmed).
+    pub recipient: String,
+    /// The armored age file, with its final newline.
+    pub enc: String,
+}
+
+/// One key group: everyone in it can recover the group's part of the data key.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct KeyGroup {
+    /// age master keys.
+    pub age: Vec<AgeKey>,
+    /// Master keys of other types (`pgp`, `kms`, …), kept verbatim: `(type, entries)`.
+    pub other: Vec<(String, Vec<Value>)>,
+}
+
+/// Other master-key types in sops 3.11's struct order, split around `hc_vault` and `age`.
+const OTHER_BEFORE: [&str; 5] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"];
+
+impl KeyGroup {
+    /// Whether the group has no key at all.
+    pub fn is_empty(&self) -> bool {
+        self.age.is_empty() && self.other.iter().all(|(_, v)| v.is_empty())
+    }
+
+    fn other_list(&self, t: &str) -> Option<&Vec<Value>> {
+        self.other.iter().find(|(k, _)| k == t).map(|(_, v)| v)
+    }
+
+    /// The recipients of every key in the group, for messages (age recipients and the
+    /// type of each other key).
+    pub fn describe(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.age.iter().map(|k| k.recipient.clone()).collect();
+        for (t, entries) in &self.other {
+            for _ in entries {
+                out.push(format!("({t} key)"));
+            }
+        }
+        out
+    }
+}
+
+/// The whole `sops` block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metadata {
+    /// Key groups; one group is written in the flat form.
+    pub key_groups: Vec<KeyGroup>,
+    /// Groups needed to rebuild the data key (0 = all).
+    pub shamir_threshold: usize,
+    /// RFC 3339 time of the last re-encryption; the MAC's additional data.
+    pub lastmodified: String,
+    /// The encrypted MAC (`""` = none).
+    pub mac: String,
+    /// The selector in use (`None` when the file records none, e.g. binary files).
+    pub selector: Option<Selector>,
+    /// Whether only encrypted values are hashed.
+    pub mac_only_encrypted: bool,
+    /// Writer version.
+    pub version: String,
+}
+
+/// The version sealbox writes: the sops version whose format it follows.
+pub const WRITER_VERSION: &str = "3.11.0";
+
+fn s(v: &str) -> Value {
+    Value::str(v)
+}
+
+fn group_to_map(g: &KeyGroup, in_key_groups: bool) -> Vec<Item> {
+    let mut items = Vec::new();
+    // 3.11 group order: pgp, kms, gcp_kms, hckms, azure_kv, then hc_vault and age always.
+    // Flat order: kms, gcp_kms, hckms, azure_kv, hc_vault, age, (lastmodified, mac), pgp.
+    let push_other = |items: &mut Vec<Item>, t: &str| {
+        if let Some(v) = g.other_list(t) {
+            if !v.is_empty() {
+                items.push(Item::Pair(t.to_string(), Value::List(v.clone())));
+            }
+        }
+    };
+    if in_key_groups {
+        push_other(&mut items, "pgp");
+    }
+    for t in &OTHER_BEFORE[..4] {
+        push_other(&mut items, t);
+    }
+    // Any type we do not know goes here, verbatim.
+    for (t, v) in &g.other {
+        if !OTHER_BEFORE.contains(&t.as_str()) && t != "pgp" && !v.is_empty() {
+            items.push(Item::Pair(t.clone(), Value::List(v.clone())));
+        }
+    }
+    let vault = g.other_list("hc_vault").cloned().unwrap_or_default();
+    if in_key_groups || !vault.is_empty() {
+        items.push(Item::Pair("hc_vault".into(), Value::List(vault)));
+    }
+    if in_key_groups || !g.age.is_empty() {
+        let list = g
+            .age
+            .iter()
+            .map(|k| {
+                let mut m = Map::new();
+                m.push("recipient", s(&k.recipient));
+                m.push("enc", s(&k.enc));
+                Value::Map(m)
+            })
+            .collect();
+        items.push(Item::Pair("age".into(), Value::List(list)));
+    }
+    items
+}
+
+impl Metadata {
+    /// The metadata as a tree, in sops 3.11's field order.
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        if self.key_groups.len() == 1 {
+            m.0.extend(group_to_map(&self.key_groups[0], false));
+        } else {
+            if self.shamir_threshold > 0 {
+                m.push("shamir_threshold", Value::Int(self.shamir_threshold as i64));
+            }
+            let groups = self
+                .key_groups
+                .iter()
+                .map(|g| Value::Map(Map(group_to_map(g, true))))
+                .collect();
+            m.push("key_groups", Value::List(groups));
+        }
+        m.push("lastmodified", s(&self.lastmodified));
+        m.push("mac", s(&self.mac));
+        if self.key_groups.len() == 1 {
+            if let Some(p) = self.key_groups[0].other_list("pgp") {
+                if !p.is_empty() {
+                    m.push("pgp", Value::List(p.clone()));
+                }
+            }
+        }
+        if let Some(sel) = &self.selector {
+            m.push(sel.key(), s(sel.value()));
+        }
+        if self.mac_only_encrypted {
+            m.push("mac_only_encrypted", Value::Bool(true));
+        }
+        m.push("version", s(&self.version));
+        Value::Map(m)
+    }
+
+    /// Reads the metadata from its tree. `what` names the file for messages.
+    pub fn from_value(v: &Value, what: &str) -> Result<Metadata> {
+        let bad = |msg: String| {
+            Error::generic(format!("{what}: invalid sops metadata: {msg}")).with_hint(
+                "the `sops` block was edited by hand or damaged; restore it from version control",
+            )
+        };
+        let m = v
+            .as_map()
+            .ok_or_else(|| bad("the `sops` key is not a map".into()))?;
+        let get_str = |k: &str| -> Result<Option<String>> {
+            match m.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Str(s)) => Ok(Some(s.to_string())),
+                // yaml may read an unquoted lastmodified as a timestamp
+                Some(Value::Time(t)) if k == "lastmodified" => Ok(Some(t.clone())),
+                Some(other) => Err(bad(format!(
+                    "`{k}` is a {}, expected a string",
+                    other.kind()
+                ))),
+            }
+        };
+        let flat = read_group(m, &bad)?;
+        let key_groups = if !flat.is_empty() {
+            vec![flat]
+        } else {
+            match m.get("key_groups") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::List(gs)) => {
+                    let mut out = Vec::new();
+                    for (i, g) in gs.iter().enumerate() {
+                        let gm = g
+                            .as_map()
+                            .ok_or_else(|| bad(format!("key_groups[{i}] is not a map")))?;
+                        out.push(read_group(gm, &bad)?);
+                    }
+                    out
+                }
+                Some(other) => return Err(bad(format!("`key_groups` is a {}", other.kind()))),
+            }
+        };
+        if key_groups.is_empty() {
+            return Err(bad("no keys found in file".into())
+                .with_hint("the file lists no recipients; it cannot be decrypted"));
+        }
+        let shamir_threshold = match m.get("shamir_threshold") {
+            None | Some(Value::Null) => 0,
+            Some(Value::Int(i)) if *i >= 0 => *i as usize,
+            Some(Value::Float(f)) if *f >= 0.0 && f.fract() == 0.0 => *f as usize,
+            Some(Value::Str(s)) => s
+                .parse::<f64>()
+                .ok()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as usize)
+                .ok_or_else(|| bad("`shamir_threshold` is not a whole number".into()))?,
+            Some(_) => return Err(bad("`shamir_threshold` is not a whole number".into())),
+        };
+        let lastmodified = get_str("lastmodified")?.unwrap_or_default();
+        let mac = get_str("mac")?.unwrap_or_default();
+        let version = match m.get("version") {
+            Some(Value::Float(_)) | Some(Value::Int(_)) => return Err(bad(
+                "`version` is a number; this looks like a sops 1.x file, which is not supported"
+                    .into(),
+            )),
+            _ => get_str("version")?.unwrap_or_default(),
+        };
+        let mut sel_pairs = Vec::new();
+        for k in SELECTOR_KEYS {
+            if let Some(v) = get_str(k)? {
+                sel_pairs.push((k, v));
+            }
+        }
+        let selector = Selector::from_pairs(sel_pairs.iter().map(|(k, v)| (*k, v.as_str())))
+            .map_err(|e| bad(e.message))?;
+        let mac_only_encrypted = match m.get("mac_only_encrypted") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Str(s)) => s.as_str() == "true",
+            _ => false,
+        };
+        Ok(Metadata {
+            key_groups,
+            shamir_threshold,
+            lastmodified,
+            mac,
+            selector,
+            mac_only_encrypted,
+            version,
+        })
+    }
+
+    /// The selector that governs the file: the recorded one, else the default suffix.
+    pub fn effective_selector(&self) -> Selector {
+        self.selector.clone().unwrap_or_default()
+    }
+
+    /// Every age recipient of the file, across groups.
+    pub fn age_recipients(&self) -> Vec<&str> {
+        self.key_groups
+            .iter()
+            .flat_map(|g| g.age.iter().map(|k| k.recipient.as_str()))
+            .collect()
+    }
+}
+
+const KEY_TYPES: [&str; 7] = [
+    "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
+];
+
+fn read_group(m: &Map, bad: &dyn Fn(String) -> Error) -> Result<KeyGroup> {
+    let mut g = KeyGroup::default();
+    for t in KEY_TYPES {
+        let entries = match m.get(t) {
+            None | Some(Value::Null) => continue,
+            Some(Value::List(l)) => l,
+            Some(other) => {
+                return Err(bad(format!("`{t}` is a {}, expected a list", other.kind())))
+            }
+        };
+        if t == "age" {
+            for (i, e) in entries.iter().enumerate() {
+                let em = e
+                    .as_map()
+                    .ok_or_else(|| bad(format!("age[{i}] is not a map")))?;
+                let field = |k: &str| match em.get(k) {
+                    Some(Value::Str(s)) => Ok(s.to_string()),
+                    _ => Err(bad(format!("age[{i}] has no string `{k}`"))),
+                };
+                g.age.push(AgeKey {
+                    recipient: field("recipient")?.trim().to_string(),
+                    enc: field("enc")?,
+                });
+            }
+        } else if !entries.is_empty() {
+            g.other.push((t.to_string(), entries.clone()));
+        }
+    }
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md(groups: Vec<KeyGroup>) -> Metadata {
+        Metadata {
+            key_groups: groups,
+            shamir_threshold: 0,
+            lastmodified: "2024-01-01T00:00:00Z".into(),
+            mac: "ENC[x]".into(),
+            selector: Some(Selector::default()),
+            mac_only_encrypted: false,
+            version: WRITER_VERSION.into(),
+        }
+    }
+
+    fn keys(v: &Value) -> Vec<String> {
+        v.as_map()
+            .unwrap()
+            .pairs()
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn single_group_is_flat_in_311_order() {
+        let g = KeyGroup {
+            age: vec![AgeKey {
+                recipient: "age1x".into(),
+                enc: "E\n".into(),
+            }],
+            other: vec![("pgp".into(), vec![Value::str("p")])],
+        };
+        let v = md(vec![g]).to_value();
+        assert_eq!(
+            keys(&v),
+            [
+                "age",
+                "lastmodified",
+                "mac",
+                "pgp",
+                "unencrypted_suffix",
+                "version"
+            ]
+        );
+        let back = Metadata::from_value(&v, "f").unwrap();
+        assert_eq!(back, md(back.key_groups.clone()));
+        assert_eq!(back.key_groups[0].age[0].recipient, "age1x");
+        assert_eq!(back.key_groups[0].other[0].0, "pgp");
+    }
+
+    #[test]
+    fn several_groups_use_key_groups() {
+        let g = |r: &str| KeyGroup {
+            age: vec![AgeKey {
+                recipient: r.into(),
+                enc: "E\n".into(),
+            }],
+            other: vec![],
+        };
+        let mut m = md(vec![g("a"), g("b")]);
+        m.shamir_threshold = 2;
+        let v = m.to_value();
+        assert_eq!(
+            keys(&v),
+            [
+                "shamir_threshold",
+                "key_groups",
+                "lastmodified",
+                "mac",
+                "unencrypted_suffix",
+                "version"
+            ]
+        );
+        let groups = v.as_map().unwrap().get("key_groups").unwrap();
+        let Value::List(gs) = groups else { panic!() };
+        assert_eq!(keys(&gs[0]), ["hc_vault", "age"]);
+        assert_eq!(Metadata::from_value(&v, "f").unwrap(), m);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let mut m = Map::new();
+        m.push("lastmodified", Value::str("x"));
+        let e = Metadata::from_value(&Value::Map(m.clone()), "f.yaml").unwrap_err();
+        assert!(e.message.contains("no keys"), "{}", e.message);
+        m.push("unencrypted_suffix", Value::str("_u"));
+        m.push("encrypted_regex", Value::str("x"));
+        let mut age = Map::new();
+        age.push("recipient", Value::str("r"));
+        age.push("enc", Value::str("e"));
+        m.push("age", Value::List(vec![Value::Map(age)]));
+        let e = Metadata::from_value(&Value::Map(m), "f.yaml").unwrap_err();
+        assert!(e.message.contains("at most one"), "{}", e.message);
+    }
+}

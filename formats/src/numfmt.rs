@@ -1,1 +1,103 @@
-//! TODO: being written.
+//! Numbers and booleans as sops serialises them.
+
+/// Go `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an
+/// exponent; infinities and NaN as `+Inf`, `-Inf`, `NaN`. This is the plaintext sops
+/// encrypts and hashes for a float.
+pub fn go_float_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        // Rust's Display is shortest round-trip and never uses an exponent.
+        format!("{v}")
+    }
+}
+
+/// Go `strconv.ParseFloat(s, 64)` for the forms sops writes and users type.
+pub fn parse_go_float(s: &str) -> Option<f64> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    match t.to_ascii_lowercase().as_str() {
+        "inf" | "infinity" => {
+            return Some(if s.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
+        }
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if t.starts_with(['+', '-']) && s.starts_with('+') {
+        return None;
+    }
+    t.parse::<f64>().ok()
+}
+
+/// Go `strconv.Atoi`: optional sign, decimal digits, 64-bit range.
+pub fn parse_go_int(s: &str) -> Option<i64> {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let t = s.strip_prefix('+').unwrap_or(s);
+    t.parse().ok()
+}
+
+/// Go `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The plaintext of a boolean: `True`/`False` (sops' Python heritage).
+pub fn sops_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_plaintext_matches_go() {
+        assert_eq!(go_float_f(1.0), "1");
+        assert_eq!(go_float_f(1e21), "1000000000000000000000");
+        assert_eq!(go_float_f(1e-7), "0.0000001");
+        assert_eq!(go_float_f(-0.0), "-0");
+        assert_eq!(go_float_f(0.1), "0.1");
+        assert_eq!(go_float_f(1e10), "10000000000");
+        assert_eq!(go_float_f(f64::INFINITY), "+Inf");
+        assert_eq!(go_float_f(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(go_float_f(f64::NAN), "NaN");
+        assert_eq!(
+            go_float_f(1.2345678901234568e29),
+            "123456789012345680000000000000"
+        );
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse_go_int("+5"), Some(5));
+        assert_eq!(parse_go_int("-42"), Some(-42));
+        assert_eq!(parse_go_int("4 2"), None);
+        assert_eq!(parse_go_int(""), None);
+        assert_eq!(parse_go_int("+-1"), None);
+        assert_eq!(parse_go_float("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_go_float("-Inf"), Some(f64::NEG_INFINITY));
+        assert!(parse_go_float("NaN").unwrap().is_nan());
+        assert_eq!(parse_go_float("1e10"), Some(1e10));
+        assert_eq!(parse_go_float("+1.5"), Some(1.5));
+        assert_eq!(parse_go_float("x"), None);
+        assert_eq!(parse_go_bool("T"), Some(true));
+        assert_eq!(parse_go_bool("yes"), None);
+    }
+}
