@@ -1,1 +1,175 @@
-fn main() {}
+//! `sealbox`: encrypt, decrypt and manage sops-format secrets files.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod fsio;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Secrets files in the sops format: encrypt, decrypt, and keys.
+#[derive(Parser, Debug)]
+#[command(name = "sealbox", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Path to the .sops.yaml to use (disables the search upward from the current directory).
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Encrypt a file (stdout, or --output / -i).
+    Encrypt(EncryptArgs),
+    /// Decrypt a file (stdout, or --output / -i).
+    Decrypt(DecryptArgs),
+    /// Generate an age key (like age-keygen).
+    Keygen(KeygenArgs),
+    /// Convert an SSH ed25519 key to age (like Mic92's ssh-to-age).
+    #[command(name = "ssh-to-age")]
+    SshToAge(SshToAgeArgs),
+}
+
+/// Options shared by commands that read and write a file.
+#[derive(Args, Debug, Clone)]
+pub struct IoArgs {
+    /// Write the output to FILE instead of stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+    /// Replace the input file.
+    #[arg(short = 'i', long = "in-place")]
+    pub in_place: bool,
+    /// Input format: yaml, json, dotenv, ini or binary (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format (default: the input file's format).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Use this path for format detection and .sops.yaml rule matching.
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    /// The plaintext file (`-` or none: stdin, which needs --filename-override).
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
+    /// age recipients (age1…, ssh-ed25519 …, ssh-rsa …), comma-separated.
+    #[arg(
+        short = 'a',
+        long,
+        env = "SOPS_AGE_RECIPIENTS",
+        value_name = "RECIPIENTS"
+    )]
+    pub age: Option<String>,
+    /// Leave values whose key (or an ancestor's) ends with this suffix unencrypted.
+    #[arg(long, value_name = "SUFFIX")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values whose key (or an ancestor's) ends with this suffix.
+    #[arg(long, value_name = "SUFFIX")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values whose key (or an ancestor's) matches this regex unencrypted.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values whose key (or an ancestor's) matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values after a comment matching this regex unencrypted.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Encrypt only values after a comment matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Hash only encrypted values into the MAC.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+    /// Key groups needed to decrypt (with several key groups).
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
+    pub shamir_threshold: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// The encrypted file (`-` or none: stdin).
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
+    /// Print only this part of the tree, e.g. '["db"]["password"]'.
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Decrypt even if the MAC does not verify.
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Write the identity to FILE (created 0600, never overwritten).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the recipients of an existing identity file instead (like age-keygen -y).
+    #[arg(short = 'y', value_name = "IDENTITY_FILE")]
+    pub convert: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SshToAgeArgs {
+    /// Read the key from FILE (default: stdin).
+    #[arg(short = 'i', value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Write the result to FILE (default: stdout).
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Convert a private key (to AGE-SECRET-KEY-1…) instead of a public key.
+    #[arg(long = "private-key")]
+    pub private_key: bool,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALBOX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    // ssh-to-age spells its flag with one dash; accept that spelling too.
+    let args = std::env::args_os().map(|a| {
+        if a == "-private-key" {
+            "--private-key".into()
+        } else {
+            a
+        }
+    });
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // sops exits 1 on usage errors; help and version are not errors.
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    match cmd::run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sealbox: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

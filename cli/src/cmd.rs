@@ -1,0 +1,404 @@
+//! The subcommands.
+
+use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE, PLAINTEXT_MODE};
+use crate::{Cli, Command, DecryptArgs, EncryptArgs, IoArgs, KeygenArgs, SshToAgeArgs};
+use sealbox_formats::cipher::DataKey;
+use sealbox_formats::config::{self, Config};
+use sealbox_formats::keys::{self, Identities, IdentitySources, Recipient};
+use sealbox_formats::metadata::{Metadata, Selector, WRITER_VERSION};
+use sealbox_formats::path as tree_path;
+use sealbox_formats::sops::{self, Selection};
+use sealbox_formats::store::{self, Format, StoreOptions};
+use sealbox_formats::{datakey, timefmt, Code, Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Runs the parsed command line.
+pub fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Encrypt(a) => encrypt(cli, a),
+        Command::Decrypt(a) => decrypt(cli, a),
+        Command::Keygen(a) => keygen(a),
+        Command::SshToAge(a) => ssh_to_age(a),
+    }
+}
+
+/// The `.sops.yaml` in force: `--config`/`SOPS_CONFIG`, else the first found upward from
+/// the current directory.
+fn load_config(cli: &Cli) -> Result<Option<Config>> {
+    let path = match &cli.config {
+        Some(p) => Some(p.clone()),
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| Error::generic(format!("cannot read the current directory: {e}")))?;
+            config::find_config(&cwd)
+        }
+    };
+    path.map(|p| Config::load(&p)).transpose()
+}
+
+fn store_options(cfg: Option<&Config>) -> Result<StoreOptions> {
+    match cfg {
+        None => Ok(StoreOptions::default()),
+        Some(c) => Ok(StoreOptions {
+            yaml_indent: c.stores.yaml_indent_width()?,
+            json_indent: c.stores.json_indent,
+            json_binary_indent: c.stores.json_binary_indent,
+        }),
+    }
+}
+
+/// Input path (None = stdin), the path used for format detection and rules, and the
+/// input and output formats.
+struct Target {
+    input: PathBuf,
+    name: Option<PathBuf>,
+    input_format: Format,
+    output_format: Format,
+}
+
+fn target(file: &Option<PathBuf>, io: &IoArgs) -> Result<Target> {
+    let input = file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let stdin = input == Path::new("-");
+    if stdin && io.in_place {
+        return Err(Error::new(
+            Code::ConflictingParameters,
+            "cannot use --in-place when reading from stdin",
+        ));
+    }
+    let name = io
+        .filename_override
+        .clone()
+        .or_else(|| (!stdin).then(|| input.clone()));
+    let by_name = name.as_deref().map(Format::from_path);
+    let input_format = io
+        .input_type
+        .as_deref()
+        .map(Format::from_name)
+        .or(by_name)
+        .unwrap_or(Format::Binary);
+    let output_format = io
+        .output_type
+        .as_deref()
+        .map(Format::from_name)
+        .or(by_name)
+        .unwrap_or(Format::Binary);
+    Ok(Target {
+        input,
+        name,
+        input_format,
+        output_format,
+    })
+}
+
+fn display(p: &Path) -> String {
+    if p == Path::new("-") {
+        "stdin".into()
+    } else {
+        p.display().to_string()
+    }
+}
+
+fn write_output(t: &Target, io: &IoArgs, data: &[u8], new_mode: u32) -> Result<()> {
+    if io.in_place {
+        write_atomic(&t.input, data, new_mode)
+    } else if let Some(out) = &io.output {
+        write_atomic(out, data, new_mode)
+    } else {
+        write_stdout(data)
+    }
+}
+
+fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<()> {
+    let t = target(&a.file, &a.io)?;
+    let Some(name) = t.name.clone() else {
+        return Err(Error::new(
+            Code::ConflictingParameters,
+            "reading from stdin needs --filename-override to choose the format and the creation rule",
+        ));
+    };
+    let what = display(&t.input);
+    let cfg = load_config(cli)?;
+    let abs = std::path::absolute(&name).unwrap_or(name.clone());
+    // Like sops, the creation rules are consulted even when keys come from flags, so a
+    // config whose rules match nothing is an error either way.
+    let rule = match &cfg {
+        Some(c) => c.rule_for(&abs)?,
+        None => None,
+    };
+    let plain = read_input(&t.input)?;
+    let mut docs = store::load_plain(t.input_format, &plain, &what).map_err(|e| match e.code {
+        Code::ErrorEncryptingTree => e,
+        _ => e.with_code(Code::CouldNotReadInputFile),
+    })?;
+    drop(plain);
+    if docs.is_empty() {
+        return Err(Error::new(
+            Code::NeedAtLeastOneDocument,
+            format!("{what}: the file is empty: nothing to encrypt"),
+        ));
+    }
+    if store::has_metadata(t.input_format, &docs) {
+        return Err(Error::new(
+            Code::FileAlreadyEncrypted,
+            format!("{what}: the file already has a top-level `sops` key: it is already encrypted"),
+        )
+        .with_hint("decrypt it first, or use `sealbox edit`/`set` to change it"));
+    }
+
+    // Recipients: flags win over the creation rule.
+    let (groups, rule_threshold) = if let Some(list) = a.age.as_deref().filter(|s| !s.is_empty()) {
+        (vec![keys::parse_recipient_list(list)?], 0)
+    } else if let Some(rule) = rule {
+        let mut groups = Vec::new();
+        for (i, g) in rule.key_groups.iter().enumerate() {
+            if let Some((kind, _)) = g.other.first() {
+                return Err(Error::generic(format!(
+                    "creation rule in {} uses {kind} keys, which sealbox does not support yet",
+                    cfg.as_ref()
+                        .map(|c| c.path.display().to_string())
+                        .unwrap_or_default()
+                ))
+                .with_hint("use age or SSH recipients"));
+            }
+            let rs = g
+                .age
+                .iter()
+                .map(|r| Recipient::parse(r))
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| e.context(format!("key group {i}")))?;
+            groups.push(rs);
+        }
+        (groups, rule.shamir_threshold)
+    } else {
+        return Err(Error::generic(
+            "config file not found, or has no creation rules, and no keys provided through command line options",
+        )
+        .with_hint("pass --age RECIPIENT (see `sealbox keygen`), or add a creation rule to .sops.yaml"));
+    };
+
+    // Which leaves to encrypt: flags, else the rule.
+    let flag_selector = Selector::from_pairs([
+        (
+            "unencrypted_suffix",
+            a.unencrypted_suffix.as_deref().unwrap_or(""),
+        ),
+        (
+            "encrypted_suffix",
+            a.encrypted_suffix.as_deref().unwrap_or(""),
+        ),
+        (
+            "unencrypted_regex",
+            a.unencrypted_regex.as_deref().unwrap_or(""),
+        ),
+        (
+            "encrypted_regex",
+            a.encrypted_regex.as_deref().unwrap_or(""),
+        ),
+        (
+            "unencrypted_comment_regex",
+            a.unencrypted_comment_regex.as_deref().unwrap_or(""),
+        ),
+        (
+            "encrypted_comment_regex",
+            a.encrypted_comment_regex.as_deref().unwrap_or(""),
+        ),
+    ])?;
+    let mut selector = flag_selector.or_else(|| rule.and_then(|r| r.selector.clone()));
+    let mut mac_only = a.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
+    if t.input_format == Format::Binary {
+        if selector.is_some() || mac_only {
+            tracing::warn!("encryption selection options are ignored for binary files");
+        }
+        selector = None;
+        mac_only = false;
+    }
+    let threshold = a.shamir_threshold.unwrap_or(rule_threshold);
+
+    let key = DataKey::generate();
+    let key_groups = datakey::wrap(&key, &groups, threshold)?;
+    let lastmodified = timefmt::now_rfc3339();
+    let sel = Selection::new(Some(&selector.clone().unwrap_or_default()), mac_only)?;
+    let mac =
+        sops::encrypt_tree(&mut docs, &key, &sel, &lastmodified).map_err(|e| e.context(&what))?;
+    let md = Metadata {
+        shamir_threshold: if key_groups.len() > 1 {
+            if threshold == 0 {
+                key_groups.len()
+            } else {
+                threshold
+            }
+        } else {
+            0
+        },
+        key_groups,
+        lastmodified,
+        mac,
+        selector: match t.input_format {
+            Format::Binary => None,
+            _ => Some(selector.unwrap_or_default()),
+        },
+        mac_only_encrypted: mac_only,
+        version: WRITER_VERSION.to_string(),
+    };
+    let opts = store_options(cfg.as_ref())?;
+    let out =
+        store::emit_encrypted(t.output_format, &docs, &md, &opts).map_err(|e| e.context(&what))?;
+    write_output(&t, &a.io, &out, ENCRYPTED_MODE)
+}
+
+/// sops refuses files whose `version` is not Major.Minor.Patch (a check for a historic
+/// AWS KMS bug); so do we, with the same exit code.
+fn check_version(v: &str, what: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::generic(format!("{what}: invalid sops.version {v:?}: {why}")).with_hint(
+            "the metadata was altered; restore `version` (e.g. 3.11.0) from version control",
+        )
+    };
+    if v.is_empty() {
+        return Err(bad("version string empty"));
+    }
+    let core = v.strip_prefix('v').unwrap_or(v);
+    let core = core.split(['-', '+']).next().unwrap_or("");
+    if core.starts_with("1.") {
+        return Ok(());
+    }
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !parts.iter().all(numeric) {
+        return Err(bad("no Major.Minor.Patch elements found"));
+    }
+    Ok(())
+}
+
+fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<()> {
+    let t = target(&a.file, &a.io)?;
+    let what = display(&t.input);
+    let cfg = load_config(cli)?;
+    let extract = a
+        .extract
+        .as_deref()
+        .map(|p| tree_path::parse(p, Code::InvalidTreePathFormat))
+        .transpose()?;
+    let bytes = read_input(&t.input)?;
+    let (mut docs, md) = store::load_encrypted(t.input_format, &bytes, &what)?;
+    drop(bytes);
+    check_version(&md.version, &what)?;
+    let ids = Identities::load(&IdentitySources::from_env());
+    let key = datakey::recover(&md, &ids, &what)?;
+    sops::decrypt_tree(&mut docs, &md, &key, a.ignore_mac, &what)?;
+    let opts = store_options(cfg.as_ref())?;
+    let out = match &extract {
+        Some(steps) => {
+            let first = docs.first().cloned().unwrap_or_default();
+            let v = tree_path::lookup(&first, steps).map_err(|e| e.context(&what))?;
+            store::emit_value(t.output_format, v, &opts)
+        }
+        None => store::emit_plain(t.output_format, &docs, &opts),
+    }
+    .map_err(|e| e.context(&what))?;
+    write_output(&t, &a.io, &out, PLAINTEXT_MODE)
+}
+
+fn keygen(a: &KeygenArgs) -> Result<()> {
+    if let Some(idf) = &a.convert {
+        let text = read_input(idf)?;
+        let text = String::from_utf8(text)
+            .map_err(|_| Error::generic(format!("{}: not a text file", display(idf))))?;
+        let ids = Identities::from_text(&text).map_err(|e| e.context(display(idf)))?;
+        let out: String = ids.recipients().iter().map(|r| format!("{r}\n")).collect();
+        return write_stdout(out.as_bytes());
+    }
+    let (identity, recipient) = keys::generate_age_key();
+    let text = zeroize::Zeroizing::new(format!(
+        "# created: {}\n# public key: {recipient}\n{}\n",
+        timefmt::now_rfc3339(),
+        identity.as_str()
+    ));
+    match &a.output {
+        Some(p) => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(p)
+                .map_err(|e| {
+                    Error::new(
+                        Code::CouldNotWriteOutputFile,
+                        format!("{}: cannot create: {e}", p.display()),
+                    )
+                    .with_hint("sealbox keygen never overwrites a key file; choose another path")
+                })?;
+            f.write_all(text.as_bytes()).map_err(|e| {
+                Error::new(
+                    Code::CouldNotWriteOutputFile,
+                    format!("{}: {e}", p.display()),
+                )
+            })?;
+            eprintln!("Public key: {recipient}");
+            Ok(())
+        }
+        None => {
+            eprintln!("Public key: {recipient}");
+            write_stdout(text.as_bytes())
+        }
+    }
+}
+
+fn ssh_to_age(a: &SshToAgeArgs) -> Result<()> {
+    let input = a.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let raw = zeroize::Zeroizing::new(read_input(&input)?);
+    let text = std::str::from_utf8(&raw)
+        .map_err(|_| Error::generic(format!("{}: not a text file", display(&input))))?;
+    let out = if a.private_key {
+        let k = keys::ssh_to_age_private(text).map_err(|e| e.context(display(&input)))?;
+        zeroize::Zeroizing::new(format!("{}\n", k.as_str()))
+    } else {
+        let mut out = String::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let r = keys::ssh_to_age_public(line)
+                .map_err(|e| e.context(format!("{} line {}", display(&input), n + 1)))?;
+            out.push_str(&r);
+            out.push('\n');
+        }
+        if out.is_empty() {
+            return Err(Error::generic(format!(
+                "{}: no SSH public key found",
+                display(&input)
+            )));
+        }
+        zeroize::Zeroizing::new(out)
+    };
+    match &a.output {
+        Some(p) => write_atomic(
+            p,
+            out.as_bytes(),
+            if a.private_key {
+                PLAINTEXT_MODE
+            } else {
+                ENCRYPTED_MODE
+            },
+        ),
+        None => write_stdout(out.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_version;
+
+    #[test]
+    fn version_check_like_sops() {
+        assert!(check_version("3.11.0", "f").is_ok());
+        assert!(check_version("v3.7.1", "f").is_ok());
+        assert!(check_version("1.5", "f").is_ok());
+        assert!(check_version("3.2", "f").is_err());
+        assert!(check_version("garbage", "f").is_err());
+        assert_eq!(check_version("", "f").unwrap_err().exit_code(), 1);
+    }
+}

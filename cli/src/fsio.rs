@@ -1,0 +1,170 @@
+//! Reading inputs and writing outputs safely.
+//!
+//! Outputs replace their target atomically: a temporary file in the same directory,
+//! created with its final mode (and owner) before any byte is written, synced, then
+//! renamed over the target. An error at any step leaves the old file as it was.
+
+use sealbox_formats::{Code, Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Mode of new plaintext files.
+pub const PLAINTEXT_MODE: u32 = 0o600;
+/// Mode of new encrypted files before the umask (what sops' `os.Create` gives).
+pub const ENCRYPTED_MODE: u32 = 0o666;
+
+/// Reads a file, or stdin for `-`.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::new(Code::CouldNotReadInputFile, format!("reading stdin: {e}")))?;
+        return Ok(buf);
+    }
+    let mut f = File::open(path).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            Code::NoFileSpecified
+        } else {
+            Code::CouldNotReadInputFile
+        };
+        Error::new(code, format!("{}: cannot read: {e}", path.display()))
+    })?;
+    f.read_to_end(&mut buf).map_err(|e| {
+        Error::new(
+            Code::CouldNotReadInputFile,
+            format!("{}: cannot read: {e}", path.display()),
+        )
+    })?;
+    Ok(buf)
+}
+
+fn current_umask() -> u32 {
+    // Read from /proc to avoid changing the process umask (which is racy).
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// Replaces `path` with `data` atomically. An existing file keeps its mode and owner; a
+/// new one gets `new_mode` (for [`ENCRYPTED_MODE`] the umask applies, as for any created
+/// file; [`PLAINTEXT_MODE`] is used as is).
+pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
+    let werr = |what: &str, e: std::io::Error| {
+        Error::new(
+            Code::CouldNotWriteOutputFile,
+            format!("{}: cannot {what}: {e}", path.display()),
+        )
+    };
+    // Write through a symlink to its target, as truncating in place would.
+    let target: PathBuf = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).map_err(|e| werr("resolve the symlink", e))?
+        }
+        _ => path.to_path_buf(),
+    };
+    let existing = fs::metadata(&target).ok();
+    let mode = match &existing {
+        Some(m) => m.permissions().mode() & 0o7777,
+        None if new_mode == PLAINTEXT_MODE => new_mode,
+        None => new_mode & !current_umask(),
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(
+        ".{base}.sealbox-{:016x}.tmp",
+        rand::random::<u64>()
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc_o_nofollow())
+            .open(&tmp)
+            .map_err(|e| werr("create a temporary file next to it", e))?;
+        if let Some(m) = &existing {
+            // Keep the owner; only root can give a file away, so ignore EPERM otherwise.
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+        }
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| werr("set the mode", e))?;
+        f.write_all(data).map_err(|e| werr("write", e))?;
+        f.sync_all().map_err(|e| werr("sync", e))?;
+        fs::rename(&tmp, &target).map_err(|e| werr("replace", e))?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `O_NOFOLLOW` on Linux (the temporary file must never be a planted symlink).
+fn libc_o_nofollow() -> i32 {
+    0o400000
+}
+
+/// Writes to stdout.
+pub fn write_stdout(data: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(data).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::new(
+            Code::CouldNotWriteOutputFile,
+            format!("writing to stdout: {e}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_keeps_mode_and_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.yaml");
+        fs::write(&p, b"old").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"new", ENCRYPTED_MODE).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let q = d.path().join("plain");
+        write_atomic(&q, b"x", PLAINTEXT_MODE).unwrap();
+        assert_eq!(
+            fs::metadata(&q).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn failed_write_leaves_the_old_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("missing-dir").join("f");
+        let e = write_atomic(&p, b"x", PLAINTEXT_MODE).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+    }
+}

@@ -1,0 +1,270 @@
+//! The INI store (go-ini semantics as sops 3.11 uses them).
+//!
+//! The tree is one document whose items are sections (`[name]` → a map of keys). Keys
+//! before the first header belong to `DEFAULT`, written without a header. Values are
+//! strings: surrounding quotes are stripped, `;`/`#` in an unquoted value starts an inline
+//! comment. A comment above or beside a key becomes a Comment item after that key; a
+//! section's leading comment becomes its first item. The metadata is a `[sops]` section
+//! of flattened keys.
+
+use super::dotenv::val_to_string;
+use crate::error::{Code, Error, Result};
+use crate::tree::{Document, Item, Map, Value};
+
+/// The section of keys written before any header.
+pub const DEFAULT_SECTION: &str = "DEFAULT";
+/// The metadata section.
+pub const SOPS_SECTION: &str = "sops";
+
+fn strip_comment_marker(line: &str) -> &str {
+    let set: &[char] = if line.starts_with(';') {
+        &[';', ' ']
+    } else {
+        &['#', ' ']
+    };
+    line.trim_start_matches(set)
+}
+
+fn unquote(v: &str) -> Option<&str> {
+    for q in ["\"\"\"", "\"", "'", "`"] {
+        if v.len() >= 2 * q.len() && v.starts_with(q) && v.ends_with(q) {
+            return Some(&v[q.len()..v.len() - q.len()]);
+        }
+    }
+    None
+}
+
+/// Parses INI text into one document of sections.
+pub fn parse(text: &str) -> Result<Document> {
+    let mut sections: Vec<(String, Map)> = vec![(DEFAULT_SECTION.to_string(), Map::new())];
+    let mut pending: Vec<String> = Vec::new();
+    let mut lines = text.split('\n').enumerate();
+    while let Some((n, raw)) = lines.next() {
+        let line = raw.trim_end_matches('\r').trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with(';') || line.starts_with('#') {
+            pending.push(strip_comment_marker(line).to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            let name = rest
+                .strip_suffix(']')
+                .ok_or_else(|| {
+                    Error::generic(format!("INI line {}: unclosed section header", n + 1))
+                })?
+                .trim();
+            let mut m = Map::new();
+            for c in pending.drain(..) {
+                m.push_comment(c);
+            }
+            sections.push((name.to_string(), m));
+            continue;
+        }
+        let delim = line.find(['=', ':']).ok_or_else(|| {
+            Error::generic(format!("INI line {}: a key without `=`", n + 1))
+                .with_hint("each line must be `key = value`, a [section] or a ; comment")
+        })?;
+        let key = line[..delim].trim().to_string();
+        let mut value = line[delim + 1..].trim().to_string();
+        let mut inline = None;
+        if value.starts_with("\"\"\"") && !(value.len() >= 6 && value.ends_with("\"\"\"")) {
+            // A multi-line """ value.
+            let mut acc = value[3..].to_string();
+            loop {
+                let (_, next) = lines.next().ok_or_else(|| {
+                    Error::generic(format!("INI line {}: unterminated \"\"\" value", n + 1))
+                })?;
+                let next = next.trim_end_matches('\r');
+                acc.push('\n');
+                if let Some(end) = next.find("\"\"\"") {
+                    acc.push_str(&next[..end]);
+                    break;
+                }
+                acc.push_str(next);
+            }
+            value = acc;
+        } else if let Some(u) = unquote(&value) {
+            value = u.to_string();
+        } else if let Some(i) = value.find([';', '#']) {
+            inline = Some(strip_comment_marker(value[i..].trim()).to_string());
+            value = value[..i].trim_end().to_string();
+        }
+        let section = &mut sections.last_mut().expect("DEFAULT").1;
+        if let Some(v) = section.get_mut(&key) {
+            *v = Value::str(value);
+        } else {
+            section.push(key, Value::str(value));
+        }
+        for c in pending.drain(..).chain(inline) {
+            section.push_comment(c);
+        }
+    }
+    let mut doc = Map::new();
+    for (name, m) in sections {
+        if name == DEFAULT_SECTION && m.is_empty() {
+            continue;
+        }
+        doc.push(name, Value::Map(m));
+    }
+    Ok(doc)
+}
+
+fn quote(v: &str) -> String {
+    if v.contains('\n') {
+        format!("\"\"\"{v}\"\"\"")
+    } else if v.contains(['"']) {
+        format!("`{v}`")
+    } else if v.contains([';', '#']) || v != v.trim() {
+        format!("\"{v}\"")
+    } else {
+        v.to_string()
+    }
+}
+
+fn emit_section(out: &mut String, name: &str, m: &Map, header: bool) -> Result<()> {
+    let width = m.pairs().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let mut comments: Vec<&str> = Vec::new();
+    let mut lines: Vec<(String, Vec<&str>)> = Vec::new();
+    // Comments before the first key stay on top; a comment after a key belongs above it.
+    for item in &m.0 {
+        match item {
+            Item::Comment(c) => match lines.last_mut() {
+                Some((_, cs)) => cs.push(c.text()),
+                None => comments.push(c.text()),
+            },
+            Item::Pair(k, v) => {
+                let s = val_to_string(v).ok_or_else(|| {
+                    Error::new(
+                        Code::ErrorDumpingTree,
+                        format!(
+                            "cannot use a {} as the value of {name}.{k} in an INI file",
+                            v.kind()
+                        ),
+                    )
+                })?;
+                let pad = width - k.chars().count();
+                lines.push((
+                    format!("{k}{} = {}", " ".repeat(pad), quote(&s)),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+    // A section's leading comments go above its header, where the parser finds them again.
+    for c in comments {
+        out.push_str(&format!("; {c}\n"));
+    }
+    if header {
+        out.push_str(&format!("[{name}]\n"));
+    }
+    for (line, cs) in lines {
+        for c in cs {
+            out.push_str(&format!("; {c}\n"));
+        }
+        out.push_str(line.trim_end());
+        if line.ends_with(' ') {
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    Ok(())
+}
+
+/// Emits a document of sections, then the `[sops]` section from `meta` when given.
+pub fn emit(doc: &Document, meta: Option<&[(String, String)]>) -> Result<String> {
+    let mut out = String::new();
+    let mut first = true;
+    for item in &doc.0 {
+        let Item::Pair(name, v) = item else { continue };
+        let Value::Map(m) = v else {
+            return Err(Error::new(
+                Code::ErrorDumpingTree,
+                format!(
+                    "section values should always be maps: {name:?} is a {}",
+                    v.kind()
+                ),
+            )
+            .with_hint("INI output needs every top-level key to be a section; pick yaml or json"));
+        };
+        if !first {
+            out.push('\n');
+        }
+        first = false;
+        emit_section(&mut out, name, m, name != DEFAULT_SECTION)?;
+    }
+    if let Some(pairs) = meta {
+        if !first {
+            out.push('\n');
+        }
+        let mut m = Map::new();
+        for (k, v) in pairs {
+            m.push(k.clone(), Value::str(v.clone()));
+        }
+        emit_section(&mut out, SOPS_SECTION, &m, true)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(m: &Map) -> Vec<(String, String)> {
+        m.pairs()
+            .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or("?").to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn go_ini_semantics() {
+        let d = parse("top = 1\n; lead\n[db]\nuser = admin ; inline\npass: \"q;uoted\"\nx = a#b\n")
+            .unwrap();
+        let def = d.get("DEFAULT").unwrap().as_map().unwrap();
+        assert_eq!(pairs(def), [("top".into(), "1".into())]);
+        let db = d.get("db").unwrap().as_map().unwrap();
+        assert_eq!(
+            pairs(db),
+            [
+                ("user".to_string(), "admin".to_string()),
+                ("pass".into(), "q;uoted".into()),
+                ("x".into(), "a".into())
+            ]
+        );
+        let comments: Vec<&str> =
+            db.0.iter()
+                .filter_map(|i| match i {
+                    Item::Comment(c) => Some(c.text()),
+                    _ => None,
+                })
+                .collect();
+        assert_eq!(comments, ["lead", "inline", "b"]);
+        // Re-emitting and re-parsing gives the same tree.
+        let text = emit(&d, None).unwrap();
+        assert_eq!(parse(&text).unwrap(), d, "{text}");
+        assert!(text.starts_with("top = 1\n\n; lead\n[db]\n"), "{text}");
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parse("[a]\nnodelimiter\n")
+            .unwrap_err()
+            .message
+            .contains("line 2"));
+        let mut d = Map::new();
+        d.push("k", Value::str("v"));
+        assert_eq!(emit(&d, None).unwrap_err().exit_code(), 4);
+    }
+
+    #[test]
+    fn multiline_and_quotes_round_trip() {
+        let mut s = Map::new();
+        s.push("m", Value::str("l1\nl2"));
+        s.push("q", Value::str("say \"hi\""));
+        s.push("sp", Value::str(" padded "));
+        let mut d = Map::new();
+        d.push("s", Value::Map(s));
+        assert_eq!(parse(&emit(&d, None).unwrap()).unwrap(), d);
+    }
+}
