@@ -1,7 +1,7 @@
 //! The subcommands.
 
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE, PLAINTEXT_MODE};
-use crate::{Cli, Command, DecryptArgs, EncryptArgs, IoArgs, KeygenArgs, SshToAgeArgs};
+use crate::{Cli, Command, DecryptArgs, EncryptArgs, IoArgs, KeyArgs, KeygenArgs, SshToAgeArgs};
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::config::{self, Config};
 use sealbox_formats::keys::{self, Identities, IdentitySources, Recipient};
@@ -9,7 +9,7 @@ use sealbox_formats::metadata::{Metadata, Selector, WRITER_VERSION};
 use sealbox_formats::path as tree_path;
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, timefmt, Code, Error, Result};
+use sealbox_formats::{datakey, timefmt, Code, Document, Error, Result};
 use std::path::{Path, PathBuf};
 
 /// Runs the parsed command line.
@@ -17,6 +17,12 @@ pub fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Encrypt(a) => encrypt(cli, a),
         Command::Decrypt(a) => decrypt(cli, a),
+        Command::Edit(a) => crate::editor::edit(cli, a),
+        Command::Set(a) => crate::edit::set(cli, a),
+        Command::Unset(a) => crate::edit::unset(cli, a),
+        Command::Filestatus(a) => crate::edit::filestatus(a),
+        Command::ExecEnv(a) => crate::exec::exec_env(a),
+        Command::ExecFile(a) => crate::exec::exec_file(a),
         Command::Keygen(a) => keygen(a),
         Command::SshToAge(a) => ssh_to_age(a),
     }
@@ -24,7 +30,7 @@ pub fn run(cli: &Cli) -> Result<()> {
 
 /// The `.sops.yaml` in force: `--config`/`SOPS_CONFIG`, else the first found upward from
 /// the current directory.
-fn load_config(cli: &Cli) -> Result<Option<Config>> {
+pub(crate) fn load_config(cli: &Cli) -> Result<Option<Config>> {
     let path = match &cli.config {
         Some(p) => Some(p.clone()),
         None => {
@@ -36,7 +42,7 @@ fn load_config(cli: &Cli) -> Result<Option<Config>> {
     path.map(|p| Config::load(&p)).transpose()
 }
 
-fn store_options(cfg: Option<&Config>) -> Result<StoreOptions> {
+pub(crate) fn store_options(cfg: Option<&Config>) -> Result<StoreOptions> {
     match cfg {
         None => Ok(StoreOptions::default()),
         Some(c) => Ok(StoreOptions {
@@ -90,7 +96,7 @@ fn target(file: &Option<PathBuf>, io: &IoArgs) -> Result<Target> {
     })
 }
 
-fn display(p: &Path) -> String {
+pub(crate) fn display(p: &Path) -> String {
     if p == Path::new("-") {
         "stdin".into()
     } else {
@@ -145,110 +151,122 @@ fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<()> {
         .with_hint("decrypt it first, or use `sealbox edit`/`set` to change it"));
     }
 
-    // Recipients: flags win over the creation rule.
-    let (groups, rule_threshold) = if let Some(list) = a.age.as_deref().filter(|s| !s.is_empty()) {
-        (vec![keys::parse_recipient_list(list)?], 0)
-    } else if let Some(rule) = rule {
-        let mut groups = Vec::new();
-        for (i, g) in rule.key_groups.iter().enumerate() {
-            if let Some((kind, _)) = g.other.first() {
-                return Err(Error::generic(format!(
-                    "creation rule in {} uses {kind} keys, which sealbox does not support yet",
-                    cfg.as_ref()
-                        .map(|c| c.path.display().to_string())
-                        .unwrap_or_default()
-                ))
-                .with_hint("use age or SSH recipients"));
-            }
-            let rs = g
-                .age
-                .iter()
-                .map(|r| Recipient::parse(r))
-                .collect::<Result<Vec<_>>>()
-                .map_err(|e| e.context(format!("key group {i}")))?;
-            groups.push(rs);
-        }
-        (groups, rule.shamir_threshold)
-    } else {
-        return Err(Error::generic(
-            "config file not found, or has no creation rules, and no keys provided through command line options",
-        )
-        .with_hint("pass --age RECIPIENT (see `sealbox keygen`), or add a creation rule to .sops.yaml"));
-    };
-
-    // Which leaves to encrypt: flags, else the rule.
-    let flag_selector = Selector::from_pairs([
-        (
-            "unencrypted_suffix",
-            a.unencrypted_suffix.as_deref().unwrap_or(""),
-        ),
-        (
-            "encrypted_suffix",
-            a.encrypted_suffix.as_deref().unwrap_or(""),
-        ),
-        (
-            "unencrypted_regex",
-            a.unencrypted_regex.as_deref().unwrap_or(""),
-        ),
-        (
-            "encrypted_regex",
-            a.encrypted_regex.as_deref().unwrap_or(""),
-        ),
-        (
-            "unencrypted_comment_regex",
-            a.unencrypted_comment_regex.as_deref().unwrap_or(""),
-        ),
-        (
-            "encrypted_comment_regex",
-            a.encrypted_comment_regex.as_deref().unwrap_or(""),
-        ),
-    ])?;
-    let mut selector = flag_selector.or_else(|| rule.and_then(|r| r.selector.clone()));
-    let mut mac_only = a.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
-    if t.input_format == Format::Binary {
-        if selector.is_some() || mac_only {
-            tracing::warn!("encryption selection options are ignored for binary files");
-        }
-        selector = None;
-        mac_only = false;
-    }
-    let threshold = a.shamir_threshold.unwrap_or(rule_threshold);
-
-    let key = DataKey::generate();
-    let key_groups = datakey::wrap(&key, &groups, threshold)?;
-    let lastmodified = timefmt::now_rfc3339();
-    let sel = Selection::new(Some(&selector.clone().unwrap_or_default()), mac_only)?;
-    let mac =
-        sops::encrypt_tree(&mut docs, &key, &sel, &lastmodified).map_err(|e| e.context(&what))?;
-    let md = Metadata {
-        shamir_threshold: if key_groups.len() > 1 {
-            if threshold == 0 {
-                key_groups.len()
-            } else {
-                threshold
-            }
-        } else {
-            0
-        },
-        key_groups,
-        lastmodified,
-        mac,
-        selector: match t.input_format {
-            Format::Binary => None,
-            _ => Some(selector.unwrap_or_default()),
-        },
-        mac_only_encrypted: mac_only,
-        version: WRITER_VERSION.to_string(),
-    };
+    let plan = CreationPlan::new(cfg.as_ref(), rule, &a.keys, t.input_format)?;
+    let md = plan
+        .encrypt(&mut docs, &DataKey::generate())
+        .map_err(|e| e.context(&what))?;
     let opts = store_options(cfg.as_ref())?;
     let out =
         store::emit_encrypted(t.output_format, &docs, &md, &opts).map_err(|e| e.context(&what))?;
     write_output(&t, &a.io, &out, ENCRYPTED_MODE)
 }
 
+/// How a new file is encrypted: from the flags, else from the creation rule.
+pub(crate) struct CreationPlan {
+    groups: Vec<Vec<Recipient>>,
+    threshold: usize,
+    selector: Option<Selector>,
+    mac_only: bool,
+    binary: bool,
+}
+
+impl CreationPlan {
+    pub(crate) fn new(
+        cfg: Option<&Config>,
+        rule: Option<&config::CreationRule>,
+        a: &KeyArgs,
+        format: Format,
+    ) -> Result<Self> {
+        // Recipients: flags win over the creation rule.
+        let (groups, rule_threshold) = if let Some(list) =
+            a.age.as_deref().filter(|s| !s.is_empty())
+        {
+            (vec![keys::parse_recipient_list(list)?], 0)
+        } else if let Some(rule) = rule {
+            let mut groups = Vec::new();
+            for (i, g) in rule.key_groups.iter().enumerate() {
+                if let Some((kind, _)) = g.other.first() {
+                    return Err(Error::generic(format!(
+                        "creation rule in {} uses {kind} keys, which sealbox does not support yet",
+                        cfg.map(|c| c.path.display().to_string())
+                            .unwrap_or_default()
+                    ))
+                    .with_hint("use age or SSH recipients"));
+                }
+                let rs = g
+                    .age
+                    .iter()
+                    .map(|r| Recipient::parse(r))
+                    .collect::<Result<Vec<_>>>()
+                    .map_err(|e| e.context(format!("key group {i}")))?;
+                groups.push(rs);
+            }
+            (groups, rule.shamir_threshold)
+        } else {
+            return Err(Error::generic(
+                "config file not found, or has no creation rules, and no keys provided through command line options",
+            )
+            .with_hint("pass --age RECIPIENT (see `sealbox keygen`), or add a creation rule to .sops.yaml"));
+        };
+        let flag = |v: &Option<String>| v.as_deref().unwrap_or("").to_string();
+        let pairs = [
+            ("unencrypted_suffix", flag(&a.unencrypted_suffix)),
+            ("encrypted_suffix", flag(&a.encrypted_suffix)),
+            ("unencrypted_regex", flag(&a.unencrypted_regex)),
+            ("encrypted_regex", flag(&a.encrypted_regex)),
+            (
+                "unencrypted_comment_regex",
+                flag(&a.unencrypted_comment_regex),
+            ),
+            ("encrypted_comment_regex", flag(&a.encrypted_comment_regex)),
+        ];
+        let flag_selector = Selector::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))?;
+        let mut selector = flag_selector.or_else(|| rule.and_then(|r| r.selector.clone()));
+        let mut mac_only = a.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
+        let binary = format == Format::Binary;
+        if binary {
+            if selector.is_some() || mac_only {
+                tracing::warn!("encryption selection options are ignored for binary files");
+            }
+            selector = None;
+            mac_only = false;
+        }
+        Ok(CreationPlan {
+            groups,
+            threshold: a.shamir_threshold.unwrap_or(rule_threshold),
+            selector,
+            mac_only,
+            binary,
+        })
+    }
+
+    /// Encrypts `docs` in place under `key` and returns the metadata.
+    pub(crate) fn encrypt(&self, docs: &mut [Document], key: &DataKey) -> Result<Metadata> {
+        let key_groups = datakey::wrap(key, &self.groups, self.threshold)?;
+        let lastmodified = timefmt::now_rfc3339();
+        let selector = self.selector.clone().unwrap_or_default();
+        let sel = Selection::new(Some(&selector), self.mac_only)?;
+        let mac = sops::encrypt_tree(docs, key, &sel, &lastmodified)?;
+        Ok(Metadata {
+            shamir_threshold: match (key_groups.len(), self.threshold) {
+                (1, _) => 0,
+                (n, 0) => n,
+                (_, t) => t,
+            },
+            key_groups,
+            lastmodified,
+            mac,
+            // The binary store records no selector (sops writes none either).
+            selector: (!self.binary).then_some(selector),
+            mac_only_encrypted: self.mac_only,
+            version: WRITER_VERSION.to_string(),
+        })
+    }
+}
+
 /// sops refuses files whose `version` is not Major.Minor.Patch (a check for a historic
 /// AWS KMS bug); so do we, with the same exit code.
-fn check_version(v: &str, what: &str) -> Result<()> {
+pub(crate) fn check_version(v: &str, what: &str) -> Result<()> {
     let bad = |why: &str| {
         Error::generic(format!("{what}: invalid sops.version {v:?}: {why}")).with_hint(
             "the metadata was altered; restore `version` (e.g. 3.11.0) from version control",

@@ -7,7 +7,7 @@
 use sealbox_formats::{Code, Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Mode of new plaintext files.
@@ -131,6 +131,58 @@ pub fn write_stdout(data: &[u8]) -> Result<()> {
             Code::CouldNotWriteOutputFile,
             format!("writing to stdout: {e}"),
         )),
+    }
+}
+
+/// A private 0700 directory removed (with its contents) on drop.
+pub struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    /// A new private directory under `$TMPDIR`.
+    pub fn new() -> Result<Self> {
+        let base = std::env::temp_dir();
+        let p = base.join(format!(".sealbox{:016x}", rand::random::<u64>()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&p)
+            .map_err(|e| {
+                Error::new(
+                    Code::CouldNotWriteOutputFile,
+                    format!(
+                        "cannot create a private directory in {}: {e}",
+                        base.display()
+                    ),
+                )
+            })?;
+        Ok(PrivateDir(p))
+    }
+}
+
+impl PrivateDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.0) {
+            for e in entries.flatten() {
+                let p = e.path();
+                // Overwrite regular files before removing them.
+                if let Ok(m) = std::fs::symlink_metadata(&p) {
+                    if m.is_file() {
+                        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&p) {
+                            let _ = f.write_all(&vec![0u8; m.len() as usize]);
+                            let _ = f.sync_all();
+                        }
+                    }
+                }
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        let _ = std::fs::remove_dir(&self.0);
     }
 }
 

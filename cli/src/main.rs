@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod edit;
+mod editor;
+mod exec;
 mod fsio;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,6 +30,20 @@ pub enum Command {
     Encrypt(EncryptArgs),
     /// Decrypt a file (stdout, or --output / -i).
     Decrypt(DecryptArgs),
+    /// Edit a file in $SOPS_EDITOR / $EDITOR (also: `sealbox FILE`).
+    Edit(EditArgs),
+    /// Set one value: `sealbox set FILE '["a"]["b"]' JSON_VALUE`.
+    Set(SetArgs),
+    /// Remove one value: `sealbox unset FILE '["a"]["b"]'`.
+    Unset(UnsetArgs),
+    /// Print whether a file is encrypted, as JSON: {"encrypted":true}.
+    Filestatus(FilestatusArgs),
+    /// Run COMMAND with the file's top-level values as environment variables.
+    #[command(name = "exec-env")]
+    ExecEnv(ExecEnvArgs),
+    /// Run COMMAND with `{}` replaced by the path of a FIFO (or 0600 file) holding the plaintext.
+    #[command(name = "exec-file")]
+    ExecFile(ExecFileArgs),
     /// Generate an age key (like age-keygen).
     Keygen(KeygenArgs),
     /// Convert an SSH ed25519 key to age (like Mic92's ssh-to-age).
@@ -60,6 +77,13 @@ pub struct EncryptArgs {
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub io: IoArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// How a new file is encrypted: recipients and which values to encrypt.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeyArgs {
     /// age recipients (age1…, ssh-ed25519 …, ssh-rsa …), comma-separated.
     #[arg(
         short = 'a',
@@ -95,6 +119,19 @@ pub struct EncryptArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct EditArgs {
+    /// The file to edit (created if it does not exist).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    /// Edit even if the MAC does not verify (a fresh MAC is written).
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct DecryptArgs {
     /// The encrypted file (`-` or none: stdin).
     pub file: Option<PathBuf>,
@@ -106,6 +143,97 @@ pub struct DecryptArgs {
     /// Decrypt even if the MAC does not verify.
     #[arg(long)]
     pub ignore_mac: bool,
+}
+
+/// Format options of commands that rewrite an encrypted file in place.
+#[derive(Args, Debug, Clone)]
+pub struct FormatArgs {
+    /// Input format (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format (default: the input format).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// The encrypted file.
+    pub file: PathBuf,
+    /// Where, e.g. '["db"]["password"]'.
+    pub path: String,
+    /// The new value, as JSON ('"text"', 42, true, {"k": "v"}); with --value-file, a file
+    /// holding it.
+    pub value: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    /// VALUE is the path of a file holding the JSON value.
+    #[arg(long)]
+    pub value_file: bool,
+    /// Read the JSON value from stdin.
+    #[arg(long, conflicts_with = "value_file")]
+    pub value_stdin: bool,
+    /// Do not rewrite the file when the value is already the same.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Proceed even if the MAC does not verify (a fresh MAC is written).
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UnsetArgs {
+    /// The encrypted file.
+    pub file: PathBuf,
+    /// What to remove, e.g. '["db"]["password"]'.
+    pub path: String,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    /// Succeed without writing when the path is already absent.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Proceed even if the MAC does not verify (a fresh MAC is written).
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FilestatusArgs {
+    /// The file.
+    pub file: PathBuf,
+    /// Input format (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecEnvArgs {
+    /// The encrypted file.
+    pub file: PathBuf,
+    /// The command, run with /bin/sh -c.
+    pub command: String,
+    /// Start the command with only the file's values, not this environment.
+    #[arg(long)]
+    pub pristine: bool,
+    /// Replace sealbox with the command instead of running it as a child.
+    #[arg(long)]
+    pub same_process: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecFileArgs {
+    /// The encrypted file.
+    pub file: PathBuf,
+    /// The command, run with /bin/sh -c; every `{}` becomes the plaintext's path.
+    pub command: String,
+    /// Use a regular 0600 file instead of a FIFO (for programs that seek or read twice).
+    #[arg(long)]
+    pub no_fifo: bool,
+    /// Name of the file or FIFO (default: tmp-file).
+    #[arg(long, value_name = "NAME")]
+    pub filename: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArgs,
 }
 
 #[derive(Args, Debug)]
@@ -145,13 +273,26 @@ fn init_logging() {
 fn main() -> ExitCode {
     init_logging();
     // ssh-to-age spells its flag with one dash; accept that spelling too.
-    let args = std::env::args_os().map(|a| {
-        if a == "-private-key" {
-            "--private-key".into()
-        } else {
-            a
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os()
+        .map(|a| {
+            if a == "-private-key" {
+                "--private-key".into()
+            } else {
+                a
+            }
+        })
+        .collect();
+    // `sealbox FILE` edits FILE, as `sops FILE` does.
+    if let Some(first) = args.get(1) {
+        let s = first.to_string_lossy();
+        let known = <Cli as clap::CommandFactory>::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == s)
+            || s == "help";
+        if !known && !s.starts_with('-') {
+            args.insert(1, "edit".into());
         }
-    });
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {

@@ -82,6 +82,99 @@ pub fn lookup<'a>(doc: &'a Document, steps: &[Step]) -> Result<&'a Value> {
     cur.ok_or_else(|| Error::generic("empty tree path"))
 }
 
+fn empty_for(step: Option<&Step>) -> Value {
+    match step {
+        Some(Step::Index(_)) => Value::List(Vec::new()),
+        _ => Value::Map(crate::tree::Map::new()),
+    }
+}
+
+/// Position of the `i`-th non-comment element of a list, or its length.
+fn list_slot(l: &[Value], i: usize) -> Option<usize> {
+    l.iter()
+        .enumerate()
+        .filter(|(_, v)| !matches!(v, Value::Comment(_)))
+        .nth(i)
+        .map(|(pos, _)| pos)
+}
+
+fn set_in(node: &mut Value, steps: &[Step], value: Value) {
+    let Some((step, rest)) = steps.split_first() else {
+        *node = value;
+        return;
+    };
+    match step {
+        Step::Key(k) => {
+            if !matches!(node, Value::Map(_)) {
+                *node = Value::Map(crate::tree::Map::new());
+            }
+            let Value::Map(m) = node else { unreachable!() };
+            if m.get(k).is_none() {
+                m.push(k.clone(), empty_for(rest.first()));
+            }
+            set_in(m.get_mut(k).expect("present"), rest, value);
+        }
+        Step::Index(i) => {
+            if !matches!(node, Value::List(_)) {
+                *node = Value::List(Vec::new());
+            }
+            let Value::List(l) = node else { unreachable!() };
+            // An index past the end appends, as in sops.
+            let pos = match list_slot(l, *i) {
+                Some(p) => p,
+                None => {
+                    l.push(empty_for(rest.first()));
+                    l.len() - 1
+                }
+            };
+            set_in(&mut l[pos], rest, value);
+        }
+    }
+}
+
+/// Sets the value at `steps`, creating missing maps and lists on the way.
+pub fn set(doc: &mut Document, steps: &[Step], value: Value) {
+    let mut root = Value::Map(std::mem::take(doc));
+    set_in(&mut root, steps, value);
+    if let Value::Map(m) = root {
+        *doc = m;
+    }
+}
+
+/// Removes the value at `steps`. Returns false when it is not there.
+pub fn unset(doc: &mut Document, steps: &[Step]) -> bool {
+    let Some((last, parents)) = steps.split_last() else {
+        return false;
+    };
+    let mut root = Value::Map(std::mem::take(doc));
+    let mut node = Some(&mut root);
+    for step in parents {
+        node = match (node, step) {
+            (Some(Value::Map(m)), Step::Key(k)) => m.get_mut(k),
+            (Some(Value::List(l)), Step::Index(i)) => match list_slot(l, *i) {
+                Some(p) => l.get_mut(p),
+                None => None,
+            },
+            _ => None,
+        };
+    }
+    let removed = match (node, last) {
+        (Some(Value::Map(m)), Step::Key(k)) => m.remove(k).is_some(),
+        (Some(Value::List(l)), Step::Index(i)) => match list_slot(l, *i) {
+            Some(p) => {
+                l.remove(p);
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    };
+    if let Value::Map(m) = root {
+        *doc = m;
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +190,24 @@ mod tests {
             let e = parse(bad, Code::InvalidTreePathFormat).unwrap_err();
             assert_eq!(e.exit_code(), 91, "{bad}");
         }
+    }
+
+    #[test]
+    fn set_creates_and_unset_removes() {
+        let mut d = Map::new();
+        let p = parse(r#"["a"]["b"][0]["c"]"#, Code::InvalidSetFormat).unwrap();
+        set(&mut d, &p, Value::Int(1));
+        assert_eq!(lookup(&d, &p).unwrap(), &Value::Int(1));
+        // An index past the end appends.
+        let q = parse(r#"["a"]["b"][5]"#, Code::InvalidSetFormat).unwrap();
+        set(&mut d, &q, Value::str("x"));
+        let r = parse(r#"["a"]["b"][1]"#, Code::InvalidSetFormat).unwrap();
+        assert_eq!(lookup(&d, &r).unwrap(), &Value::str("x"));
+        assert!(unset(&mut d, &r));
+        assert!(lookup(&d, &r).is_err());
+        assert!(!unset(&mut d, &parse(r#"["zz"]"#, Code::Generic).unwrap()));
+        assert!(unset(&mut d, &parse(r#"["a"]"#, Code::Generic).unwrap()));
+        assert!(d.is_empty());
     }
 
     #[test]

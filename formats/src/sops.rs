@@ -14,7 +14,53 @@ use crate::timefmt::{canonical_time, mac_aad};
 use crate::tree::{Comment, Document, Item, Value};
 use regex::Regex;
 use sha2::{Digest, Sha256, Sha512};
+use std::collections::HashMap;
 use zeroize::Zeroizing;
+
+/// The IVs of the values a decryption saw, so that re-encrypting an unchanged value
+/// (same plaintext, type and path) under the same data key gives the same `ENC[…]` string
+/// and `edit`/`set` diffs show only what changed (sops does the same).
+///
+/// Entries are keyed by a SHA-256 of the type, path and plaintext, so the stash itself
+/// holds no plaintext.
+#[derive(Default)]
+pub struct Stash(HashMap<[u8; 32], [u8; 32]>);
+
+impl Stash {
+    fn id(typ: ValueType, aad: &[u8], plain: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(typ.name().as_bytes());
+        h.update([0]);
+        h.update((aad.len() as u64).to_le_bytes());
+        h.update(aad);
+        h.update(plain);
+        h.finalize().into()
+    }
+
+    fn record(&mut self, typ: ValueType, aad: &[u8], plain: &[u8], stored: &str) {
+        use base64::Engine;
+        let iv = crate::cipher::parse_encoded(stored)
+            .and_then(|e| base64::engine::general_purpose::STANDARD.decode(e.iv).ok())
+            .and_then(|iv| <[u8; 32]>::try_from(iv).ok());
+        if let Some(iv) = iv {
+            self.0.insert(Self::id(typ, aad, plain), iv);
+        }
+    }
+
+    fn get(&self, typ: ValueType, aad: &[u8], plain: &[u8]) -> Option<&[u8; 32]> {
+        self.0.get(&Self::id(typ, aad, plain))
+    }
+
+    /// Number of remembered values.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 /// A compiled selector.
 enum Rule {
@@ -202,9 +248,19 @@ fn plain_bytes(v: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
 
 struct Encryptor<'a> {
     cipher: &'a Cipher,
+    stash: Option<&'a Stash>,
     sel: &'a Selection,
     mac: Sha512,
     unencrypted_comment_regex: Option<&'a Regex>,
+}
+
+impl Encryptor<'_> {
+    fn encrypt(&self, plain: &[u8], aad: &[u8], typ: ValueType) -> Result<String> {
+        match self.stash.and_then(|s| s.get(typ, aad, plain)) {
+            Some(iv) => self.cipher.encrypt_with_iv(plain, aad, typ, iv),
+            None => self.cipher.encrypt(plain, aad, typ),
+        }
+    }
 }
 
 impl Visitor for Encryptor<'_> {
@@ -219,7 +275,7 @@ impl Visitor for Encryptor<'_> {
             self.mac.update(&plain[..]);
         }
         if encrypted && !plain.is_empty() {
-            *v = Value::str(self.cipher.encrypt(&plain, aad(path).as_bytes(), typ)?);
+            *v = Value::str(self.encrypt(&plain, aad(path).as_bytes(), typ)?);
         }
         Ok(())
     }
@@ -241,7 +297,7 @@ impl Visitor for Encryptor<'_> {
                 ));
             }
         }
-        let enc = self.cipher.encrypt(
+        let enc = self.encrypt(
             c.text().as_bytes(),
             aad(path).as_bytes(),
             ValueType::Comment,
@@ -269,6 +325,17 @@ pub fn encrypt_tree(
     sel: &Selection,
     lastmodified: &str,
 ) -> Result<String> {
+    encrypt_tree_with_stash(docs, key, sel, lastmodified, None)
+}
+
+/// [`encrypt_tree`], reusing the IVs a decryption under the same key recorded in `stash`.
+pub fn encrypt_tree_with_stash(
+    docs: &mut [Document],
+    key: &DataKey,
+    sel: &Selection,
+    lastmodified: &str,
+    stash: Option<&Stash>,
+) -> Result<String> {
     let cipher = Cipher::new(key);
     let ucr = match &sel.rule {
         Rule::UnencryptedCommentRegex(r) => Some(r),
@@ -279,6 +346,7 @@ pub fn encrypt_tree(
         sel,
         Encryptor {
             cipher: &cipher,
+            stash,
             sel,
             mac: sel.new_hasher(),
             unencrypted_comment_regex: ucr,
@@ -292,6 +360,7 @@ pub fn encrypt_tree(
 
 struct Decryptor<'a> {
     cipher: &'a Cipher,
+    stash: Option<Stash>,
     sel: &'a Selection,
     mac: Sha512,
     file: &'a str,
@@ -325,6 +394,9 @@ impl Visitor for Decryptor<'_> {
             return Ok(());
         }
         let (plain, typ) = self.cipher.decrypt(stored, aad(path).as_bytes(), &what)?;
+        if let Some(st) = &mut self.stash {
+            st.record(typ, aad(path).as_bytes(), &plain, stored);
+        }
         let bad_plain = || {
             Error::new(
                 Code::ErrorDecryptingTree,
@@ -360,7 +432,13 @@ impl Visitor for Decryptor<'_> {
         }
         let what = format!("comment under {} in {}", path_display(path), self.file);
         match self.cipher.decrypt(c.text(), aad(path).as_bytes(), &what) {
-            Ok((plain, _)) => match String::from_utf8(plain.to_vec()) {
+            Ok((plain, typ)) => match String::from_utf8(plain.to_vec()) {
+                Ok(s) if self.stash.is_some() => {
+                    if let Some(st) = &mut self.stash {
+                        st.record(typ, aad(path).as_bytes(), &plain, c.text());
+                    }
+                    *c = Comment::new(s)
+                }
                 Ok(s) => *c = Comment::new(s),
                 Err(_) => tracing::warn!("{what}: decrypted comment is not UTF-8; kept encrypted"),
             },
@@ -380,20 +458,44 @@ pub fn decrypt_tree(
     ignore_mac: bool,
     file: &str,
 ) -> Result<()> {
+    decrypt_tree_inner(docs, md, key, ignore_mac, file, false).map(|_| ())
+}
+
+/// [`decrypt_tree`], also returning the [`Stash`] of the IVs seen, for re-encryption.
+pub fn decrypt_tree_with_stash(
+    docs: &mut [Document],
+    md: &Metadata,
+    key: &DataKey,
+    ignore_mac: bool,
+    file: &str,
+) -> Result<Stash> {
+    decrypt_tree_inner(docs, md, key, ignore_mac, file, true).map(Option::unwrap_or_default)
+}
+
+fn decrypt_tree_inner(
+    docs: &mut [Document],
+    md: &Metadata,
+    key: &DataKey,
+    ignore_mac: bool,
+    file: &str,
+    want_stash: bool,
+) -> Result<Option<Stash>> {
     let sel = Selection::for_metadata(md)?;
     let cipher = Cipher::new(key);
     let dec = walk(
         docs,
         &sel,
         Decryptor {
+            stash: want_stash.then(Stash::default),
             cipher: &cipher,
             sel: &sel,
             mac: sel.new_hasher(),
             file,
         },
     )?;
+    let stash = dec.stash;
     if ignore_mac {
-        return Ok(());
+        return Ok(stash);
     }
     let computed = hex_upper(&dec.mac.finalize());
     let mac_err = |m: String| {
@@ -419,7 +521,7 @@ pub fn decrypt_tree(
             "{file}: MAC mismatch: the values do not match the MAC stored in the file"
         )));
     }
-    Ok(())
+    Ok(stash)
 }
 
 #[cfg(test)]
@@ -588,6 +690,34 @@ mod tests {
             panic!()
         };
         assert!(enc(&l[1]) && !enc(&l[2]));
+    }
+
+    #[test]
+    fn stash_keeps_unchanged_ciphertexts() {
+        let key = tv_key();
+        let mut docs = vec![tv_tree()];
+        let mac = encrypt_tree(&mut docs, &key, &sel(None), "2024-01-01T00:00:00Z").unwrap();
+        let encrypted = docs.clone();
+        let stash =
+            decrypt_tree_with_stash(&mut docs, &md_for(mac, None), &key, false, "f").unwrap();
+        assert_eq!(stash.len(), 8, "7 values and 1 comment");
+        *docs[0].get_mut("pi").unwrap() = Value::Float(2.5);
+        encrypt_tree_with_stash(
+            &mut docs,
+            &key,
+            &sel(None),
+            "2024-01-02T00:00:00Z",
+            Some(&stash),
+        )
+        .unwrap();
+        for (k, _) in encrypted[0].pairs() {
+            let same = docs[0].get(k) == encrypted[0].get(k);
+            assert_eq!(same, k != "pi", "{k}");
+        }
+        assert!(
+            docs[0].0[0] == encrypted[0].0[0],
+            "the comment keeps its ciphertext"
+        );
     }
 
     #[test]
