@@ -1,0 +1,244 @@
+//! age recipients as sops writes them (§6.2, §7.1).
+//!
+//! Each `enc` blob is an armored age file for one recipient, written by the `age` crate.
+//! It may carry a random "grease" stanza next to the recipient's (rage does this on purpose
+//! to keep parsers tolerant); Go age, and so sops, skips stanzas it does not know.
+
+use std::fmt;
+use std::str::FromStr;
+
+
+use crate::{Error, Result};
+
+/// First line of the ASCII armor.
+pub const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+/// Last line of the ASCII armor.
+pub const ARMOR_END: &str = "-----END AGE ENCRYPTED FILE-----";
+
+/// The parsed form of a recipient.
+#[derive(Clone)]
+enum Kind {
+    X25519(age::x25519::Recipient),
+    Ssh(Box<age::ssh::Recipient>),
+}
+
+/// A recipient as written in a sops file: the verbatim string (trimmed) and the parsed age
+/// recipient.
+#[derive(Clone)]
+pub struct Recipient {
+    text: String,
+    kind: Kind,
+}
+
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Recipient").field(&self.text).finish()
+    }
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq for Recipient {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Recipient {}
+
+/// The "type" part of a recipient string for messages: the SSH key type, or the text up to
+/// the first `1` (bech32 separator), capped in length.
+fn type_prefix(s: &str) -> String {
+    let head = s.split_whitespace().next().unwrap_or("");
+    let head = match head.find('1') {
+        Some(i) if !head.starts_with("ssh-") => &head[..=i],
+        _ => head,
+    };
+    head.chars().take(32).collect()
+}
+
+impl Recipient {
+    /// Parses a recipient string (§7.1), after trimming surrounding whitespace:
+    ///
+    /// * `age1…` with more than one `1`: an age plugin recipient → error
+    ///   `age plugins are not supported yet`;
+    /// * `age1…`: X25519;
+    /// * `ssh-ed25519 AAAA… [comment]`, `ssh-rsa AAAA… [comment]`: age-ssh (RSA ≥ 2048 bits);
+    /// * anything else: `failed to parse input, unknown recipient type` (exit 1), naming only
+    ///   the string's type prefix.
+    pub fn parse(s: &str) -> Result<Recipient> {
+        let text = s.trim();
+        let kind = if text.starts_with("age1") && text.matches('1').count() > 1 {
+            return Err(Error::generic(format!(
+                "age plugins are not supported yet (recipient {:?})",
+                type_prefix(text)
+            )));
+        } else if text.starts_with("age1") {
+            Kind::X25519(
+                age::x25519::Recipient::from_str(text).map_err(|e| {
+                    Error::generic(format!("malformed X25519 recipient {text:?}: {e}"))
+                })?,
+            )
+        } else if text.starts_with("ssh-") {
+            use age::ssh::ParseRecipientKeyError as P;
+            let r = age::ssh::Recipient::from_str(text).map_err(|e| {
+                let why = match e {
+                    P::RsaModulusTooSmall => "RSA key size is too small (minimum 2048 bits)".into(),
+                    P::RsaModulusTooLarge => "RSA key size is too large".into(),
+                    P::Unsupported(t) => format!("unsupported SSH key type {t:?}"),
+                    P::Invalid(m) => m.to_string(),
+                    P::Ignore => "unsupported SSH key".into(),
+                    _ => "invalid SSH recipient".into(),
+                };
+                Error::generic(format!(
+                    "failed to parse SSH recipient of type {:?}: {why}",
+                    type_prefix(text)
+                ))
+            })?;
+            Kind::Ssh(Box::new(r))
+        } else {
+            return Err(Error::generic(format!(
+                "failed to parse input, unknown recipient type: {:?}",
+                type_prefix(text)
+            )));
+        };
+        Ok(Recipient {
+            text: text.to_string(),
+            kind,
+        })
+    }
+
+    /// The recipient string exactly as stored in the sops file (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True for `ssh-ed25519` / `ssh-rsa` recipients.
+    pub fn is_ssh(&self) -> bool {
+        matches!(self.kind, Kind::Ssh(_))
+    }
+
+    fn age_recipient(&self) -> &dyn age::Recipient {
+        match &self.kind {
+            Kind::X25519(r) => r,
+            Kind::Ssh(r) => r.as_ref(),
+        }
+    }
+
+    /// age-encrypts `data_key` to this recipient alone, ASCII-armored
+    /// (`-----BEGIN AGE ENCRYPTED FILE-----` … `-----END AGE ENCRYPTED FILE-----\n`), exactly
+    /// the shape sops stores in `enc`: one recipient stanza, no grease, base64 lines of 64
+    /// columns.
+    pub fn wrap(&self, data_key: &[u8]) -> Result<String> {
+        use std::io::Write;
+        let fail = |e: &dyn fmt::Display| {
+            Error::generic(format!("failed to wrap the data key for {self}: {e}"))
+        };
+        let enc = age::Encryptor::with_recipients(std::iter::once(self.age_recipient()))
+            .map_err(|e| fail(&e))?;
+        let mut out = Vec::with_capacity(512);
+        let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+            .map_err(|e| fail(&e))?;
+        let mut w = enc.wrap_output(armor).map_err(|e| fail(&e))?;
+        w.write_all(data_key).map_err(|e| fail(&e))?;
+        w.finish()
+            .and_then(|armor| armor.finish())
+            .map_err(|e| fail(&e))?;
+        let mut text = String::from_utf8(out).map_err(|e| fail(&e))?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        Ok(text)
+    }
+}
+
+/// Comma-splits a recipient list (`--age`, `SOPS_AGE_RECIPIENTS`, …), trims each item and
+/// parses it. An empty item (e.g. a trailing comma) is an error (§7.1).
+pub fn parse_recipient_list(s: &str) -> Result<Vec<Recipient>> {
+    s.split(',')
+        .map(|item| {
+            if item.trim().is_empty() {
+                Err(Error::generic(
+                    "failed to parse input, unknown recipient type: empty recipient in the list",
+                )
+                .with_hint("remove the empty item (e.g. a trailing comma)"))
+            } else {
+                Recipient::parse(item)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X_RECIPIENT: &str = "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw";
+
+    #[test]
+    fn keys_parse_recipient_kinds() {
+        let r = Recipient::parse(&format!("  {X_RECIPIENT}\n")).unwrap();
+        assert_eq!(r.as_str(), X_RECIPIENT);
+        assert!(!r.is_ssh());
+
+        let ssh = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN test-ed";
+        let r = Recipient::parse(ssh).unwrap();
+        assert_eq!(r.as_str(), ssh, "comment kept verbatim");
+        assert!(r.is_ssh());
+
+        let e = Recipient::parse("age1yubikey1qwertyuiop").unwrap_err();
+        assert!(
+            e.message.contains("age plugins are not supported yet"),
+            "{e}"
+        );
+
+        let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHFliOyIZs1gxGF3fmDxFykQhE88wy6AKDGFBfn0R6ZuvRmENABZQa9+pj9hMki+LX0qDJbmHTiWDbYv/cmFt/Q=";
+        let e = Recipient::parse(ecdsa).unwrap_err();
+        assert_eq!(e.code, crate::Code::Generic);
+        assert!(e
+            .message
+            .contains("failed to parse input, unknown recipient type"));
+        assert!(e.message.contains("ecdsa-sha2-nistp256"));
+        assert!(!e.message.contains("AAAAE2"), "only the type prefix: {e}");
+
+        assert!(Recipient::parse("age1notbech32").is_err());
+        assert!(Recipient::parse("ssh-ed25519 AAAAnotakey").is_err());
+    }
+
+    #[test]
+    fn keys_parse_recipient_list_rules() {
+        let l = parse_recipient_list(&format!("{X_RECIPIENT} , {X_RECIPIENT}")).unwrap();
+        assert_eq!(l.len(), 2);
+        assert!(parse_recipient_list(&format!("{X_RECIPIENT},")).is_err());
+        assert!(parse_recipient_list("").is_err());
+        assert!(parse_recipient_list(&format!("{X_RECIPIENT},,{X_RECIPIENT}")).is_err());
+    }
+
+    #[test]
+    fn keys_wrap_shape() {
+        let r = Recipient::parse(X_RECIPIENT).unwrap();
+        let armored = r.wrap(&[7u8; 32]).unwrap();
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(armored.ends_with("\n-----END AGE ENCRYPTED FILE-----\n"));
+        assert!(armored.lines().all(|l| l.len() <= 64));
+        let b64: String = armored
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        use base64::Engine;
+        let bin = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let text = String::from_utf8_lossy(&bin);
+        assert!(text.starts_with("age-encryption.org/v1\n-> X25519 "));
+        // One X25519 stanza; the age crate may add one grease stanza of another type.
+        assert_eq!(text.matches("\n-> X25519 ").count(), 1);
+        assert!(text.matches("\n-> ").count() <= 2);
+        let hdr_end = bin.windows(4).position(|w| w == b"\n---").unwrap();
+        let mac_end = hdr_end + 1 + bin[hdr_end + 1..].iter().position(|&b| b == b'\n').unwrap();
+        // payload: 16 nonce + 32 + 16 tag.
+        assert_eq!(bin.len() - mac_end - 1, 64);
+    }
+}
