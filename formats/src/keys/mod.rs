@@ -1,8 +1,8 @@
 //! age and SSH recipients and identities (sops §6.2, §6.4, §7), and ssh-to-age.
 //!
 //! * [`Recipient`]: a recipient string as stored in a sops file (`age1…`, `ssh-ed25519 …`,
-//!   `ssh-rsa …`) and [`Recipient::wrap`], which writes the armored `enc` blob exactly as
-//!   sops does (one stanza, no grease);
+//!   `ssh-rsa …`) and [`Recipient::wrap`], which writes the armored `enc` blob sops
+//!   stores;
 //! * [`parse_recipient_list`]: the comma-separated CLI/env form;
 //! * [`IdentitySources`] / [`Identities`]: where sops looks for identities, in its order,
 //!   with per-source errors, and [`Identities::unwrap`];
