@@ -7,7 +7,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-
 use crate::{Error, Result};
 
 /// First line of the ASCII armor.
@@ -141,8 +140,9 @@ impl Recipient {
         let enc = age::Encryptor::with_recipients(std::iter::once(self.age_recipient()))
             .map_err(|e| fail(&e))?;
         let mut out = Vec::with_capacity(512);
-        let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
-            .map_err(|e| fail(&e))?;
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+                .map_err(|e| fail(&e))?;
         let mut w = enc.wrap_output(armor).map_err(|e| fail(&e))?;
         w.write_all(data_key).map_err(|e| fail(&e))?;
         w.finish()
@@ -230,7 +230,9 @@ mod tests {
             .filter(|l| !l.starts_with("-----"))
             .collect();
         use base64::Engine;
-        let bin = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let bin = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
         let text = String::from_utf8_lossy(&bin);
         assert!(text.starts_with("age-encryption.org/v1\n-> X25519 "));
         // One X25519 stanza; the age crate may add one grease stanza of another type.
