@@ -23,6 +23,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Filestatus(a) => crate::edit::filestatus(a),
         Command::ExecEnv(a) => crate::exec::exec_env(a),
         Command::ExecFile(a) => crate::exec::exec_file(a),
+        Command::Rotate(a) => crate::keyscmd::rotate(cli, a),
+        Command::Updatekeys(a) => crate::keyscmd::updatekeys(cli, a),
+        Command::Recipients(a) => crate::keyscmd::recipients(a),
         Command::Keygen(a) => keygen(a),
         Command::SshToAge(a) => ssh_to_age(a),
     }

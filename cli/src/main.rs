@@ -7,6 +7,7 @@ mod edit;
 mod editor;
 mod exec;
 mod fsio;
+mod keyscmd;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ pub enum Command {
     /// Run COMMAND with `{}` replaced by the path of a FIFO (or 0600 file) holding the plaintext.
     #[command(name = "exec-file")]
     ExecFile(ExecFileArgs),
+    /// Re-encrypt a file under a new data key (`--add-age`, `--rm-age`).
+    Rotate(RotateArgs),
+    /// Apply the creation rules' recipients to files (dry run unless -y or answered y).
+    Updatekeys(UpdatekeysArgs),
+    /// List who can decrypt a file (no key needed).
+    Recipients(RecipientsArgs),
     /// Generate an age key (like age-keygen).
     Keygen(KeygenArgs),
     /// Convert an SSH ed25519 key to age (like Mic92's ssh-to-age).
@@ -234,6 +241,55 @@ pub struct ExecFileArgs {
     pub filename: Option<String>,
     #[command(flatten)]
     pub format: FormatArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// The encrypted file.
+    pub file: PathBuf,
+    /// Replace the file (default: print the result).
+    #[arg(short = 'i', long = "in-place", conflicts_with = "output")]
+    pub in_place: bool,
+    /// Write the result to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// age recipients to add to the first key group (comma-separated).
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub add_age: Option<String>,
+    /// age recipients to remove from every key group (comma-separated).
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub rm_age: Option<String>,
+    /// Input format (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format (default: the input format).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdatekeysArgs {
+    /// The encrypted files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Apply without asking.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Keep the data key even when a recipient is removed (they may still hold it).
+    #[arg(long)]
+    pub keep_data_key: bool,
+    /// Input format (default: from each file name).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RecipientsArgs {
+    /// The encrypted file.
+    pub file: PathBuf,
+    /// Input format (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
 }
 
 #[derive(Args, Debug)]
