@@ -58,7 +58,7 @@ fn valid_date(date: &str) -> bool {
 /// `2001-12-14`, `2001-12-14t21:59:43.10-05:00`, `2001-12-14 21:59:43.10 -5`,
 /// `2001-12-14 21:59:43.10` (UTC).
 fn parse(s: &str) -> Option<Parts<'_>> {
-    if s.len() < 10 || !valid_date(&s[..10]) {
+    if !s.get(..10).is_some_and(valid_date) {
         return None;
     }
     let date = &s[..10];
@@ -236,6 +236,12 @@ mod tests {
         assert_eq!(canonical_time("2023-02-29"), None);
         assert_eq!(canonical_time("hello"), None);
         assert_eq!(canonical_time("2024-01-01x"), None);
+        assert_eq!(
+            canonical_time("cödé çà"),
+            None,
+            "multibyte text must not panic"
+        );
+        assert_eq!(canonical_time("秘密の値"), None);
     }
 
     #[test]

@@ -1,0 +1,1129 @@
+//! The YAML store.
+//!
+//! Parsing uses `saphyr-parser`'s event stream, whose events carry exact source spans.
+//! The ordered tree is built from the events; comments, which the parser does not report,
+//! are recovered from the source text between events (outside every scalar's span, a `#`
+//! at a line start or after whitespace starts a comment). Scalars are typed the way sops'
+//! yaml.v3 types them when decoding into `interface{}`.
+//!
+//! Comment placement follows sops 3.11: one Comment item per comment line, before the
+//! item it precedes; a comment on the same line as a key (`k: v # c`) goes before that
+//! key; a comment after the last item of a nested block goes to the deepest open block
+//! whose indentation is at most the comment's column.
+//!
+//! The emitter is our own: block style, `indent` spaces, sequences indented inside their
+//! parent map, strings quoted whenever YAML 1.1 or 1.2 would read them as anything else.
+
+use crate::error::{Code, Error, Result};
+use crate::numfmt::go_float_g;
+use crate::timefmt::{canonical_time, is_timestamp};
+use crate::tree::{Document, Item, Map, Value};
+use base64::Engine;
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use std::collections::HashMap;
+
+struct CommentTok {
+    index: usize,
+    line: usize,
+    col: usize,
+    text: String,
+}
+
+struct Loader<'a> {
+    events: Vec<(Event<'a>, Span)>,
+    pos: usize,
+    comments: Vec<CommentTok>,
+    next_comment: usize,
+    anchors: HashMap<usize, Value>,
+    reject_duplicates: bool,
+}
+
+fn syntax_error(line: usize, col: usize, what: &str) -> Error {
+    Error::new(
+        Code::CouldNotReadInputFile,
+        format!("invalid YAML at line {line}, column {}: {what}", col + 1),
+    )
+    .with_hint("fix the syntax at that position")
+}
+
+/// Finds the comments in the gaps between events.
+fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok> {
+    let mut out = Vec::new();
+    let mut cursor = 0usize;
+    let mut line = 1usize;
+    let mut col = 0usize;
+    let mut i = 0usize;
+    // Walk the characters once, skipping scalar spans, keeping line/column.
+    let mut spans: Vec<(usize, usize)> = events
+        .iter()
+        .filter(|(e, s)| {
+            matches!(e, Event::Scalar(..) | Event::Alias(_)) && s.end.index() > s.start.index()
+        })
+        .map(|(e, s)| {
+            let (start, end) = (s.start.index(), s.end.index());
+            match e {
+                // saphyr's span of a quoted scalar runs past the closing quote (over a
+                // trailing comment): end it at the quote itself.
+                Event::Scalar(_, ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted, ..) => {
+                    (start, quoted_end(chars, start).unwrap_or(end).min(end))
+                }
+                _ => (start, end),
+            }
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut next_span = 0usize;
+    while i < chars.len() {
+        while next_span < spans.len() && spans[next_span].1 <= i {
+            next_span += 1;
+        }
+        if next_span < spans.len() && spans[next_span].0 <= i {
+            // Inside a scalar: skip to its end, tracking lines.
+            let end = spans[next_span].1.min(chars.len());
+            while i < end {
+                if chars[i] == '\n' {
+                    line += 1;
+                    col = 0;
+                } else {
+                    col += 1;
+                }
+                i += 1;
+            }
+            continue;
+        }
+        let c = chars[i];
+        if c == '#' && (i == 0 || chars[i - 1].is_whitespace()) {
+            let start = i;
+            let (cl, cc) = (line, col);
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            let text: String = chars[start + 1..i].iter().collect();
+            out.push(CommentTok {
+                index: start,
+                line: cl,
+                col: cc,
+                text: text.trim_end_matches('\r').to_string(),
+            });
+            col += i - start;
+            cursor = i;
+            continue;
+        }
+        if c == '\n' {
+            line += 1;
+            col = 0;
+        } else {
+            col += 1;
+        }
+        i += 1;
+    }
+    let _ = cursor;
+    out
+}
+
+/// The index just past the closing quote of a quoted scalar whose opening quote (after
+/// any anchor or tag) is at or after `start`.
+fn quoted_end(chars: &[char], start: usize) -> Option<usize> {
+    let open = (start..chars.len()).find(|&i| chars[i] == '"' || chars[i] == '\'')?;
+    let q = chars[open];
+    let mut i = open + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if q == '"' => i += 2,
+            '\'' if q == '\'' && chars.get(i + 1) == Some(&'\'') => i += 2,
+            c if c == q => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn is_null_word(s: &str) -> bool {
+    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn bool_word(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+fn special_float(s: &str) -> Option<f64> {
+    match s {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => Some(f64::NAN),
+        _ => None,
+    }
+}
+
+/// yaml.v3's float syntax: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let st = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - st
+    };
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// The result of Go's `strconv.ParseInt(s, 0, 64)` (after yaml.v3 removed underscores),
+/// widened so that values in the uint64 range can be told apart.
+fn parse_go_int_base0(s: &str) -> Option<i128> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) =
+        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, d)
+        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, d)
+        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, d)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let v = u128::from_str_radix(digits, radix).ok()?;
+    if v > u64::MAX as u128 {
+        return None;
+    }
+    Some(if neg { -(v as i128) } else { v as i128 })
+}
+
+enum Resolved {
+    Value(Value),
+    /// An integer in 2^63..2^64-1: sops cannot encrypt it (exit 23).
+    TooBig,
+}
+
+/// Types a plain scalar as yaml.v3 does.
+fn resolve_plain(s: &str) -> Resolved {
+    if is_null_word(s) {
+        return Resolved::Value(Value::Null);
+    }
+    if let Some(b) = bool_word(s) {
+        return Resolved::Value(Value::Bool(b));
+    }
+    if let Some(f) = special_float(s) {
+        return Resolved::Value(Value::Float(f));
+    }
+    let first = s.as_bytes()[0];
+    if first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.') {
+        let plain = s.replace('_', "");
+        if let Some(i) = parse_go_int_base0(&plain) {
+            if i >= i64::MIN as i128 && i <= i64::MAX as i128 {
+                return Resolved::Value(Value::Int(i as i64));
+            }
+            if i > 0 {
+                return Resolved::TooBig;
+            }
+        }
+        if yaml_style_float(&plain) {
+            if let Ok(f) = plain.parse::<f64>() {
+                return Resolved::Value(Value::Float(f));
+            }
+        }
+        if let Some(t) = canonical_time(s) {
+            return Resolved::Value(Value::Time(t));
+        }
+    }
+    Resolved::Value(Value::str(s))
+}
+
+impl<'a> Loader<'a> {
+    fn peek(&self) -> Option<&(Event<'a>, Span)> {
+        self.events.get(self.pos)
+    }
+
+    fn next(&mut self) -> Result<(Event<'a>, Span)> {
+        let e = self.events.get(self.pos).cloned().ok_or_else(|| {
+            Error::new(
+                Code::CouldNotReadInputFile,
+                "invalid YAML: unexpected end of input",
+            )
+        })?;
+        self.pos += 1;
+        Ok(e)
+    }
+
+    /// Comments before char `index`, in order.
+    fn take_before(&mut self, index: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        while self.next_comment < self.comments.len()
+            && self.comments[self.next_comment].index < index
+        {
+            out.push(self.comments[self.next_comment].text.clone());
+            self.next_comment += 1;
+        }
+        out
+    }
+
+    /// Comments on `line` before char `index` (inline comments of a key or list item).
+    fn take_on_line(&mut self, line: usize, index: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        while self.next_comment < self.comments.len() {
+            let c = &self.comments[self.next_comment];
+            if c.line == line && c.index < index {
+                out.push(c.text.clone());
+                self.next_comment += 1;
+            } else {
+                break;
+            }
+        }
+        out
+    }
+
+    /// At the end of a block at column `indent`: the comments before `end` indented at
+    /// least as deep belong to it.
+    fn take_foot(&mut self, end: usize, indent: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        while self.next_comment < self.comments.len() {
+            let c = &self.comments[self.next_comment];
+            if c.index < end && c.col >= indent {
+                out.push(c.text.clone());
+                self.next_comment += 1;
+            } else {
+                break;
+            }
+        }
+        out
+    }
+
+    fn key(&mut self, path: &[String]) -> Result<(String, Span)> {
+        let (ev, span) = self.next()?;
+        let non_string = |what: &str| {
+            Error::new(
+                Code::ErrorEncryptingTree,
+                format!(
+                    "non-string key ({what}) at line {} under {}",
+                    span.start.line(),
+                    crate::error::path_display(path)
+                ),
+            )
+            .with_hint("quote the key to make it a string")
+        };
+        match ev {
+            Event::Scalar(s, style, anchor, tag) => {
+                let key = s.to_string();
+                let tagged_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                if style == ScalarStyle::Plain && !tagged_str && key != "<<" {
+                    match resolve_plain(&key) {
+                        Resolved::Value(Value::Str(_)) => {}
+                        Resolved::Value(v) => return Err(non_string(v.kind())),
+                        Resolved::TooBig => return Err(non_string("integer")),
+                    }
+                }
+                if anchor > 0 {
+                    self.anchors.insert(anchor, Value::str(key.clone()));
+                }
+                Ok((key, span))
+            }
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(Value::Str(s)) => Ok((s.to_string(), span)),
+                _ => Err(non_string("alias")),
+            },
+            _ => Err(non_string("map or list")),
+        }
+    }
+
+    fn scalar(
+        &self,
+        s: &str,
+        style: ScalarStyle,
+        tag: Option<&saphyr_parser::Tag>,
+        span: &Span,
+        path: &[String],
+    ) -> Result<Value> {
+        let bad = |what: &str| {
+            Error::new(
+                Code::CouldNotReadInputFile,
+                format!(
+                    "invalid {what} at line {} ({})",
+                    span.start.line(),
+                    crate::error::path_display(path)
+                ),
+            )
+        };
+        if let Some(t) = tag {
+            if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" {
+                return Ok(match t.suffix.as_str() {
+                    "str" => Value::str(s),
+                    "binary" => {
+                        let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+                        let b = base64::engine::general_purpose::STANDARD
+                            .decode(clean)
+                            .map_err(|_| bad("!!binary value"))?;
+                        Value::from_bytes(b)
+                    }
+                    "null" => Value::Null,
+                    "bool" => Value::Bool(bool_word(s).ok_or_else(|| bad("!!bool value"))?),
+                    "int" => match resolve_plain(s) {
+                        Resolved::Value(v @ Value::Int(_)) => v,
+                        _ => return Err(bad("!!int value")),
+                    },
+                    "float" => match resolve_plain(s) {
+                        Resolved::Value(Value::Int(i)) => Value::Float(i as f64),
+                        Resolved::Value(v @ Value::Float(_)) => v,
+                        _ => return Err(bad("!!float value")),
+                    },
+                    "timestamp" => {
+                        Value::Time(canonical_time(s).ok_or_else(|| bad("!!timestamp value"))?)
+                    }
+                    _ => self.untagged(s, style, span, path)?,
+                });
+            }
+        }
+        self.untagged(s, style, span, path)
+    }
+
+    fn untagged(&self, s: &str, style: ScalarStyle, span: &Span, path: &[String]) -> Result<Value> {
+        if style != ScalarStyle::Plain {
+            return Ok(Value::str(s));
+        }
+        match resolve_plain(s) {
+            Resolved::Value(v) => Ok(v),
+            Resolved::TooBig => Err(Error::new(
+                Code::ErrorEncryptingTree,
+                format!(
+                    "the integer at line {} ({}) does not fit in 64 bits",
+                    span.start.line(),
+                    crate::error::path_display(path)
+                ),
+            )
+            .with_hint("quote it to keep it as a string")),
+        }
+    }
+
+    fn node(&mut self, path: &mut Vec<String>) -> Result<Value> {
+        let (ev, span) = self.next()?;
+        match ev {
+            Event::Scalar(s, style, anchor, tag) => {
+                let v = self.scalar(&s, style, tag.as_deref(), &span, path)?;
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                Ok(v)
+            }
+            Event::Alias(id) => {
+                self.anchors.get(&id).cloned().ok_or_else(|| {
+                    syntax_error(span.start.line(), span.start.col(), "unknown alias")
+                })
+            }
+            Event::MappingStart(anchor, _) => {
+                let v = Value::Map(self.map(path, &span)?);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                Ok(v)
+            }
+            Event::SequenceStart(anchor, _) => {
+                let v = Value::List(self.seq(path, &span)?);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                Ok(v)
+            }
+            _ => Err(syntax_error(
+                span.start.line(),
+                span.start.col(),
+                "unexpected token",
+            )),
+        }
+    }
+
+    fn map(&mut self, path: &mut Vec<String>, start: &Span) -> Result<Map> {
+        let mut m = Map::new();
+        let indent = start.start.col();
+        loop {
+            let (ev, span) = self.peek().cloned().ok_or_else(|| {
+                Error::new(
+                    Code::CouldNotReadInputFile,
+                    "invalid YAML: unterminated map",
+                )
+            })?;
+            if ev == Event::MappingEnd {
+                for c in self.take_foot(span.start.index(), indent) {
+                    m.push_comment(c);
+                }
+                self.pos += 1;
+                return Ok(m);
+            }
+            for c in self.take_before(span.start.index()) {
+                m.push_comment(c);
+            }
+            let at = m.len();
+            let (key, kspan) = self.key(path)?;
+            if self.reject_duplicates && m.get(&key).is_some() {
+                return Err(Error::new(
+                    Code::CouldNotReadInputFile,
+                    format!(
+                        "duplicate key at line {} under {}",
+                        kspan.start.line(),
+                        crate::error::path_display(path)
+                    ),
+                )
+                .with_hint("remove or rename one of the two keys"));
+            }
+            // A comment on the key's line before its value (`k: # c`) goes before the key.
+            let value_start = self
+                .peek()
+                .map(|(_, s)| s.start.index())
+                .unwrap_or(usize::MAX);
+            let mut inline = self.take_on_line(kspan.start.line(), value_start);
+            path.push(key.clone());
+            let v = self.node(path);
+            path.pop();
+            let v = v?;
+            // ... and so does a trailing comment after a scalar value (`k: v # c`).
+            let next_start = self
+                .peek()
+                .map(|(_, s)| s.start.index())
+                .unwrap_or(usize::MAX);
+            if !matches!(v, Value::Map(_) | Value::List(_)) {
+                inline.extend(self.take_on_line(kspan.start.line(), next_start));
+            }
+            m.push(key, v);
+            for (k, c) in inline.into_iter().enumerate() {
+                m.0.insert(at + k, Item::Comment(crate::tree::Comment::new(c)));
+            }
+        }
+    }
+
+    fn seq(&mut self, path: &mut Vec<String>, start: &Span) -> Result<Vec<Value>> {
+        let mut l = Vec::new();
+        let indent = start.start.col();
+        loop {
+            let (ev, span) = self.peek().cloned().ok_or_else(|| {
+                Error::new(
+                    Code::CouldNotReadInputFile,
+                    "invalid YAML: unterminated list",
+                )
+            })?;
+            if ev == Event::SequenceEnd {
+                for c in self.take_foot(span.start.index(), indent) {
+                    l.push(Value::Comment(crate::tree::Comment::new(c)));
+                }
+                self.pos += 1;
+                return Ok(l);
+            }
+            for c in self.take_before(span.start.index()) {
+                l.push(Value::Comment(crate::tree::Comment::new(c)));
+            }
+            let at = l.len();
+            let line = span.start.line();
+            let v = self.node(path)?;
+            let next_start = self
+                .peek()
+                .map(|(_, s)| s.start.index())
+                .unwrap_or(usize::MAX);
+            let inline = if matches!(v, Value::Map(_) | Value::List(_)) {
+                Vec::new()
+            } else {
+                self.take_on_line(line, next_start)
+            };
+            l.push(v);
+            for (k, c) in inline.into_iter().enumerate() {
+                l.insert(at + k, Value::Comment(crate::tree::Comment::new(c)));
+            }
+        }
+    }
+
+    fn documents(&mut self) -> Result<Vec<Document>> {
+        let mut docs = Vec::new();
+        loop {
+            let (ev, span) = self.next()?;
+            match ev {
+                Event::StreamStart => continue,
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {}
+                _ => {
+                    return Err(syntax_error(
+                        span.start.line(),
+                        span.start.col(),
+                        "expected a document",
+                    ))
+                }
+            }
+            let mut path = Vec::new();
+            let mut doc = Map::new();
+            let (ev, span) = self.peek().cloned().ok_or_else(|| {
+                Error::new(
+                    Code::CouldNotReadInputFile,
+                    "invalid YAML: unterminated document",
+                )
+            })?;
+            match ev {
+                Event::MappingStart(..) => {
+                    let v = self.node(&mut path)?;
+                    if let Value::Map(m) = v {
+                        doc = m;
+                    }
+                }
+                Event::Scalar(ref s, ScalarStyle::Plain, _, None) if is_null_word(s) => {
+                    self.pos += 1;
+                }
+                Event::DocumentEnd => {}
+                _ => {
+                    return Err(Error::generic(format!(
+                        "the YAML document at line {} is not a map: sops files must be maps at the top level",
+                        span.start.line()
+                    )))
+                }
+            }
+            // Everything up to the end of the document belongs to its top-level map.
+            let (ev, span) = self.next()?;
+            if ev != Event::DocumentEnd {
+                return Err(syntax_error(
+                    span.start.line(),
+                    span.start.col(),
+                    "expected the end of the document",
+                ));
+            }
+            let end = match self.peek() {
+                Some((Event::DocumentStart(_), s)) => s.start.index(),
+                Some((_, s)) => s.start.index().max(span.end.index()),
+                None => usize::MAX,
+            };
+            let doc_end = if matches!(self.peek(), Some((Event::DocumentStart(true), _))) {
+                end
+            } else {
+                usize::MAX
+            };
+            for c in self.take_before(doc_end) {
+                doc.push_comment(c);
+            }
+            docs.push(doc);
+        }
+        Ok(docs)
+    }
+}
+
+/// Parses a YAML stream (plain or encrypted file) into documents. `reject_duplicates`:
+/// a duplicate key is an error (sops checks plain input).
+pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+    let mut parser = Parser::new_from_str(text);
+    let mut events = Vec::new();
+    while let Some(r) = parser.next_event() {
+        let (ev, span) = r.map_err(|e| {
+            let m = e.marker();
+            syntax_error(m.line(), m.col(), e.info())
+        })?;
+        let end = ev == Event::StreamEnd;
+        events.push((ev, span));
+        if end {
+            break;
+        }
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let comments = scan_comments(&chars, &events);
+    let mut loader = Loader {
+        events,
+        pos: 0,
+        comments,
+        next_comment: 0,
+        anchors: HashMap::new(),
+        reject_duplicates,
+    };
+    loader.documents()
+}
+
+// ---------------------------------------------------------------------------------------
+// Emitting
+// ---------------------------------------------------------------------------------------
+
+const YAML11_WORDS: [&str; 22] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF", "true", "false", "null", "~", "=", "<<",
+];
+
+/// YAML 1.1 sexagesimal numbers (`1:20`, `-1:30.5`), which yaml.v3 quotes.
+fn is_base60_float(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let mut parts = t.split(':');
+    let first = parts.next().unwrap_or("");
+    if first.is_empty()
+        || !first.starts_with(|c: char| c.is_ascii_digit())
+        || !first.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
+        return false;
+    }
+    let rest: Vec<&str> = parts.collect();
+    if rest.is_empty() {
+        return false;
+    }
+    for (i, p) in rest.iter().enumerate() {
+        let (num, frac) = match p.split_once('.') {
+            Some((n, f)) if i == rest.len() - 1 => (n, Some(f)),
+            Some(_) => return false,
+            None => (*p, None),
+        };
+        let ok = matches!(num.len(), 1 | 2)
+            && num.chars().all(|c| c.is_ascii_digit())
+            && num.parse::<u32>().map(|n| n <= 59).unwrap_or(false);
+        if !ok || frac.is_some_and(|f| !f.chars().all(|c| c.is_ascii_digit() || c == '_')) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a string must be quoted to read back as the same string.
+fn needs_quotes(s: &str) -> bool {
+    if s.is_empty() || YAML11_WORDS.contains(&s) {
+        return true;
+    }
+    if !matches!(resolve_plain(s), Resolved::Value(Value::Str(_))) || is_timestamp(s) {
+        return true;
+    }
+    let first = s.chars().next().expect("non-empty");
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) || first.is_whitespace() {
+        // `-x` and `?x`/`:x` are plain-safe in YAML 1.2, but quote them to be sure.
+        return true;
+    }
+    if s.ends_with(|c: char| c.is_whitespace()) || s.ends_with(':') {
+        return true;
+    }
+    if s.contains(": ") || s.contains(" #") || s.contains(":\t") || s.contains('\t') {
+        return true;
+    }
+    if s.starts_with("---") || s.starts_with("...") {
+        return true;
+    }
+    if is_base60_float(s) {
+        return true;
+    }
+    s.chars().any(|c| {
+        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
+    })
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control()
+                || c == '\u{feff}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+                || c == '\u{85}' =>
+            {
+                let n = c as u32;
+                if n <= 0xff {
+                    out.push_str(&format!("\\x{n:02X}"));
+                } else {
+                    out.push_str(&format!("\\u{n:04X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A string as a one-line scalar.
+fn inline_str(s: &str) -> String {
+    if needs_quotes(s) {
+        double_quoted(s)
+    } else {
+        s.to_string()
+    }
+}
+
+/// Whether a multi-line string can be written as a literal block that reads back exactly.
+fn literal_ok(s: &str) -> bool {
+    let body = s.trim_end_matches('\n');
+    !body.is_empty()
+        && !body.starts_with([' ', '\t'])
+        && !s.chars().any(|c| {
+            (c.is_control() && c != '\n')
+                || c == '\u{feff}'
+                || c == '\u{85}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+        })
+        && !body
+            .lines()
+            .any(|l| l.ends_with([' ', '\t']) && l.trim().is_empty())
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::Str(s) => inline_str(s),
+        Value::Bytes(b) => format!(
+            "!!binary {}",
+            base64::engine::general_purpose::STANDARD.encode(&b[..])
+        ),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_nan() => ".nan".into(),
+        Value::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf" } else { "-.inf" }.into(),
+        Value::Float(f) => go_float_g(*f, false),
+        Value::Bool(b) => b.to_string(),
+        Value::Time(t) => t.clone(),
+        Value::Null => "null".into(),
+        Value::Map(_) => "{}".into(),
+        Value::List(_) => "[]".into(),
+        Value::Comment(_) => String::new(),
+    }
+}
+
+struct Emitter {
+    out: String,
+    indent: usize,
+}
+
+fn has_content_map(m: &Map) -> bool {
+    m.pairs().next().is_some()
+}
+
+fn has_content_list(l: &[Value]) -> bool {
+    l.iter().any(|v| !matches!(v, Value::Comment(_)))
+}
+
+impl Emitter {
+    fn pad(&mut self, n: usize) {
+        for _ in 0..n {
+            self.out.push(' ');
+        }
+    }
+
+    fn comment(&mut self, col: usize, text: &str) {
+        self.pad(col);
+        self.out.push('#');
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    /// Writes the value after `key:` or `- ` (the cursor is right after the indicator).
+    /// `col` is the column of the key or dash; nested blocks go to `child`.
+    fn value_after(&mut self, v: &Value, child: usize) {
+        match v {
+            Value::Map(m) if has_content_map(m) => {
+                self.out.push('\n');
+                self.map(m, child);
+            }
+            Value::List(l) if has_content_list(l) => {
+                self.out.push('\n');
+                self.list(l, child);
+            }
+            Value::Str(s) if s.contains('\n') && literal_ok(s) => {
+                let trailing = s.len() - s.trim_end_matches('\n').len();
+                self.out.push_str(match trailing {
+                    0 => " |-\n",
+                    1 => " |\n",
+                    _ => " |+\n",
+                });
+                let body = if trailing > 1 {
+                    &s[..s.len() - 1]
+                } else {
+                    s.trim_end_matches('\n')
+                };
+                for line in body.split('\n') {
+                    if !line.is_empty() {
+                        self.pad(child);
+                        self.out.push_str(line);
+                    }
+                    self.out.push('\n');
+                }
+            }
+            other => {
+                self.out.push(' ');
+                self.out.push_str(&scalar_text(other));
+                self.out.push('\n');
+            }
+        }
+    }
+
+    fn map(&mut self, m: &Map, col: usize) {
+        for item in &m.0 {
+            match item {
+                Item::Comment(c) => self.comment(col, c.text()),
+                Item::Pair(k, v) => {
+                    self.pad(col);
+                    self.out.push_str(&inline_str(k));
+                    self.out.push(':');
+                    self.value_after(v, col + self.indent);
+                }
+            }
+        }
+    }
+
+    fn list(&mut self, l: &[Value], col: usize) {
+        for v in l {
+            match v {
+                Value::Comment(c) => self.comment(col, c.text()),
+                Value::Map(m) if has_content_map(m) => {
+                    // Comments before the first key cannot follow "- ": write them above.
+                    let lead =
+                        m.0.iter()
+                            .take_while(|i| matches!(i, Item::Comment(_)))
+                            .count();
+                    for item in &m.0[..lead] {
+                        if let Item::Comment(c) = item {
+                            self.comment(col, c.text());
+                        }
+                    }
+                    self.pad(col);
+                    self.out.push_str("- ");
+                    let inner = col + 2;
+                    let start = self.out.len();
+                    self.map(&Map(m.0[lead..].to_vec()), inner);
+                    // The first key goes on the dash's line.
+                    self.out.replace_range(start..start + inner, "");
+                }
+                Value::List(inner) if has_content_list(inner) => {
+                    let lead = inner
+                        .iter()
+                        .take_while(|v| matches!(v, Value::Comment(_)))
+                        .count();
+                    for c in &inner[..lead] {
+                        if let Value::Comment(c) = c {
+                            self.comment(col, c.text());
+                        }
+                    }
+                    self.pad(col);
+                    self.out.push_str("- ");
+                    let start = self.out.len();
+                    self.list(&inner[lead..], col + 2);
+                    self.out.replace_range(start..start + col + 2, "");
+                }
+                other => {
+                    self.pad(col);
+                    self.out.push('-');
+                    self.value_after(other, col + 2);
+                }
+            }
+        }
+    }
+}
+
+/// Emits documents separated by `---`, `indent` spaces per level (yaml.v3's clamp: 2..=9,
+/// anything else gives 2).
+pub fn emit(docs: &[Document], indent: usize) -> String {
+    let indent = if (2..=9).contains(&indent) { indent } else { 2 };
+    let mut e = Emitter {
+        out: String::new(),
+        indent,
+    };
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            e.out.push_str("---\n");
+        }
+        if d.is_empty() && docs.len() == 1 {
+            e.out.push_str("{}\n");
+        } else {
+            e.map(d, 0);
+        }
+    }
+    e.out
+}
+
+/// Emits one value alone (`--extract` of a non-string): `42\n`, or a block list or map.
+pub fn emit_value(v: &Value, indent: usize) -> String {
+    let indent = if (2..=9).contains(&indent) { indent } else { 2 };
+    let mut e = Emitter {
+        out: String::new(),
+        indent,
+    };
+    match v {
+        Value::Map(m) if has_content_map(m) => e.map(m, 0),
+        Value::List(l) if has_content_list(l) => e.list(l, 0),
+        Value::Str(_) => {
+            e.out.push_str("x:");
+            e.value_after(v, 0);
+            e.out.replace_range(0..3, "");
+        }
+        other => {
+            e.out.push_str(&scalar_text(other));
+            e.out.push('\n');
+        }
+    }
+    e.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Document {
+        let mut d = parse(text, true).unwrap();
+        assert_eq!(d.len(), 1);
+        d.remove(0)
+    }
+
+    fn round_trip(text: &str) {
+        let docs = parse(text, true).unwrap();
+        let out = emit(&docs, 4);
+        let again = parse(&out, true).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        assert!(
+            again == docs,
+            "round trip changed the tree:\n{text}\n---\n{out}"
+        );
+    }
+
+    #[test]
+    fn resolution_like_yaml_v3() {
+        let d = one("a: true\nb: yes\nc: 42\nd: 0x1F\ne: 0o17\nf: 017\ng: 0b101\nh: 1_000\ni: 1e10\nj: .inf\nk: ~\nl:\nm: 2024-01-01\nn: '42'\no: !!str 7\np: !!binary aGVsbG8=\nq: 1.0\nr: -0.5\ns: .nan\nt: 123456789012345678901234567890\n");
+        let g = |k: &str| d.get(k).unwrap().clone();
+        assert_eq!(g("a"), Value::Bool(true));
+        assert_eq!(g("b"), Value::str("yes"));
+        assert_eq!(g("c"), Value::Int(42));
+        assert_eq!(g("d"), Value::Int(31));
+        assert_eq!(g("e"), Value::Int(15));
+        assert_eq!(g("f"), Value::Int(15));
+        assert_eq!(g("g"), Value::Int(5));
+        assert_eq!(g("h"), Value::Int(1000));
+        assert_eq!(g("i"), Value::Float(1e10));
+        assert_eq!(g("j"), Value::Float(f64::INFINITY));
+        assert_eq!(g("k"), Value::Null);
+        assert_eq!(g("l"), Value::Null);
+        assert_eq!(g("m"), Value::Time("2024-01-01T00:00:00Z".into()));
+        assert_eq!(g("n"), Value::str("42"));
+        assert_eq!(g("o"), Value::str("7"));
+        assert_eq!(g("p"), Value::str("hello"));
+        assert_eq!(g("q"), Value::Float(1.0));
+        assert_eq!(g("r"), Value::Float(-0.5));
+        assert!(matches!(g("s"), Value::Float(f) if f.is_nan()));
+        assert_eq!(g("t"), Value::Float(1.2345678901234568e29));
+    }
+
+    #[test]
+    fn errors_never_echo_content() {
+        let e = parse("a: 18446744073709551615\n", true).unwrap_err();
+        assert_eq!(e.exit_code(), 23);
+        let e = parse("1: secret-value\n", true).unwrap_err();
+        assert_eq!(e.exit_code(), 23);
+        assert!(!e.message.contains("secret-value"));
+        let e = parse("a: x\na: secret-two\n", true).unwrap_err();
+        assert!(e.message.contains("duplicate") && !e.message.contains("secret-two"));
+        assert!(parse("a: x\na: y\n", false).is_ok());
+        let e = parse("- a\n- b\n", true).unwrap_err();
+        assert!(e.message.contains("not a map"));
+        let e = parse("a: [secret-three\n", true).unwrap_err();
+        assert!(!e.message.contains("secret-three"), "{}", e.message);
+        assert!(parse("", true).unwrap().is_empty());
+        assert_eq!(parse("---\n", true).unwrap(), vec![Map::new()]);
+    }
+
+    #[test]
+    fn comments_are_placed_like_sops() {
+        let d = one("# head\na: 1 # inline\nb:\n    c: x\n    # foot of b\n# before e\ne:\n    - x\n    # in list\n    - y\n# end\n");
+        let items: Vec<String> =
+            d.0.iter()
+                .map(|i| match i {
+                    Item::Comment(c) => format!("#{}", c.text()),
+                    Item::Pair(k, _) => k.clone(),
+                })
+                .collect();
+        assert_eq!(
+            items,
+            ["# head", "# inline", "a", "b", "# before e", "e", "# end"]
+        );
+        let q = one("a: \"q # not\" # c1\nb: 'it''s # no' # c2\nc: x\n");
+        let texts: Vec<&str> =
+            q.0.iter()
+                .filter_map(|i| match i {
+                    Item::Comment(c) => Some(c.text()),
+                    _ => None,
+                })
+                .collect();
+        assert_eq!(texts, [" c1", " c2"]);
+        assert_eq!(q.get("a"), Some(&Value::str("q # not")));
+        let b = d.get("b").unwrap().as_map().unwrap();
+        assert!(matches!(&b.0[1], Item::Comment(c) if c.text() == " foot of b"));
+        let Value::List(e) = d.get("e").unwrap() else {
+            panic!()
+        };
+        assert!(matches!(&e[1], Value::Comment(c) if c.text() == " in list"));
+    }
+
+    #[test]
+    fn anchors_merge_and_multi_documents() {
+        let docs = parse("a: &x {k: v}\nb: *x\n<<: *x\n---\nc: 1\n", true).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].get("b"), docs[0].get("a"));
+        assert_eq!(docs[0].get("<<"), docs[0].get("a"));
+        assert_eq!(docs[1].get("c"), Some(&Value::Int(1)));
+    }
+
+    #[test]
+    fn round_trips() {
+        round_trip("# edge cases\nünï: cödé\n\"a:b\": colon\na:\n    b: nested\nbig: 1e10\nempty: \"\"\ntext: |\n    l1\n    l2\nwhen: 2024-01-02T03:04:05Z\nnest:\n    - m:\n        - k: 1\n    - [x, [y]]\n");
+        round_trip("s1: ' lead'\ns2: 'trail '\ns3: 'a: b'\ns4: 'a #b'\ns5: \"yes\"\ns6: \"y\"\ns7: \"0x1\"\ns8: \"1:20\"\ns9: \"-x\"\ns10: \"@a\"\ns11: \"tab\\there\"\ns12: \"nl\\n\"\ns13: \"two\\n\\n\"\ns14: \" lead\\nline\"\ns15: \"emoji 🎉\"\ns16: \"null\"\ns17: \"~\"\ns18: \"2024-01-01\"\ns19: \"\\u0001ctl\"\ns20: \"-\"\ns21: \"<<\"\n");
+        round_trip("l:\n    - - a\n      - b\n    - {}\n    - []\n    - k: v\n      k2: v2\n    # trailing\nm: {}\nf: -0.000001\ng: 1.5e+300\n");
+        round_trip("a: 1\n---\nb: 2\n---\n");
+        round_trip("top:\n    # lead comment in nested map\n    k: v\nlist:\n    -   # comment before first key of item\n        k: v\n");
+    }
+
+    #[test]
+    fn emits_like_sops() {
+        let d = parse("# greeting\nhello: world\nport: 8080\nratio: 0.5\nenabled: true\nempty: \"\"\nnothing: null\nitems:\n    - one\n    - k: v\npublic_unencrypted: shown\n", true).unwrap();
+        assert_eq!(
+            emit(&d, 4),
+            "# greeting\nhello: world\nport: 8080\nratio: 0.5\nenabled: true\nempty: \"\"\nnothing: null\nitems:\n    - one\n    - k: v\npublic_unencrypted: shown\n"
+        );
+        let mut m = Map::new();
+        m.push(
+            "enc",
+            Value::str(
+                "-----BEGIN AGE ENCRYPTED FILE-----\nabc\n-----END AGE ENCRYPTED FILE-----\n",
+            ),
+        );
+        m.push("lastmodified", Value::str("2026-11-22T19:17:36Z"));
+        assert_eq!(
+            emit(&[m], 4),
+            "enc: |\n    -----BEGIN AGE ENCRYPTED FILE-----\n    abc\n    -----END AGE ENCRYPTED FILE-----\nlastmodified: \"2026-11-22T19:17:36Z\"\n"
+        );
+        assert_eq!(emit_value(&Value::Int(42), 4), "42\n");
+        assert_eq!(emit_value(&Value::Float(1e10), 4), "1e+10\n");
+        assert_eq!(inline_str("3.11.0"), "3.11.0");
+        assert_eq!(inline_str("1:20"), "\"1:20\"");
+        assert_eq!(inline_str("0o17"), "\"0o17\"");
+    }
+}
