@@ -68,6 +68,12 @@ struct Target {
 fn target(file: &Option<PathBuf>, io: &IoArgs) -> Result<Target> {
     let input = file.clone().unwrap_or_else(|| PathBuf::from("-"));
     let stdin = input == Path::new("-");
+    if io.in_place && io.output.is_some() {
+        return Err(Error::new(
+            Code::ConflictingParameters,
+            "cannot use --in-place together with --output",
+        ));
+    }
     if stdin && io.in_place {
         return Err(Error::new(
             Code::ConflictingParameters,

@@ -61,6 +61,12 @@ fn reencrypt_new_key(
 
 pub fn rotate(cli: &Cli, a: &RotateArgs) -> Result<()> {
     let what = display(&a.file);
+    if a.in_place && a.output.is_some() {
+        return Err(Error::new(
+            sealbox_formats::Code::ConflictingParameters,
+            "cannot use --in-place together with --output",
+        ));
+    }
     let fmt = FormatArgs {
         input_type: a.input_type.clone(),
         output_type: a.output_type.clone(),

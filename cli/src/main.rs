@@ -62,7 +62,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct IoArgs {
     /// Write the output to FILE instead of stdout.
-    #[arg(long, value_name = "FILE", conflicts_with = "in_place")]
+    #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Replace the input file.
     #[arg(short = 'i', long = "in-place")]
@@ -248,7 +248,7 @@ pub struct RotateArgs {
     /// The encrypted file.
     pub file: PathBuf,
     /// Replace the file (default: print the result).
-    #[arg(short = 'i', long = "in-place", conflicts_with = "output")]
+    #[arg(short = 'i', long = "in-place")]
     pub in_place: bool,
     /// Write the result to FILE.
     #[arg(long, value_name = "FILE")]

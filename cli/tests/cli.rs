@@ -226,9 +226,9 @@ fn creation_rules_choose_recipients() {
         ),
     );
     fs::create_dir(env.dir.path().join("secrets")).unwrap();
-    write(&env, "secrets/a.yaml", "password: x\nuser: y\n");
+    write(&env, "secrets/a.yaml", "password: x\nuser: bob\n");
     let enc = ok(&sealbox(&env, &["encrypt", "secrets/a.yaml"]));
-    assert!(enc.contains("user: y") && !enc.contains("password: x"));
+    assert!(enc.contains("user: bob") && !enc.contains("password: x"));
     assert!(enc.contains("encrypted_regex: ^pass"));
     write(&env, "other.yaml", "a: b\n");
     let o = sealbox(&env, &["encrypt", "--age", &env.recipient, "other.yaml"]);
