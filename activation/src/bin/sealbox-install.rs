@@ -1,0 +1,90 @@
+//! `sealbox-install [--check-mode off|manifest|sopsfile] [--ignore-passwd] [--keep-going]
+//! [--restart-units] MANIFEST.json` – installs a sops-nix manifest's secrets.
+
+use clap::Parser;
+use sealbox_activation::run::{run, CheckMode, Options};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sealbox-install",
+    version,
+    about = "Install the secrets of a sops-nix manifest into /run/secrets.d generations"
+)]
+struct Cli {
+    /// off = install; manifest / sopsfile = validate only, touch nothing.
+    #[arg(long = "check-mode", default_value = "off", value_name = "MODE")]
+    check_mode: String,
+    /// Never consult the user/group database: owners become 0/0.
+    #[arg(long = "ignore-passwd")]
+    ignore_passwd: bool,
+    /// Install the secrets that work and switch even when some fail (exit status still 1).
+    #[arg(long = "keep-going")]
+    keep_going: bool,
+    /// Restart/reload units with systemctl instead of writing the activation lists
+    /// (also SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1).
+    #[arg(long = "restart-units")]
+    restart_units: bool,
+    /// The manifest JSON file.
+    manifest: PathBuf,
+}
+
+/// Go's flag package spells long flags with one dash (`-check-mode=x`): rewrite them.
+fn go_spelling(args: impl Iterator<Item = String>) -> Vec<String> {
+    const LONG: [&str; 4] = ["check-mode", "ignore-passwd", "keep-going", "restart-units"];
+    let mut out = Vec::new();
+    let mut positional = false;
+    for a in args {
+        if !positional && a == "--" {
+            positional = true;
+        } else if !positional && a.starts_with('-') && !a.starts_with("--") {
+            let name = a[1..].split('=').next().unwrap_or_default();
+            if LONG.contains(&name) || name == "help" {
+                out.push(format!("-{a}"));
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEALBOX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .without_time()
+        .init();
+    let argv = go_spelling(std::env::args());
+    let prog = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_else(|| "sealbox-install".into());
+    // quirk 1: fix – a wrong number of positional arguments is a usage error (exit 2), not
+    // a silent exit 0 (clap's usage errors exit 2).
+    let cli = Cli::parse_from(argv);
+    let mut o = Options::from_env(&prog);
+    o.check_mode = match CheckMode::parse(&cli.check_mode) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    o.ignore_passwd = cli.ignore_passwd;
+    o.keep_going = cli.keep_going;
+    o.restart_via_systemctl |= cli.restart_units;
+    match run(&cli.manifest, &o) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(errs) => {
+            for e in errs {
+                eprintln!("{prog}: {e}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

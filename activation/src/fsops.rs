@@ -1,0 +1,470 @@
+//! Filesystem operations: the secrets mount, generation directories, secret files, the
+//! atomic symlink switch, custom-path symlinks and pruning (spec §4 steps 6, 10–12, 15–17).
+//!
+//! Rules: a secret file is created with O_EXCL|O_NOFOLLOW and its final mode, `fchmod`ed to
+//! that mode exactly (the umask cannot widen or narrow it), `fchown`ed before the first
+//! byte is written; nothing here follows a symlink planted where a file or directory of
+//! ours should be.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{
+    chown, fchown, lchown, symlink, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt,
+};
+use std::path::{Path, PathBuf};
+
+/// ramfs `statfs` magic.
+pub const RAMFS_MAGIC: i64 = 0x858458f6;
+/// tmpfs `statfs` magic.
+pub const TMPFS_MAGIC: i64 = 0x01021994;
+
+type Res<T> = Result<T, String>;
+
+const O_NOFOLLOW: i32 = nix::libc::O_NOFOLLOW;
+const O_CLOEXEC: i32 = nix::libc::O_CLOEXEC;
+
+/// Creates a directory with exactly `mode` (chmod after mkdir, the umask applies to mkdir).
+/// An existing directory (not a symlink) is accepted and chmod'ed.
+pub fn make_dir(p: &Path, mode: u32) -> std::io::Result<()> {
+    match DirBuilder::new().mode(mode).create(p) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let md = fs::symlink_metadata(p)?;
+            if !md.file_type().is_dir() {
+                return Err(std::io::Error::new(
+                    ErrorKind::AlreadyExists,
+                    "exists and is not a directory (symlinks are never followed)",
+                ));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    fs::set_permissions(p, fs::Permissions::from_mode(mode))
+}
+
+/// `mkdir -p` with `mode` for missing components (existing ones are left alone).
+pub fn make_dir_all(p: &Path, mode: u32) -> std::io::Result<()> {
+    if p.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = p.parent() {
+        if !parent.as_os_str().is_empty() {
+            make_dir_all(parent, mode)?;
+        }
+    }
+    match DirBuilder::new().mode(mode).create(p) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && p.is_dir() => Ok(()),
+        r => r,
+    }
+}
+
+/// Creates the parent directories of `name` under `base` (0751, `0:keys_gid` unless
+/// `chown` is false). Any existing component that is not a real directory is an error.
+pub fn make_parents(base: &Path, name: &str, keys_gid: u32, do_chown: bool) -> Res<()> {
+    let comps: Vec<&str> = name.split('/').collect();
+    let mut p = base.to_path_buf();
+    for c in &comps[..comps.len() - 1] {
+        p.push(c);
+        make_dir(&p, 0o751).map_err(|e| format!("cannot create directory {}: {e}", p.display()))?;
+        if do_chown {
+            chown(&p, Some(0), Some(keys_gid))
+                .map_err(|e| format!("cannot chown directory {}: {e}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a new file with its final mode and owner before any byte of content.
+pub fn write_new_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Res<()> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(O_NOFOLLOW | O_CLOEXEC)
+        .open(p)
+        .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+    finish_file(f, p, bytes, mode, owner)
+}
+
+fn finish_file(
+    mut f: File,
+    p: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Res<()> {
+    // Created with `mode` narrowed by the umask, so it is never more open than `mode`; owner
+    // first, then the exact mode, then the content.
+    if let Some((u, g)) = owner {
+        fchown(&f, Some(u), Some(g)).map_err(|e| format!("cannot chown {}: {e}", p.display()))?;
+    }
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot chmod {}: {e}", p.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", p.display()))
+}
+
+/// Replaces `p` atomically with a new file (temp file in the same directory + rename). A
+/// symlink at `p` is replaced, never followed.
+pub fn replace_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Res<()> {
+    let dir = p.parent().unwrap_or(Path::new("."));
+    let base = p
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for i in 0..100u32 {
+        let tmp = dir.join(format!(".{base}.tmp{}.{i}", std::process::id()));
+        let f = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(O_NOFOLLOW | O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create {}: {e}", tmp.display())),
+        };
+        let r = finish_file(f, &tmp, bytes, mode, owner).and_then(|()| {
+            fs::rename(&tmp, p).map_err(|e| format!("cannot rename onto {}: {e}", p.display()))
+        });
+        if r.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        return r;
+    }
+    Err(format!(
+        "cannot create a temporary file in {}",
+        dir.display()
+    ))
+}
+
+/// Removes whatever is at `p` (file, symlink or directory tree) without following symlinks.
+pub fn remove_any(p: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(md) if md.file_type().is_dir() => fs::remove_dir_all(p),
+        Ok(_) => fs::remove_file(p),
+    }
+}
+
+/// Mounts ramfs (or tmpfs) at `mp` unless it already is one (spec §4 step 6), then
+/// `chown 0:keys_gid`. `mkdir -p` first.
+pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<()> {
+    use nix::mount::{mount, MsFlags};
+    let pre = "failed to mount filesystem for secrets";
+    make_dir_all(mp, 0o751).map_err(|e| format!("{pre}: cannot create {}: {e}", mp.display()))?;
+    let md = fs::symlink_metadata(mp).map_err(|e| format!("{pre}: {}: {e}", mp.display()))?;
+    if !md.file_type().is_dir() {
+        return Err(format!(
+            "{pre}: {} is not a directory (a symlink is never followed); remove it",
+            mp.display()
+        ));
+    }
+    let (fstype, magic) = if use_tmpfs {
+        ("tmpfs", TMPFS_MAGIC)
+    } else {
+        ("ramfs", RAMFS_MAGIC)
+    };
+    let is_mount_point = match mp.parent() {
+        Some(parent) => fs::metadata(parent)
+            .map(|p| p.dev() != md.dev())
+            .unwrap_or(true),
+        None => true,
+    };
+    let current = nix::sys::statfs::statfs(mp)
+        .map_err(|e| format!("{pre}: statfs {}: {e}", mp.display()))?
+        .filesystem_type()
+        .0 as i64;
+    if !is_mount_point || current != magic {
+        let flags = MsFlags::MS_NODEV | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+        let mut r = mount(
+            Some("none"),
+            mp,
+            Some(fstype),
+            flags,
+            Some(if use_tmpfs {
+                "mode=0751,noswap"
+            } else {
+                "mode=0751"
+            }),
+        );
+        if use_tmpfs && r == Err(nix::errno::Errno::EINVAL) {
+            // Kernels before 6.4 do not know `noswap`.
+            r = mount(Some("none"), mp, Some(fstype), flags, Some("mode=0751"));
+        }
+        r.map_err(|e| format!("{pre}: cannot mount {fstype} on {}: {e}", mp.display()))?;
+    }
+    chown(mp, Some(0), Some(keys_gid))
+        .map_err(|e| format!("{pre}: cannot chown {}: {e}", mp.display()))
+}
+
+/// The current generation number: the basename of `symlink`'s target when the target
+/// starts with `mount_point` (plain string prefix, as sops-nix), else 0.
+pub fn current_generation(symlink: &Path, mount_point: &str) -> Res<u64> {
+    match fs::read_link(symlink) {
+        Ok(t) => {
+            let ts = t.to_string_lossy();
+            if !ts.starts_with(mount_point) {
+                return Ok(0);
+            }
+            let base = t
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            base.parse::<u64>().map_err(|_| {
+                format!(
+                    "cannot parse the generation number of {} (it points to {ts}); remove the symlink",
+                    symlink.display()
+                )
+            })
+        }
+        Err(_) => Ok(0),
+    }
+}
+
+/// Points `link` at `target` atomically: a new symlink in a temporary directory next to it,
+/// renamed over the old one.
+pub fn switch_symlink(target: &Path, link: &Path) -> Res<()> {
+    let parent = link.parent().unwrap_or(Path::new("/"));
+    make_dir_all(parent, 0o755).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    match symlink(target, link) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create symlink {}: {e}", link.display())),
+    }
+    let base = link
+        .file_name()
+        .map(|b| b.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{base}"))
+        .tempdir_in(parent)
+        .map_err(|e| {
+            format!(
+                "cannot create a temporary directory in {}: {e}",
+                parent.display()
+            )
+        })?;
+    let tl = tmp.path().join("tmp.symlink");
+    symlink(target, &tl).map_err(|e| format!("cannot create symlink {}: {e}", tl.display()))?;
+    fs::rename(&tl, link)
+        .map_err(|e| format!("cannot rename a symlink onto {}: {e}", link.display()))
+}
+
+/// Creates or fixes the custom-path symlink `path → target` (spec §4 step 16). `owner` is
+/// `None` in user mode (plain symlink, no lchown).
+pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> Res<()> {
+    if let Some(parent) = path.parent() {
+        make_dir_all(parent, 0o777)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    for _ in 0..8 {
+        match fs::symlink_metadata(path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                match owner {
+                    None => symlink(target, path)
+                        .map_err(|e| format!("cannot create symlink {}: {e}", path.display()))?,
+                    Some((u, g)) => {
+                        let parent = path.parent().unwrap_or(Path::new("/"));
+                        let tmp = tempfile::Builder::new()
+                            .prefix(".sealbox")
+                            .tempdir_in(parent)
+                            .map_err(|e| {
+                                format!(
+                                    "cannot create a temporary directory in {}: {e}",
+                                    parent.display()
+                                )
+                            })?;
+                        let tl = tmp.path().join("link");
+                        symlink(target, &tl)
+                            .and_then(|()| lchown(&tl, Some(u), Some(g)))
+                            .and_then(|()| fs::rename(&tl, path))
+                            .map_err(|e| {
+                                format!("cannot create symlink {}: {e}", path.display())
+                            })?;
+                    }
+                }
+                continue;
+            }
+            Err(e) => return Err(format!("cannot stat {}: {e}", path.display())),
+            Ok(md) => {
+                let same_target = md.file_type().is_symlink()
+                    && fs::read_link(path).map(|t| t == target).unwrap_or(false);
+                let same_owner = owner.map_or(true, |(u, g)| md.uid() == u && md.gid() == g);
+                if same_target && same_owner {
+                    return Ok(());
+                }
+                let r = if md.file_type().is_dir() {
+                    fs::remove_dir(path)
+                } else {
+                    fs::remove_file(path)
+                };
+                r.map_err(|e| format!("cannot override {}: {e}", path.display()))?;
+            }
+        }
+    }
+    Err(format!(
+        "cannot create symlink {}: it keeps changing",
+        path.display()
+    ))
+}
+
+/// Removes generations `N ≤ current − keep` (never `current`), spec §4 step 17.
+pub fn prune(mp: &Path, current: u64, keep: u64) -> Res<Vec<u64>> {
+    let mut removed = Vec::new();
+    if keep == 0 {
+        return Ok(removed);
+    }
+    let rd = fs::read_dir(mp).map_err(|e| format!("cannot read {}: {e}", mp.display()))?;
+    for ent in rd {
+        let ent = ent.map_err(|e| format!("cannot read {}: {e}", mp.display()))?;
+        let Some(n) = ent.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        if n != current && n.saturating_add(keep) <= current {
+            remove_any(&ent.path())
+                .map_err(|e| format!("cannot remove {}: {e}", ent.path().display()))?;
+            removed.push(n);
+        }
+    }
+    removed.sort_unstable();
+    Ok(removed)
+}
+
+/// Appends `units` (one per line) to `file`, creating it 0600; skipped when `units` is
+/// empty or the directory does not exist.
+pub fn append_units(file: &Path, units: &[String]) -> Res<()> {
+    if units.is_empty() || !file.parent().is_some_and(Path::is_dir) {
+        return Ok(());
+    }
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(O_NOFOLLOW | O_CLOEXEC)
+        .open(file)
+        .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let mut s = String::new();
+    for u in units {
+        s.push_str(u);
+        s.push('\n');
+    }
+    f.write_all(s.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))
+}
+
+/// `a/b` joined onto `base`.
+pub fn join(base: &Path, rel: &str) -> PathBuf {
+    let mut p = base.to_path_buf();
+    for c in rel.split('/') {
+        p.push(c);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_gets_exact_mode_despite_umask_and_never_follows_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s");
+        write_new_file(&p, b"v", 0o640, None).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
+        assert_eq!(fs::read(&p).unwrap(), b"v");
+        // exists: no overwrite
+        assert!(write_new_file(&p, b"w", 0o600, None).is_err());
+        let victim = d.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let l = d.path().join("l");
+        symlink(&victim, &l).unwrap();
+        assert!(write_new_file(&l, b"x", 0o600, None).is_err());
+        replace_file(&l, b"new", 0o600, None).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert!(!fs::symlink_metadata(&l).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&l).unwrap(), b"new");
+    }
+
+    #[test]
+    fn generations_switch_and_prune() {
+        let d = tempfile::tempdir().unwrap();
+        let mp = d.path().join("secrets.d");
+        let link = d.path().join("secrets");
+        fs::create_dir(&mp).unwrap();
+        let mps = mp.to_str().unwrap();
+        assert_eq!(current_generation(&link, mps).unwrap(), 0);
+        for n in 1..=5u64 {
+            fs::create_dir(mp.join(n.to_string())).unwrap();
+            switch_symlink(&mp.join(n.to_string()), &link).unwrap();
+            assert_eq!(current_generation(&link, mps).unwrap(), n);
+        }
+        fs::write(mp.join("age-keys.txt"), "").unwrap();
+        fs::create_dir(mp.join("9")).unwrap();
+        assert_eq!(prune(&mp, 5, 0).unwrap(), Vec::<u64>::new());
+        assert_eq!(prune(&mp, 5, 2).unwrap(), vec![1, 2, 3]);
+        assert_eq!(prune(&mp, 5, 1).unwrap(), vec![4]);
+        let mut left: Vec<String> = fs::read_dir(&mp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["5", "9", "age-keys.txt"]);
+        // a symlink elsewhere is generation 0
+        let other = d.path().join("other");
+        symlink("/nowhere/7", &other).unwrap();
+        assert_eq!(current_generation(&other, mps).unwrap(), 0);
+        let bad = d.path().join("bad");
+        symlink(mp.join("x"), &bad).unwrap();
+        assert!(current_generation(&bad, mps).is_err());
+    }
+
+    #[test]
+    fn keep_ten_at_generation_101_keeps_92_to_101() {
+        let d = tempfile::tempdir().unwrap();
+        for n in 1..=101u64 {
+            fs::create_dir(d.path().join(n.to_string())).unwrap();
+        }
+        assert_eq!(
+            prune(d.path(), 101, 10).unwrap(),
+            (1..=91).collect::<Vec<_>>()
+        );
+        let mut left: Vec<u64> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .file_name()
+                    .into_string()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        left.sort_unstable();
+        assert_eq!(left, (92..=101).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn custom_symlinks_are_created_and_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("etc/app/secret");
+        let t = Path::new("/run/secrets/a");
+        custom_symlink(&p, t, None).unwrap();
+        assert_eq!(fs::read_link(&p).unwrap(), t);
+        custom_symlink(&p, Path::new("/run/secrets/b"), None).unwrap();
+        assert_eq!(fs::read_link(&p).unwrap(), Path::new("/run/secrets/b"));
+        fs::remove_file(&p).unwrap();
+        fs::write(&p, "plain").unwrap();
+        custom_symlink(&p, t, None).unwrap();
+        assert_eq!(fs::read_link(&p).unwrap(), t);
+        fs::remove_file(&p).unwrap();
+        fs::create_dir(&p).unwrap();
+        fs::write(p.join("x"), "").unwrap();
+        assert!(custom_symlink(&p, t, None)
+            .unwrap_err()
+            .contains("cannot override"));
+    }
+}

@@ -1,0 +1,18 @@
+//! sealbox activation: the library behind `sealbox-install`, the sops-nix
+//! `sops-install-secrets` analogue. It reads a sops-nix manifest, decrypts every secret in
+//! memory, writes them into a new generation `<secretsMountPoint>/N`, switches
+//! `symlinkPath` to it atomically, prunes old generations and requests unit restarts.
+//!
+//! * [`manifest`]: the manifest JSON (Go `encoding/json` semantics);
+//! * [`validate`]: names, modes, formats, owners, placeholders, check modes;
+//! * [`decrypt`]: decryption (each file once) and template rendering;
+//! * [`fsops`]: mount, files, symlinks, pruning;
+//! * [`run`]: the sequence and change detection.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod decrypt;
+pub mod fsops;
+pub mod manifest;
+pub mod run;
+pub mod validate;

@@ -1,0 +1,580 @@
+//! The activation sequence (spec §4), check modes (§9) and change detection (§7).
+
+use crate::decrypt::{render, used_secrets, Decryptor};
+use crate::fsops::{self, join};
+use crate::manifest::{self, Manifest};
+use crate::validate::{self, Depth, Entry, Owners, Plan};
+use sealbox_formats::keys::{self, Identities, IdentitySources};
+use std::fs;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use zeroize::Zeroizing;
+
+/// `--check-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// Really install.
+    Off,
+    /// Validate the manifest only.
+    Manifest,
+    /// Also parse the encrypted files and check keys.
+    SopsFile,
+}
+
+impl CheckMode {
+    /// Parses the flag value.
+    pub fn parse(s: &str) -> Result<CheckMode, String> {
+        match s {
+            "off" => Ok(CheckMode::Off),
+            "manifest" => Ok(CheckMode::Manifest),
+            "sopsfile" => Ok(CheckMode::SopsFile),
+            // The Go binary prints an empty value here (quirk); we print the value.
+            other => Err(format!(
+                "invalid value provided for -check-mode flag: '{other}' (use off, manifest or sopsfile)"
+            )),
+        }
+    }
+}
+
+/// Everything besides the manifest that decides what a run does.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--check-mode`.
+    pub check_mode: CheckMode,
+    /// `--ignore-passwd`.
+    pub ignore_passwd: bool,
+    /// `--keep-going`: install what can be installed and switch even when secrets fail.
+    pub keep_going: bool,
+    /// `--restart-units` or `SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1`.
+    pub restart_via_systemctl: bool,
+    /// `NIXOS_ACTION=dry-activate`.
+    pub dry: bool,
+    /// `$XDG_RUNTIME_DIR` (user mode).
+    pub runtime_dir: Option<String>,
+    /// Where the restart/reload lists go (`SEALBOX_NIXOS_RUN_DIR`, default `/run/nixos`).
+    pub nixos_run_dir: PathBuf,
+    /// Program name for log lines.
+    pub prog: String,
+}
+
+impl Options {
+    /// Defaults plus the environment variables the binary reads.
+    pub fn from_env(prog: &str) -> Options {
+        let env = |k: &str| std::env::var(k).ok();
+        Options {
+            check_mode: CheckMode::Off,
+            ignore_passwd: false,
+            keep_going: false,
+            restart_via_systemctl: env("SOPS_RESTART_UNITS_VIA_SYSTEMCTL").as_deref() == Some("1"),
+            dry: env("NIXOS_ACTION").as_deref() == Some("dry-activate"),
+            runtime_dir: env("XDG_RUNTIME_DIR").filter(|s| !s.is_empty()),
+            nixos_run_dir: env("SEALBOX_NIXOS_RUN_DIR")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/run/nixos")),
+            prog: prog.to_string(),
+        }
+    }
+}
+
+type Errors = Vec<String>;
+
+fn one(e: String) -> Errors {
+    vec![e]
+}
+
+/// Runs the binary's job on the manifest at `path`. Errors are complete one-line messages.
+pub fn run(path: &Path, o: &Options) -> Result<(), Errors> {
+    // 1. read the manifest
+    let text = fs::read_to_string(path)
+        .map_err(|e| one(format!("failed to open manifest: {}: {e}", path.display())))?;
+    let mut m = manifest::parse(&text)
+        .map_err(|e| one(format!("failed to parse manifest: {}: {e}", path.display())))?;
+    // 2. user mode: %r
+    if m.user_mode {
+        match &o.runtime_dir {
+            Some(r) => m.expand_runtime_dir(r),
+            None if o.check_mode == CheckMode::Off => {
+                return Err(one(
+                    "cannot figure out runtime directory: $XDG_RUNTIME_DIR is not set".into(),
+                ))
+            }
+            None => {}
+        }
+    }
+    // 3. validate
+    let owners = if o.check_mode != CheckMode::Off {
+        Owners::Unresolved
+    } else if o.ignore_passwd || o.dry {
+        Owners::Root
+    } else {
+        Owners::Lookup
+    };
+    let depth = if o.check_mode == CheckMode::SopsFile {
+        Depth::SopsFile
+    } else {
+        Depth::Manifest
+    };
+    let plan = validate::validate(&m, owners, depth)?;
+    // 4. check modes stop here
+    if o.check_mode != CheckMode::Off {
+        return Ok(());
+    }
+    if m.secrets_mount_point.is_empty() || m.symlink_path.is_empty() {
+        return Err(one(
+            "manifest is not valid: secretsMountPoint and symlinkPath must be set".into(),
+        ));
+    }
+    install(&m, &plan, o)
+}
+
+fn keys_gid(o: &Options) -> Result<u32, String> {
+    if o.ignore_passwd {
+        return Ok(0);
+    }
+    for g in ["keys", "nogroup"] {
+        if let Some(gid) = validate::lookup_group(g)? {
+            return Ok(gid);
+        }
+    }
+    Err("can't find group 'keys' nor 'nogroup'; create the 'keys' group or run with --ignore-passwd".into())
+}
+
+/// Step 7: writes `<mp>/age-keys.txt` like sops-nix and returns the identities to use.
+fn import_keys(m: &Manifest, mp: &Path, o: &Options) -> Result<Identities, String> {
+    if !m.ssh_key_paths.is_empty() {
+        eprintln!(
+            "{}: warning: sshKeyPaths is set but PGP (RSA SSH keys) is not supported; those keys are ignored, use ageSshKeyPaths or ageKeyFile",
+            o.prog
+        );
+    }
+    if !m.gnupg_home.is_empty() {
+        eprintln!(
+            "{}: warning: gnupgHome is set but PGP is not supported; use ageKeyFile or ageSshKeyPaths",
+            o.prog
+        );
+    }
+    if m.age_ssh_key_paths.is_empty() && m.age_key_file.is_empty() {
+        // No key source in the manifest: the usual sops sources (SOPS_AGE_KEY_FILE, …).
+        return Ok(Identities::load(&IdentitySources::from_env()));
+    }
+    let file = mp.join("age-keys.txt");
+    let mut text = Zeroizing::new(format!(
+        "# generated by sealbox-install at {}\n",
+        sealbox_formats::timefmt::now_rfc3339()
+    ));
+    for p in &m.age_ssh_key_paths {
+        let pem = match fs::read_to_string(p) {
+            Ok(s) => Zeroizing::new(s),
+            Err(e) => {
+                eprintln!("Cannot read ssh key '{p}': {e}");
+                continue;
+            }
+        };
+        match keys::ssh_to_age_private(&pem) {
+            Ok(k) => {
+                if m.log_key_import {
+                    let fp = keys::x25519_public_of(&k).unwrap_or_else(|_| "?".into());
+                    eprintln!("{}: Imported {p} as age key with fingerprint {fp}", o.prog);
+                }
+                text.push_str(&k);
+                text.push('\n');
+            }
+            Err(e) => eprintln!(
+                "Cannot convert ssh key '{p}': {}",
+                e.message.replace('\n', "; ")
+            ),
+        }
+    }
+    let mut keyfile_err = None;
+    if !m.age_key_file.is_empty() {
+        match fs::read_to_string(&m.age_key_file) {
+            Ok(s) => {
+                let s = Zeroizing::new(s);
+                text.push_str(&s);
+                text.push('\n');
+            }
+            Err(e) => {
+                keyfile_err = Some(format!(
+                    "cannot read keyfile '{}': {e}; create it or fix ageKeyFile",
+                    m.age_key_file
+                ))
+            }
+        }
+    }
+    // quirk 4: keep – age-keys.txt lives in the mount point (ramfs, root 0600) and persists.
+    let owner = if m.user_mode { None } else { Some((0, 0)) };
+    fsops::replace_file(&file, text.as_bytes(), 0o600, owner)
+        .map_err(|e| format!("cannot write the age key file: {e}"))?;
+    if let Some(e) = keyfile_err {
+        return Err(e);
+    }
+    let mut ids = Identities::new();
+    ids.push_identity_text(&text, &file.display().to_string())
+        .map_err(|e| {
+            format!(
+                "cannot load age identities: {}",
+                e.message.replace('\n', "; ")
+            )
+        })?;
+    Ok(ids)
+}
+
+struct Installed<'p> {
+    entry: &'p Entry,
+    rel: String,
+    bytes: Zeroizing<Vec<u8>>,
+}
+
+fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
+    let mp = PathBuf::from(&m.secrets_mount_point);
+    let link = PathBuf::from(&m.symlink_path);
+    // 5. keys gid
+    let kgid = keys_gid(o).map_err(one)?;
+    let chown_dirs = !m.user_mode;
+    // 6. mount
+    if m.user_mode {
+        fsops::make_dir_all(&mp, 0o751).map_err(|e| {
+            one(format!(
+                "failed to mount filesystem for secrets: cannot create {}: {e}",
+                mp.display()
+            ))
+        })?;
+    } else {
+        fsops::mount_secret_fs(&mp, m.use_tmpfs, kgid).map_err(one)?;
+    }
+    // 7. keys
+    let ids = import_keys(m, &mp, o).map_err(one)?;
+    // 8. decrypt everything before anything is written
+    let mut failures: Errors = Vec::new();
+    let mut dec = Decryptor::new(&ids);
+    let mut secrets: Vec<Installed> = Vec::new();
+    let mut failed_names: Vec<&str> = Vec::new();
+    for s in &plan.secrets {
+        match dec.value(s) {
+            Ok(bytes) => secrets.push(Installed {
+                entry: &s.entry,
+                rel: s.entry.name.clone(),
+                bytes,
+            }),
+            Err(e) => {
+                failures.push(format!("secret {}: {e}", s.entry.name));
+                failed_names.push(&s.entry.name);
+            }
+        }
+    }
+    tracing::debug!("decrypted {} file(s)", dec.files_decrypted());
+    // 9. templates
+    let values: Vec<(&str, &[u8])> = plan
+        .secrets
+        .iter()
+        .filter_map(|s| {
+            let p = s.placeholder.as_deref()?;
+            let v = secrets.iter().find(|i| i.entry.name == s.entry.name)?;
+            Some((p, &v.bytes[..]))
+        })
+        .collect();
+    let mut templates: Vec<Installed> = Vec::new();
+    for t in &plan.templates {
+        let broken: Vec<&str> = used_secrets(t, &plan.secrets)
+            .into_iter()
+            .filter(|n| failed_names.contains(n))
+            .collect();
+        if !broken.is_empty() {
+            failures.push(format!(
+                "template {}: not rendered because secret(s) {} failed",
+                t.entry.name,
+                broken.join(", ")
+            ));
+            continue;
+        }
+        templates.push(Installed {
+            entry: &t.entry,
+            rel: format!("rendered/{}", t.entry.name),
+            bytes: render(&t.text, &values),
+        });
+    }
+    if !failures.is_empty() && !o.keep_going {
+        failures.push(format!(
+            "nothing was installed and {} was not switched (fix the errors above, or use --keep-going to install the rest)",
+            link.display()
+        ));
+        return Err(failures);
+    }
+    // 10. prepare D
+    let pre = "failed to prepare new secrets directory";
+    let g = fsops::current_generation(&link, &m.secrets_mount_point)
+        .map_err(|e| one(format!("{pre}: {e}")))?;
+    if let Ok(md) = fs::symlink_metadata(&link) {
+        if !md.file_type().is_symlink() {
+            // quirk 5: keep – a non-symlink at symlinkPath is removed, even in dry mode.
+            fsops::remove_any(&link)
+                .map_err(|e| one(format!("{pre}: cannot remove {}: {e}", link.display())))?;
+        }
+    }
+    let gen = g + 1;
+    let d = mp.join(gen.to_string());
+    fsops::remove_any(&d).map_err(|e| one(format!("{pre}: cannot remove {}: {e}", d.display())))?;
+    fsops::make_dir(&d, 0o751)
+        .map_err(|e| one(format!("{pre}: cannot create {}: {e}", d.display())))?;
+    if chown_dirs {
+        std::os::unix::fs::chown(&d, Some(0), Some(kgid))
+            .map_err(|e| one(format!("{pre}: cannot chown {}: {e}", d.display())))?;
+    }
+    // 11./12. write secrets and templates
+    // quirk 10: keep – on a write error the half-written generation stays (it is not
+    // linked, and it is replaced on the next run because G did not change).
+    for (what, list) in [
+        ("cannot write secrets", &secrets),
+        ("cannot render templates", &templates),
+    ] {
+        for i in list.iter() {
+            let owner = (!m.user_mode).then_some((i.entry.uid, i.entry.gid));
+            fsops::make_parents(&d, &i.rel, kgid, chown_dirs)
+                .and_then(|()| {
+                    fsops::write_new_file(&join(&d, &i.rel), &i.bytes, i.entry.mode, owner)
+                })
+                .map_err(|e| {
+                    one(format!(
+                        "{what}: {} {}: {e}",
+                        if i.rel.starts_with("rendered/") {
+                            "template"
+                        } else {
+                            "secret"
+                        },
+                        i.entry.name
+                    ))
+                })?;
+        }
+    }
+    // 13. change detection and unit requests
+    // quirk 9: keep – units are requested before the symlink switch.
+    if !m.user_mode {
+        changes(m, o, &link, &secrets, &templates)
+            .map_err(|e| one(format!("cannot request units to restart: {e}")))?;
+    }
+    // 14. dry activation stops here
+    if o.dry {
+        return if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures)
+        };
+    }
+    // 15. switch
+    fsops::switch_symlink(&d, &link)
+        .map_err(|e| one(format!("cannot update secrets symlink: {e}")))?;
+    // 16. custom paths
+    for i in secrets.iter().chain(&templates) {
+        let default = join(&link, &i.rel);
+        let p = &i.entry.path;
+        if p.is_empty() || Path::new(p) == default {
+            continue;
+        }
+        let owner = (!m.user_mode).then_some((i.entry.uid, i.entry.gid));
+        fsops::custom_symlink(Path::new(p), &default, owner).map_err(|e| {
+            one(format!(
+                "failed to prepare symlinks to secret store: {} {}: {e}",
+                if i.rel.starts_with("rendered/") {
+                    "template"
+                } else {
+                    "secret"
+                },
+                i.entry.name
+            ))
+        })?;
+    }
+    // 17. prune
+    fsops::prune(&mp, gen, m.keep_generations)
+        .map_err(|e| one(format!("cannot prune old secrets generations: {e}")))?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        failures.push(format!(
+            "--keep-going: the other secrets were installed as generation {gen}"
+        ));
+        Err(failures)
+    }
+}
+
+/// Whether the file at `old` differs from what is installed now: content, mode, and (when
+/// owners were resolved) owner and group. `None` = no old file.
+fn differs(old: &Path, i: &Installed, compare_owner: bool) -> Result<Option<bool>, String> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(old);
+    let mut f = match f {
+        Ok(f) => f,
+        Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", old.display())),
+    };
+    let md = f
+        .metadata()
+        .map_err(|e| format!("cannot stat {}: {e}", old.display()))?;
+    if !md.is_file() {
+        return Ok(None);
+    }
+    let mut buf = Zeroizing::new(Vec::new());
+    match f.read_to_end(&mut buf) {
+        Ok(_) => {}
+        Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", old.display())),
+    }
+    let meta_changed = md.mode() & 0o777 != i.entry.mode
+        || compare_owner && (md.uid() != i.entry.uid || md.gid() != i.entry.gid);
+    Ok(Some(buf[..] != i.bytes[..] || meta_changed))
+}
+
+fn is_absent(e: &std::io::Error) -> bool {
+    use nix::libc::{EISDIR, ELOOP, ENOENT, ENOTDIR};
+    matches!(e.raw_os_error(), Some(ENOENT | ENOTDIR | EISDIR | ELOOP))
+        || e.kind() == ErrorKind::NotFound
+}
+
+/// Regular files under `root` (not following symlinks), relative, `/`-joined; `skip` is a
+/// top-level directory name to leave out.
+fn old_files(root: &Path, skip: Option<&str>) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, skip: Option<&str>, out: &mut Vec<String>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                if prefix.is_empty() && Some(name.as_str()) == skip {
+                    continue;
+                }
+                walk(&e.path(), &rel, None, out);
+            } else if ft.is_file() {
+                out.push(rel);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, "", skip, &mut out);
+    out
+}
+
+fn changes(
+    m: &Manifest,
+    o: &Options,
+    link: &Path,
+    secrets: &[Installed],
+    templates: &[Installed],
+) -> Result<(), String> {
+    // Skipped when symlinkPath does not resolve (first activation after boot).
+    if !fs::metadata(link).map(|md| md.is_dir()).unwrap_or(false) {
+        return Ok(());
+    }
+    // Resolve once so the old tree is read consistently.
+    let old_root =
+        fs::canonicalize(link).map_err(|e| format!("cannot resolve {}: {e}", link.display()))?;
+    let mut restart = Vec::new();
+    let mut reload = Vec::new();
+    let mut lines = Vec::new();
+    let (add, modify, remove) = if o.dry {
+        ("would add", "would modify", "would remove")
+    } else {
+        ("adding", "modifying", "removing")
+    };
+    for (kind, list, base) in [
+        ("secret", secrets, old_root.clone()),
+        ("rendered secret", templates, old_root.join("rendered")),
+    ] {
+        let mut added = Vec::new();
+        let mut modified = Vec::new();
+        for i in list {
+            match differs(&join(&base, &i.entry.name), i, !o.dry)? {
+                None => added.push(i.entry.name.clone()),
+                Some(true) => modified.push(i.entry.name.clone()),
+                Some(false) => continue,
+            }
+            restart.extend(i.entry.restart_units.iter().cloned());
+            reload.extend(i.entry.reload_units.iter().cloned());
+        }
+        let mut removed: Vec<String> = if m.log_secret_changes {
+            let skip = (kind == "secret").then_some("rendered");
+            old_files(&base, skip)
+                .into_iter()
+                .filter(|f| !list.iter().any(|i| &i.entry.name == f))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (verb, names) in [
+            (add, &mut added),
+            (modify, &mut modified),
+            (remove, &mut removed),
+        ] {
+            if names.is_empty() {
+                continue;
+            }
+            names.sort();
+            let s = if names.len() > 1 { "s" } else { "" };
+            lines.push(format!("{verb} {kind}{s}: {}", names.join(", ")));
+        }
+    }
+    if m.log_secret_changes {
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    if o.restart_via_systemctl {
+        if o.dry {
+            for u in &restart {
+                eprintln!("would restart {u}");
+            }
+            for u in &reload {
+                eprintln!("would reload {u}");
+            }
+            return Ok(());
+        }
+        for (verb, units) in [
+            ("try-restart", &restart),
+            ("try-reload-or-restart", &reload),
+        ] {
+            if units.is_empty() {
+                continue;
+            }
+            let status = Command::new("systemctl")
+                .arg("--no-block")
+                .arg(verb)
+                .args(units)
+                .stdout(std::process::Stdio::from(std::io::stderr()))
+                .status()
+                .map_err(|e| {
+                    format!(
+                        "error running 'systemctl --no-block {verb} {}': {e}",
+                        units.join(" ")
+                    )
+                })?;
+            if !status.success() {
+                return Err(format!(
+                    "error running 'systemctl --no-block {verb} {}': {status}",
+                    units.join(" ")
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let prefix = if o.dry {
+        "dry-activation"
+    } else {
+        "activation"
+    };
+    fsops::append_units(
+        &o.nixos_run_dir.join(format!("{prefix}-restart-list")),
+        &restart,
+    )?;
+    fsops::append_units(
+        &o.nixos_run_dir.join(format!("{prefix}-reload-list")),
+        &reload,
+    )
+}

