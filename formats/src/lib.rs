@@ -1,12 +1,14 @@
 //! The sops file format, for sealbox.
 //!
 //! * [`tree`]: the ordered, typed tree every store loads into;
-//! * [`store`]: YAML, JSON (and later dotenv, INI, binary) load and emit;
+//! * [`store`]: YAML, JSON, dotenv, INI and binary load and emit;
 //! * [`cipher`]: the `ENC[AES256_GCM,…]` value codec;
 //! * [`sops`]: the encrypt/decrypt walks and the MAC;
 //! * [`metadata`]: the `sops` block;
 //! * [`keys`]: age and SSH recipients and identities, ssh-to-age;
-//! * [`config`]: `.sops.yaml`.
+//! * [`datakey`] and [`shamir`]: wrapping the data key for every key group;
+//! * [`path`]: the `["a"]["b"]` tree paths of `--extract`, `set` and `unset`;
+//! * [`config`]: the `.sops.yaml` file.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
