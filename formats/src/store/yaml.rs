@@ -708,7 +708,7 @@ fn is_base60_float(s: &str) -> bool {
 
 /// Whether a string must be quoted to read back as the same string.
 fn needs_quotes(s: &str) -> bool {
-    if s.is_empty() || YAML11_WORDS.contains(&s) {
+    if s.is_empty() || YAML11_WORDS.contains(&s) || s.chars().any(|c| (c as u32) > 0xffff) {
         return true;
     }
     if !matches!(resolve_plain(s), Resolved::Value(Value::Str(_))) || is_timestamp(s) {
@@ -747,6 +747,8 @@ fn double_quoted(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\0' => out.push_str("\\0"),
+            // yaml.v3 escapes characters outside the BMP (emoji): `\U0001F389`.
+            c if (c as u32) > 0xffff => out.push_str(&format!("\\U{:08X}", c as u32)),
             c if c.is_control()
                 || c == '\u{feff}'
                 || c == '\u{2028}'
@@ -780,6 +782,7 @@ fn inline_str(s: &str) -> String {
 fn literal_ok(s: &str) -> bool {
     let body = s.trim_end_matches('\n');
     !body.is_empty()
+        && !s.chars().any(|c| (c as u32) > 0xffff)
         && !body.starts_with([' ', '\t'])
         && !s.chars().any(|c| {
             (c.is_control() && c != '\n')
@@ -881,6 +884,11 @@ impl Emitter {
     }
 
     fn map(&mut self, m: &Map, col: usize) {
+        self.map_with_children_at(m, col, col + self.indent);
+    }
+
+    /// A map whose keys are at `col` and whose nested blocks start at `child`.
+    fn map_with_children_at(&mut self, m: &Map, col: usize, child: usize) {
         for item in &m.0 {
             match item {
                 Item::Comment(c) => self.comment(col, c.text()),
@@ -888,7 +896,7 @@ impl Emitter {
                     self.pad(col);
                     self.out.push_str(&inline_str(k));
                     self.out.push(':');
-                    self.value_after(v, col + self.indent);
+                    self.value_after(v, child);
                 }
             }
         }
@@ -913,7 +921,10 @@ impl Emitter {
                     self.out.push_str("- ");
                     let inner = col + 2;
                     let start = self.out.len();
-                    self.map(&Map(m.0[lead..].to_vec()), inner);
+                    // Like yaml.v3, nested blocks of an item's keys are indented from the
+                    // dash, not from the keys (`- k: |` content at dash + indent).
+                    let child = col + self.indent.max(4);
+                    self.map_with_children_at(&Map(m.0[lead..].to_vec()), inner, child);
                     // The first key goes on the dash's line.
                     self.out.replace_range(start..start + inner, "");
                 }
