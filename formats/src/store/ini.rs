@@ -25,10 +25,11 @@ fn strip_comment_marker(line: &str) -> &str {
     line.trim_start_matches(set)
 }
 
-fn unquote(v: &str) -> Option<&str> {
-    for q in ["\"\"\"", "\"", "'", "`"] {
-        if v.len() >= 2 * q.len() && v.starts_with(q) && v.ends_with(q) {
-            return Some(&v[q.len()..v.len() - q.len()]);
+/// Strips one pair of surrounding `"` or `'` when the value holds exactly those two.
+fn unquote_pair(v: &str) -> Option<&str> {
+    for q in ['"', '\''] {
+        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) && v.matches(q).count() == 2 {
+            return Some(&v[1..v.len() - 1]);
         }
     }
     None
@@ -85,11 +86,22 @@ pub fn parse(text: &str) -> Result<Document> {
                 acc.push_str(next);
             }
             value = acc;
-        } else if let Some(u) = unquote(&value) {
-            value = u.to_string();
-        } else if let Some(i) = value.find([';', '#']) {
-            inline = Some(strip_comment_marker(value[i..].trim()).to_string());
-            value = value[..i].trim_end().to_string();
+        } else if let Some(inner) = value
+            .strip_prefix('`')
+            .and_then(|v| v.rfind('`').map(|end| v[..end].to_string()))
+        {
+            // Backquoted: taken verbatim, `;` and `#` included.
+            value = inner;
+        } else {
+            // go-ini looks for an inline comment before it strips quotes, so `"a;b"`
+            // is the value `"a` and the comment `b"`.
+            if let Some(i) = value.find([';', '#']) {
+                inline = Some(strip_comment_marker(value[i..].trim()).to_string());
+                value = value[..i].trim_end().to_string();
+            }
+            if let Some(u) = unquote_pair(&value) {
+                value = u.to_string();
+            }
         }
         let section = &mut sections.last_mut().expect("DEFAULT").1;
         if let Some(v) = section.get_mut(&key) {
@@ -112,14 +124,16 @@ pub fn parse(text: &str) -> Result<Document> {
 }
 
 fn quote(v: &str) -> String {
-    if v.contains('\n') {
-        format!("\"\"\"{v}\"\"\"")
-    } else if v.contains(['"']) {
-        format!("`{v}`")
-    } else if v.contains([';', '#']) || v != v.trim() {
-        format!("\"{v}\"")
-    } else {
+    let plain_safe = !v.contains([';', '#', '\n', '`'])
+        && v == v.trim()
+        && unquote_pair(v).is_none()
+        && !v.starts_with("\"\"\"");
+    if plain_safe {
         v.to_string()
+    } else if !v.contains('`') && !v.contains('\n') {
+        format!("`{v}`")
+    } else {
+        format!("\"\"\"{v}\"\"\"")
     }
 }
 
@@ -219,7 +233,7 @@ mod tests {
 
     #[test]
     fn go_ini_semantics() {
-        let d = parse("top = 1\n; lead\n[db]\nuser = admin ; inline\npass: \"q;uoted\"\nx = a#b\n")
+        let d = parse("top = 1\n; lead\n[db]\nuser = admin ; inline\npass: `q;uoted`\nx = a#b\n")
             .unwrap();
         let def = d.get("DEFAULT").unwrap().as_map().unwrap();
         assert_eq!(pairs(def), [("top".into(), "1".into())]);
@@ -244,6 +258,19 @@ mod tests {
         let text = emit(&d, None).unwrap();
         assert_eq!(parse(&text).unwrap(), d, "{text}");
         assert!(text.starts_with("top = 1\n\n; lead\n[db]\n"), "{text}");
+    }
+
+    #[test]
+    fn double_quotes_do_not_protect_comment_characters() {
+        // go-ini (and so sops) splits off the inline comment before stripping quotes.
+        let d = parse("[s]\npassword = \"quoted ; value # kept\"\n").unwrap();
+        let s = d.get("s").unwrap().as_map().unwrap();
+        assert_eq!(pairs(s), [("password".to_string(), "\"quoted".to_string())]);
+        assert!(matches!(&s.0[1], Item::Comment(c) if c.text() == "value # kept\""));
+        assert_eq!(
+            emit(&d, None).unwrap(),
+            "[s]\n; value # kept\"\npassword = \"quoted\n"
+        );
     }
 
     #[test]
