@@ -1,0 +1,162 @@
+//! The Nix side: every tracked `*.nix` file parses, and the module evaluation
+//! tests of `nix/tests/eval.nix` pass (the latter needs a checkout of nixpkgs'
+//! lib in `NIXPKGS_LIB`, e.g. nix-community/nixpkgs.lib or nixpkgs itself).
+//!
+//! `nix-instantiate` runs with `--store dummy://`: parsing and `--eval` never
+//! need a real store, so this works as root or any user, without a daemon and
+//! without a writable /nix.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate lives in the workspace")
+        .to_path_buf()
+}
+
+fn nix_instantiate(args: &[&str], scratch: &Path) -> Output {
+    Command::new("nix-instantiate")
+        .arg("--store")
+        .arg("dummy://")
+        .args(args)
+        .current_dir(repo_root())
+        .env("HOME", scratch)
+        .env("XDG_CACHE_HOME", scratch.join("cache"))
+        .env_remove("NIX_PATH")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run nix-instantiate ({e}); install Nix (Debian/Ubuntu: apt-get install nix-bin)")
+        })
+}
+
+/// The `*.nix` files tracked by git, or (outside a git checkout) all of them
+/// below the repository root except `target` and hidden directories.
+fn nix_files() -> Vec<PathBuf> {
+    let root = repo_root();
+    let git = Command::new("git")
+        .args(["ls-files", "-z", "--", "*.nix"])
+        .current_dir(&root)
+        .output();
+    if let Ok(out) = git {
+        if out.status.success() && !out.stdout.is_empty() {
+            return out
+                .stdout
+                .split(|b| *b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+                .collect();
+        }
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable repository") {
+            let path = entry.expect("directory entry").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".nix") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn every_tracked_nix_file_parses() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let files = nix_files();
+    assert!(
+        files.iter().any(|f| f.ends_with("nix/modules/nixos.nix")),
+        "nix/modules/nixos.nix not found among {files:?}"
+    );
+    let mut failed = Vec::new();
+    for file in &files {
+        let out = nix_instantiate(&["--parse", &file.to_string_lossy()], scratch.path());
+        if !out.status.success() {
+            failed.push(format!(
+                "{}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "unparsable Nix files:\n{}",
+        failed.join("\n")
+    );
+}
+
+/// A Nix string literal holding `s`.
+fn nix_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[test]
+fn module_evaluation() {
+    let Some(lib) = std::env::var_os("NIXPKGS_LIB").filter(|v| !v.is_empty()) else {
+        println!("SKIPPED: module evaluation needs NIXPKGS_LIB (a checkout of nixpkgs' lib)");
+        return;
+    };
+    let mut lib = std::fs::canonicalize(&lib)
+        .unwrap_or_else(|e| panic!("NIXPKGS_LIB={}: {e}", Path::new(&lib).display()));
+    // Accept the checkout's root (nixpkgs or nixpkgs.lib) as well as its lib/.
+    if !lib.join("fixed-points.nix").exists() && lib.join("lib/fixed-points.nix").exists() {
+        lib.push("lib");
+    }
+    assert!(
+        lib.join("default.nix").exists() && lib.join("modules.nix").exists(),
+        "NIXPKGS_LIB={} is not nixpkgs' lib directory",
+        lib.display()
+    );
+    let lib_expr = format!("import (/. + {})", nix_string(&lib.to_string_lossy()));
+
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let out = nix_instantiate(
+        &[
+            "--eval",
+            "--strict",
+            "--json",
+            "nix/tests/eval.nix",
+            "--arg",
+            "lib",
+            &lib_expr,
+        ],
+        scratch.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "nix-instantiate failed ({}):\n{stderr}",
+        out.status
+    );
+    let result = stdout.trim();
+    assert!(
+        result.starts_with("{\"failures\":["),
+        "unexpected result of nix/tests/eval.nix: {result}"
+    );
+    assert_eq!(
+        result, "{\"failures\":[]}",
+        "module evaluation tests failed (each string is one failed check)"
+    );
+    println!("module evaluation tests passed with lib {}", lib.display());
+}
