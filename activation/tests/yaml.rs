@@ -4,21 +4,8 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 
 const YAML: &str = "test_key: test_value\nnested:\n    test:\n        file: another value\na_list:\n    - e1\n    - e3\n";
-
-fn sops_decrypt(file: &std::path::Path, key: &std::path::Path) -> Vec<u8> {
-    let o = Command::new(sops_path())
-        .env("SOPS_DISABLE_VERSION_CHECK", "1")
-        .env("SOPS_AGE_KEY_FILE", key)
-        .arg("-d")
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o.stdout
-}
 
 #[test]
 fn module_shaped_manifest_with_yaml() {

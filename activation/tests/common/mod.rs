@@ -83,6 +83,25 @@ pub fn sops_encrypt(plain: &[u8], format: &str, recipient: &str, out: &Path) {
     std::fs::remove_file(&src).unwrap();
 }
 
+/// Decrypts `file` with the real sops (format from the file name).
+pub fn sops_decrypt(file: &Path, key: &Path) -> Vec<u8> {
+    sops_decrypt_as(file, key, None)
+}
+
+/// Decrypts `file` with the real sops, optionally forcing the input/output format.
+pub fn sops_decrypt_as(file: &Path, key: &Path, format: Option<&str>) -> Vec<u8> {
+    let mut c = Command::new(sops_path());
+    c.env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .env("SOPS_AGE_KEY_FILE", key)
+        .arg("-d");
+    if let Some(f) = format {
+        c.args(["--input-type", f, "--output-type", f]);
+    }
+    let o = c.arg(file).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
+
 /// A private mount namespace kept alive by a `sleep` process.
 pub struct Ns {
     child: Child,
@@ -129,7 +148,8 @@ exec sleep 600"#;
         self.host.path()
     }
 
-    fn nsenter(&self) -> Command {
+    /// A command prefix running inside the namespace (`nsenter -t PID -m --`).
+    pub fn nsenter(&self) -> Command {
         let mut c = Command::new("nsenter");
         c.arg("-t")
             .arg(self.child.id().to_string())
@@ -161,9 +181,33 @@ exec sleep 600"#;
 
     /// Runs sealbox-install inside the namespace.
     pub fn install(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut c = self.nsenter();
         // A strict umask: modes must come from explicit chmods, not from the umask.
-        c.args(["sh", "-c", "umask 077; exec \"$0\" \"$@\"", BIN])
+        self.install_umask("077", args, env)
+    }
+
+    /// Runs sealbox-install inside the namespace under the given umask.
+    pub fn install_umask(&self, umask: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.install_with(&[], umask, args, env)
+    }
+
+    /// Runs sealbox-install inside the namespace under the given umask, through the
+    /// command `prefix` (e.g. `taskset -c 0 nice -n 19`).
+    pub fn install_with(
+        &self,
+        prefix: &[&str],
+        umask: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
+        let mut c = self.nsenter();
+        c.args(prefix)
+            .args([
+                "sh",
+                "-c",
+                "umask \"$SEALBOX_TEST_UMASK\"; exec \"$0\" \"$@\"",
+                BIN,
+            ])
+            .env("SEALBOX_TEST_UMASK", umask)
             .args(args);
         for (k, v) in env {
             c.env(k, v);
@@ -261,4 +305,172 @@ pub fn stderr(o: &Output) -> String {
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+// ---- manifest builder shared by the activation test files
+
+/// A secret or template entry of a test manifest.
+#[derive(Clone)]
+pub struct E {
+    pub name: &'static str,
+    pub key: &'static str,
+    pub file: String,
+    pub format: &'static str,
+    pub mode: &'static str,
+    pub owner: Option<&'static str>,
+    pub group: Option<&'static str>,
+    pub uid: u32,
+    pub gid: u32,
+    pub path: Option<String>,
+    pub restart: Vec<&'static str>,
+    pub reload: Vec<&'static str>,
+    /// templates: content
+    pub content: Option<String>,
+}
+
+pub fn e(name: &'static str, file: &Path, format: &'static str, key: &'static str) -> E {
+    E {
+        name,
+        key,
+        file: file.display().to_string(),
+        format,
+        mode: "0400",
+        owner: None,
+        group: None,
+        uid: 0,
+        gid: 0,
+        path: None,
+        restart: vec![],
+        reload: vec![],
+        content: None,
+    }
+}
+
+pub fn list(v: &[&str]) -> String {
+    format!(
+        "[{}]",
+        v.iter().map(|s| js(s)).collect::<Vec<_>>().join(",")
+    )
+}
+
+pub fn opt(v: Option<&str>) -> String {
+    v.map(js).unwrap_or_else(|| "null".into())
+}
+
+pub struct M {
+    pub t: PathBuf,
+    pub secrets: Vec<E>,
+    pub templates: Vec<E>,
+    pub keep: u64,
+    pub key_file: String,
+    pub extra: String,
+}
+
+impl M {
+    pub fn mount(&self) -> PathBuf {
+        self.t.join("secrets.d")
+    }
+    pub fn link(&self) -> PathBuf {
+        self.t.join("secrets")
+    }
+    pub fn json(&self) -> String {
+        let link = self.link();
+        let common = |x: &E, default: PathBuf| {
+            format!(
+                r#""name":{},"mode":{},"owner":{},"group":{},"uid":{},"gid":{},"path":{},"restartUnits":{},"reloadUnits":{}"#,
+                js(x.name),
+                js(x.mode),
+                opt(x.owner),
+                opt(x.group),
+                x.uid,
+                x.gid,
+                js(&x
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| default.display().to_string())),
+                list(&x.restart),
+                list(&x.reload)
+            )
+        };
+        let secrets: Vec<String> = self
+            .secrets
+            .iter()
+            .map(|x| {
+                format!(
+                    r#"{{{},"key":{},"sopsFile":{},"format":{},"neededForUsers":false,"sopsFileHash":"abc"}}"#,
+                    common(x, link.join(x.name)),
+                    js(x.key),
+                    js(&x.file),
+                    js(x.format)
+                )
+            })
+            .collect();
+        let templates: Vec<String> = self
+            .templates
+            .iter()
+            .map(|x| {
+                format!(
+                    r#"{{{},"content":{},"file":{}}}"#,
+                    common(x, link.join("rendered").join(x.name)),
+                    js(x.content.as_deref().unwrap_or("")),
+                    js(&x.file)
+                )
+            })
+            .collect();
+        let ph: Vec<String> = self
+            .secrets
+            .iter()
+            .map(|x| format!("{}:{}", js(x.name), js(&placeholder(x.name))))
+            .collect();
+        format!(
+            r#"{{"secrets":[{}],"templates":[{}],"placeholderBySecretName":{{{}}},"secretsMountPoint":{},"symlinkPath":{},"keepGenerations":{},"ageKeyFile":{},"ageSshKeyPaths":[],"sshKeyPaths":[],"gnupgHome":null,"useTmpfs":false,"userMode":false,"logging":{{"keyImport":true,"secretChanges":true}}{}}}"#,
+            secrets.join(","),
+            templates.join(","),
+            ph.join(","),
+            js(&self.mount().display().to_string()),
+            js(&link.display().to_string()),
+            self.keep,
+            js(&self.key_file),
+            self.extra
+        )
+    }
+    pub fn write(&self, h: &Path, n: &str) -> String {
+        let p = h.join(n);
+        std::fs::write(&p, self.json()).unwrap();
+        p.display().to_string()
+    }
+}
+
+pub struct Fixture {
+    pub ns: Ns,
+    pub recipient: String,
+    pub key_file: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let ns = Ns::new();
+        let key_file = ns.h().join("key.txt");
+        let recipient = age_keygen(&key_file);
+        Fixture {
+            ns,
+            recipient,
+            key_file,
+        }
+    }
+    pub fn enc(&self, name: &str, format: &str, plain: &[u8]) -> PathBuf {
+        let p = self.ns.h().join(name);
+        sops_encrypt(plain, format, &self.recipient, &p);
+        p
+    }
+    pub fn manifest(&self, secrets: Vec<E>, templates: Vec<E>, keep: u64) -> M {
+        M {
+            t: self.ns.t.clone(),
+            secrets,
+            templates,
+            keep,
+            key_file: self.key_file.display().to_string(),
+            extra: String::new(),
+        }
+    }
 }
