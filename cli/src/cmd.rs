@@ -11,10 +11,20 @@ use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::{self, Format, StoreOptions};
 use sealbox_formats::{datakey, timefmt, Code, Document, Error, Result};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-/// Runs the parsed command line.
-pub fn run(cli: &Cli) -> Result<()> {
-    match &cli.command {
+/// Runs the parsed command line; the exit code on success (`check` exits 1 on findings).
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    let done = match &cli.command {
+        Command::Check(a) => {
+            return crate::check::check(cli, a).map(|clean| {
+                if clean {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            })
+        }
         Command::Encrypt(a) => encrypt(cli, a),
         Command::Decrypt(a) => decrypt(cli, a),
         Command::Edit(a) => crate::editor::edit(cli, a),
@@ -28,7 +38,8 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Recipients(a) => crate::keyscmd::recipients(a),
         Command::Keygen(a) => keygen(a),
         Command::SshToAge(a) => ssh_to_age(a),
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 /// The `.sops.yaml` in force: `--config`/`SOPS_CONFIG`, else the first found upward from

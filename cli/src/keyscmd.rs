@@ -117,6 +117,106 @@ fn recipient_strings(g: &KeyGroup) -> Vec<&str> {
     g.age.iter().map(|k| k.recipient.as_str()).collect()
 }
 
+/// How a file's key groups compare with its creation rule's: shared by `updatekeys` (which
+/// rewrites the file) and `check` (which reports the differences).
+pub(crate) struct KeyComparison {
+    /// The rule's groups, parsed.
+    pub groups: Vec<Vec<Recipient>>,
+    /// The threshold the file should have (0 with one group); a rule without one keeps the
+    /// file's.
+    pub want_threshold: usize,
+    /// Per group (up to the larger count): recipients in the rule only, in the file only.
+    pub per_group: Vec<GroupComparison>,
+    /// The first key type of the rule other than age, if any (sealbox cannot wrap for it).
+    pub rule_other_kind: Option<String>,
+}
+
+/// One key group's comparison.
+pub(crate) struct GroupComparison {
+    /// In the rule, not in the file.
+    pub missing: Vec<String>,
+    /// In the file, not in the rule.
+    pub extra: Vec<String>,
+    /// The file's group has keys of types sealbox does not manage.
+    pub file_has_other: bool,
+}
+
+/// The effective threshold of `groups` groups recorded as `t` (0 = all; one group: 0).
+pub(crate) fn effective_threshold(t: usize, groups: usize) -> usize {
+    if groups <= 1 {
+        0
+    } else if t == 0 {
+        groups
+    } else {
+        t.min(groups)
+    }
+}
+
+/// Compares the file's metadata with the creation rule (age recipients only).
+pub(crate) fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison> {
+    let mut groups = Vec::new();
+    for (i, g) in rule.key_groups.iter().enumerate() {
+        groups.push(
+            g.age
+                .iter()
+                .map(|r| Recipient::parse(r))
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| e.context(format!("key group {i}")))?,
+        );
+    }
+    let rule_other_kind = rule
+        .key_groups
+        .iter()
+        .find_map(|g| g.other.first().map(|(k, _)| k.clone()));
+    let want_threshold = if groups.len() > 1 {
+        let t = if rule.shamir_threshold == 0 {
+            md.shamir_threshold
+        } else {
+            rule.shamir_threshold
+        };
+        effective_threshold(t, groups.len())
+    } else {
+        0
+    };
+    let mut per_group = Vec::new();
+    for i in 0..groups.len().max(md.key_groups.len()) {
+        let have: Vec<&str> = md
+            .key_groups
+            .get(i)
+            .map(recipient_strings)
+            .unwrap_or_default();
+        let want: Vec<&str> = groups
+            .get(i)
+            .map(|g| g.iter().map(Recipient::as_str).collect())
+            .unwrap_or_default();
+        let mut c = GroupComparison {
+            missing: Vec::new(),
+            extra: Vec::new(),
+            file_has_other: md
+                .key_groups
+                .get(i)
+                .is_some_and(|g| g.other.iter().any(|(_, v)| !v.is_empty())),
+        };
+        for r in &want {
+            if !have.contains(r) {
+                c.missing.push(r.to_string());
+            }
+        }
+        for r in &have {
+            if !want.contains(r) {
+                c.extra.push(r.to_string());
+            }
+        }
+        per_group.push(c);
+    }
+    Ok(KeyComparison {
+        groups,
+        want_threshold,
+        per_group,
+        rule_other_kind,
+    })
+}
+
 fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan> {
     let what = display(file);
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
@@ -129,73 +229,40 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
         .unwrap_or_else(|| Format::from_path(file));
     let bytes = read_input(file)?;
     let (_, md) = store::load_encrypted(f, &bytes, &what)?;
-    let mut groups = Vec::new();
-    for (i, g) in rule.key_groups.iter().enumerate() {
-        if let Some((kind, _)) = g.other.first() {
-            return Err(Error::generic(format!(
-                "{what}: the creation rule uses {kind} keys, which sealbox does not support yet"
-            )));
-        }
-        groups.push(
-            g.age
-                .iter()
-                .map(|r| Recipient::parse(r))
-                .collect::<Result<Vec<_>>>()
-                .map_err(|e| e.context(format!("key group {i}")))?,
-        );
+    let cmp = compare_keys(rule, &md).map_err(|e| e.context(&what))?;
+    if let Some(kind) = &cmp.rule_other_kind {
+        return Err(Error::generic(format!(
+            "{what}: the creation rule uses {kind} keys, which sealbox does not support yet"
+        )));
     }
-    let want_threshold = if groups.len() > 1 {
-        let t = if rule.shamir_threshold == 0 {
-            md.shamir_threshold
-        } else {
-            rule.shamir_threshold
-        };
-        if t == 0 {
-            groups.len()
-        } else {
-            t.min(groups.len())
-        }
-    } else {
-        0
-    };
     let mut report = String::new();
-    let mut changed = groups.len() != md.key_groups.len();
+    let mut changed = cmp.groups.len() != md.key_groups.len();
     let mut removed_any = false;
-    for i in 0..groups.len().max(md.key_groups.len()) {
-        let have: Vec<&str> = md
-            .key_groups
-            .get(i)
-            .map(recipient_strings)
-            .unwrap_or_default();
-        let want: Vec<&str> = groups
-            .get(i)
-            .map(|g| g.iter().map(Recipient::as_str).collect())
-            .unwrap_or_default();
+    for (i, g) in cmp.per_group.iter().enumerate() {
         report.push_str(&format!("Group {}\n", i + 1));
-        for r in &want {
-            if have.contains(r) {
-                report.push_str(&format!("    {r}\n"));
-            } else {
+        // In the rule's order, as before.
+        for r in cmp.groups.get(i).into_iter().flatten() {
+            let r = r.as_str();
+            if g.missing.iter().any(|m| m == r) {
                 report.push_str(&format!("+++ {r}\n"));
                 changed = true;
+            } else {
+                report.push_str(&format!("    {r}\n"));
             }
         }
-        for r in &have {
-            if !want.contains(r) {
-                report.push_str(&format!("--- {r}\n"));
-                changed = true;
-                removed_any = true;
-            }
+        for r in &g.extra {
+            report.push_str(&format!("--- {r}\n"));
+            changed = true;
+            removed_any = true;
         }
-        if let Some(g) = md.key_groups.get(i) {
-            if g.other.iter().any(|(_, v)| !v.is_empty()) {
-                removed_any = true;
-                changed = true;
-                report.push_str("--- (keys of types sealbox does not manage)\n");
-            }
+        if g.file_has_other {
+            removed_any = true;
+            changed = true;
+            report.push_str("--- (keys of types sealbox does not manage)\n");
         }
     }
-    if want_threshold != md.shamir_threshold && groups.len() > 1 {
+    let want_threshold = cmp.want_threshold;
+    if want_threshold != md.shamir_threshold && cmp.groups.len() > 1 {
         report.push_str(&format!(
             "shamir_threshold: {} -> {want_threshold}\n",
             md.shamir_threshold
@@ -207,7 +274,7 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
         report,
         changed,
         removed_any,
-        groups,
+        groups: cmp.groups,
         threshold: want_threshold,
     })
 }

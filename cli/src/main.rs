@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod check;
 mod cmd;
 mod edit;
 mod editor;
@@ -9,7 +10,7 @@ mod exec;
 mod fsio;
 mod keyscmd;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,6 +52,9 @@ pub enum Command {
     Updatekeys(UpdatekeysArgs),
     /// List who can decrypt a file (no key needed).
     Recipients(RecipientsArgs),
+    /// For CI: report files whose recipients, key groups or metadata do not match
+    /// .sops.yaml (exit 1 if any; no key needed unless --decrypt).
+    Check(CheckArgs),
     /// Generate an age key (like age-keygen).
     Keygen(KeygenArgs),
     /// Convert an SSH ed25519 key to age (like Mic92's ssh-to-age).
@@ -293,6 +297,33 @@ pub struct RecipientsArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files or directories to check (default: the directory of .sops.yaml); directories
+    /// are walked, skipping .git, target and hidden directories.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Report files whose data key (lastmodified) is older than DAYS days.
+    #[arg(long, value_name = "DAYS")]
+    pub max_age: Option<u64>,
+    /// Also recover the data key with the usual identities and verify the MAC.
+    #[arg(long)]
+    pub decrypt: bool,
+}
+
+/// How `check` prints its findings.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// `FILE: kind: message` lines.
+    Text,
+    /// One JSON array of {"file", "kind", "message"} objects.
+    Json,
+    /// GitHub Actions `::error file=FILE::kind: message` lines.
+    Github,
+}
+
+#[derive(Args, Debug)]
 pub struct KeygenArgs {
     /// Write the identity to FILE (created 0600, never overwritten).
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -363,7 +394,7 @@ fn main() -> ExitCode {
         }
     };
     match cmd::run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("sealbox: {e}");
             ExitCode::from(e.exit_code() as u8)

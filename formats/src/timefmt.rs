@@ -197,6 +197,44 @@ pub fn format_unix(secs: i64) -> String {
     )
 }
 
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian); inverse of
+/// `civil_from_days`.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An RFC 3339 time (as in `lastmodified`) as Unix seconds (fractions dropped), or None
+/// when it is not one.
+pub fn parse_rfc3339_unix(s: &str) -> Option<i64> {
+    mac_aad(s)?;
+    let p = parse(s)?;
+    let y: i64 = p.date[0..4].parse().ok()?;
+    let m: u32 = p.date[5..7].parse().ok()?;
+    let d: u32 = p.date[8..10].parse().ok()?;
+    let (hh, mm, ss) = p.hms;
+    Some(
+        days_from_civil(y, m, d) * 86_400
+            + i64::from(hh) * 3600
+            + i64::from(mm) * 60
+            + i64::from(ss)
+            - i64::from(p.offset_min) * 60,
+    )
+}
+
+/// Now, as Unix seconds.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// Now, in UTC, to the second: what sops writes as `lastmodified`.
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
@@ -268,5 +306,32 @@ mod tests {
         assert_eq!(format_unix(1_704_067_200), "2024-01-01T00:00:00Z");
         assert_eq!(format_unix(951_782_400), "2000-02-29T00:00:00Z");
         assert!(now_rfc3339().ends_with('Z'));
+    }
+
+    #[test]
+    fn rfc3339_to_unix() {
+        assert_eq!(parse_rfc3339_unix("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_unix("2024-01-01T00:00:00Z"),
+            Some(1_704_067_200)
+        );
+        assert_eq!(
+            parse_rfc3339_unix("2000-02-29T00:00:00.123Z"),
+            Some(951_782_400)
+        );
+        assert_eq!(
+            parse_rfc3339_unix("2024-01-01T01:00:00+01:00"),
+            Some(1_704_067_200)
+        );
+        assert_eq!(
+            parse_rfc3339_unix("2023-12-31T19:00:00-05:00"),
+            Some(1_704_067_200)
+        );
+        for secs in [0i64, 86_399, 951_782_400, 1_704_067_200, 4_102_444_800] {
+            assert_eq!(parse_rfc3339_unix(&format_unix(secs)), Some(secs));
+        }
+        assert_eq!(parse_rfc3339_unix("2024-01-01"), None);
+        assert_eq!(parse_rfc3339_unix("not a time"), None);
+        assert_eq!(parse_rfc3339_unix("2024-02-30T00:00:00Z"), None);
     }
 }

@@ -1,0 +1,505 @@
+//! `sealbox check`: for CI, report files whose encryption does not match `.sops.yaml`
+//! (no private key needed, except with `--decrypt`).
+//!
+//! Every file under the given paths that a creation rule matches is read once; only its
+//! metadata is parsed (YAML: just the top-level `sops:` block when it can be cut out),
+//! in parallel. Findings name the file, a kind and a one-line message, never a value.
+
+use crate::cmd::{check_version, display, load_config};
+use crate::keyscmd::{compare_keys, effective_threshold};
+use crate::{CheckArgs, CheckFormat, Cli};
+use sealbox_formats::cipher;
+use sealbox_formats::config::Config;
+use sealbox_formats::keys::{Identities, IdentitySources};
+use sealbox_formats::metadata::Metadata;
+use sealbox_formats::store::{self, Format};
+use sealbox_formats::{datakey, sops, timefmt, Code, Document, Error, Result};
+use std::path::{Path, PathBuf};
+
+/// One problem found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub file: String,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// What to check beyond the recipients.
+struct Options {
+    max_age_secs: Option<i64>,
+    now: i64,
+    ids: Option<Identities>,
+}
+
+pub fn check(cli: &Cli, a: &CheckArgs) -> Result<bool> {
+    let cfg = load_config(cli)?.ok_or_else(|| {
+        Error::generic("no .sops.yaml found")
+            .with_hint("check compares files with the creation rules of .sops.yaml; pass --config")
+    })?;
+    if cfg.creation_rules.is_none() {
+        return Err(Error::generic(format!(
+            "{}: no creation_rules to check against",
+            cfg.path.display()
+        )));
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::generic(format!("cannot read the current directory: {e}")))?;
+    let config_abs = std::path::absolute(&cfg.path).unwrap_or_else(|_| cfg.path.clone());
+    let roots: Vec<PathBuf> = if a.paths.is_empty() {
+        vec![config_abs
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.clone())]
+    } else {
+        a.paths.clone()
+    };
+    let mut files = Vec::new();
+    for r in &roots {
+        collect(r, &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    files.retain(|f| std::path::absolute(f).map_or(true, |p| p != config_abs));
+
+    let opts = Options {
+        max_age_secs: a.max_age.map(|d| (d as i64).saturating_mul(86_400)),
+        now: timefmt::now_unix(),
+        ids: a
+            .decrypt
+            .then(|| Identities::load(&IdentitySources::from_env())),
+    };
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 16);
+    let chunk = files.len().div_ceil(threads).max(1);
+    let results: Vec<Result<(usize, Vec<Finding>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                let (cfg, opts, cwd) = (&cfg, &opts, &cwd);
+                s.spawn(move || {
+                    let mut checked = 0;
+                    let mut out = Vec::new();
+                    for f in part {
+                        if check_file(cfg, f, cwd, opts, &mut out)? {
+                            checked += 1;
+                        }
+                    }
+                    Ok((checked, out))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("check thread"))
+            .collect()
+    });
+    let mut checked = 0;
+    let mut findings = Vec::new();
+    for r in results {
+        let (n, f) = r?;
+        checked += n;
+        findings.extend(f);
+    }
+    let text = render(&findings, a.format);
+    crate::fsio::write_stdout(text.as_bytes())?;
+    eprintln!(
+        "sealbox check: {checked} file{} checked, {} finding{}",
+        if checked == 1 { "" } else { "s" },
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" }
+    );
+    Ok(findings.is_empty())
+}
+
+/// Adds the files under `p` (a file, or a directory walked recursively, skipping `.git`,
+/// `target` and hidden directories).
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(p).map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+    if !meta.is_dir() {
+        out.push(p.to_path_buf());
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(p).map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ft = entry
+            .file_type()
+            .map_err(|e| Error::generic(format!("{}: {e}", entry.path().display())))?;
+        let path = entry.path();
+        if ft.is_dir() {
+            if name == "target" || name.starts_with('.') {
+                continue;
+            }
+            collect(&path, out)?;
+        } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The name a file is reported under: relative to the current directory when inside it.
+fn shown(f: &Path, cwd: &Path) -> String {
+    let abs = std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf());
+    match abs.strip_prefix(cwd) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => display(f),
+    }
+}
+
+/// The error's message without the leading `FILE: ` the loaders add.
+fn bare(e: &Error, what: &str) -> String {
+    let m = e.message.lines().next().unwrap_or_default();
+    let m = m
+        .strip_prefix(what)
+        .and_then(|r| r.strip_prefix(": "))
+        .unwrap_or(m);
+    m.to_string()
+}
+
+/// Checks one file; returns whether a rule matched it (it was checked).
+fn check_file(
+    cfg: &Config,
+    f: &Path,
+    cwd: &Path,
+    opts: &Options,
+    out: &mut Vec<Finding>,
+) -> Result<bool> {
+    let abs = std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf());
+    let rule = match cfg.rule_for(&abs) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(false),
+        // Files no rule matches are not checked.
+        Err(e) if e.message.contains("no matching creation rules") => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if rule.key_groups.is_empty() {
+        // A rule without keys exempts its files.
+        return Ok(false);
+    }
+    let file = shown(f, cwd);
+    let mut add = |kind: &'static str, message: String| {
+        out.push(Finding {
+            file: file.clone(),
+            kind,
+            message,
+        })
+    };
+    let bytes = match std::fs::read(f) {
+        Ok(b) => b,
+        Err(e) => {
+            add("unreadable", format!("cannot read the file: {}", e.kind()));
+            return Ok(true);
+        }
+    };
+    let format = Format::from_path(f);
+    let (docs, md) = match load(format, &bytes, &file, opts.ids.is_some()) {
+        Loaded::Ok(docs, md) => (docs, md),
+        Loaded::Plain => {
+            add(
+                "unencrypted",
+                "no sops metadata: the file is not encrypted".into(),
+            );
+            return Ok(true);
+        }
+        Loaded::Bad(msg) => {
+            add("bad-metadata", msg);
+            return Ok(true);
+        }
+    };
+    let mut bad = Vec::new();
+    if let Err(e) = check_version(&md.version, &file) {
+        bad.push(bare(&e, &file));
+    }
+    let when = timefmt::parse_rfc3339_unix(&md.lastmodified);
+    if when.is_none() {
+        bad.push(if md.lastmodified.is_empty() {
+            "sops.lastmodified is missing".to_string()
+        } else {
+            "sops.lastmodified is not an RFC 3339 time".to_string()
+        });
+    }
+    if md.mac.is_empty() {
+        bad.push("sops.mac is empty".into());
+    } else if cipher::parse_encoded(&md.mac).is_none() {
+        bad.push("sops.mac is not an ENC[AES256_GCM,…] value".into());
+    }
+    for (i, g) in md.key_groups.iter().enumerate() {
+        for k in &g.age {
+            if !k
+                .enc
+                .trim_start()
+                .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
+            {
+                bad.push(format!(
+                    "key group {i}: the enc of {} is not an armored age file",
+                    k.recipient
+                ));
+            }
+        }
+    }
+    let metadata_ok = bad.is_empty();
+    for m in bad {
+        add("bad-metadata", m);
+    }
+
+    let cmp = compare_keys(rule, &md).map_err(|e| e.context(&file))?;
+    let (want_n, have_n) = (cmp.groups.len(), md.key_groups.len());
+    if want_n != have_n {
+        add(
+            "key-groups",
+            format!("the file has {have_n} key group(s), the rule {want_n}"),
+        );
+    } else {
+        let have_t = effective_threshold(md.shamir_threshold, have_n);
+        let want_t = if rule.shamir_threshold == 0 {
+            have_t
+        } else {
+            effective_threshold(rule.shamir_threshold, want_n)
+        };
+        if want_t != have_t {
+            add(
+                "key-groups",
+                format!("shamir_threshold is {have_t}, the rule says {want_t}"),
+            );
+        }
+    }
+    for (i, g) in cmp.per_group.iter().enumerate().take(want_n.min(have_n)) {
+        for r in &g.missing {
+            add(
+                "missing-recipient",
+                format!("key group {i}: {r} is in the rule but not in the file"),
+            );
+        }
+        for r in &g.extra {
+            add(
+                "extra-recipient",
+                format!("key group {i}: {r} is in the file but not in the rule"),
+            );
+        }
+    }
+
+    if let (Some(max), Some(t)) = (opts.max_age_secs, when) {
+        let age = opts.now - t;
+        if age > max {
+            add(
+                "stale-data-key",
+                format!(
+                    "lastmodified {} is {} days old (max {})",
+                    md.lastmodified,
+                    age / 86_400,
+                    max / 86_400
+                ),
+            );
+        }
+    }
+
+    if let (Some(ids), Some(mut docs)) = (&opts.ids, docs) {
+        if metadata_ok {
+            match datakey::recover(&md, ids, &file) {
+                Err(_) => add(
+                    "no-key",
+                    "none of the identities at hand recovers the data key".into(),
+                ),
+                Ok(key) => {
+                    if let Err(e) = sops::decrypt_tree(&mut docs, &md, &key, false, &file) {
+                        let msg = if e.code == Code::MacMismatch {
+                            "the MAC does not verify (values or metadata were altered)"
+                        } else {
+                            "a value does not decrypt (ciphertext altered)"
+                        };
+                        add("mac", msg.into());
+                    }
+                    // The plaintext is dropped here, unread.
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+enum Loaded {
+    /// The metadata, and the documents when asked for.
+    Ok(Option<Vec<Document>>, Metadata),
+    /// No sops metadata.
+    Plain,
+    /// Metadata present but unusable.
+    Bad(String),
+}
+
+/// Loads a file's metadata; the documents too when `full`.
+fn load(format: Format, bytes: &[u8], what: &str, full: bool) -> Loaded {
+    if format == Format::Yaml && !full {
+        if let Some(md) = yaml_metadata_only(bytes, what) {
+            return md;
+        }
+    }
+    match store::load_encrypted(format, bytes, what) {
+        Ok((docs, md)) => Loaded::Ok(full.then_some(docs), md),
+        // Encrypted values without metadata: damaged (e.g. truncated), not plain.
+        Err(e) if e.message.contains("sops metadata not found") => {
+            if contains(bytes, b"ENC[AES256_GCM,") {
+                Loaded::Bad("encrypted values but no sops metadata (damaged?)".into())
+            } else {
+                Loaded::Plain
+            }
+        }
+        Err(e) if e.message.contains("invalid sops metadata") => Loaded::Bad(bare(&e, what)),
+        // The file does not parse in its format: report without quoting it.
+        Err(_) if looks_encrypted(bytes) => Loaded::Bad(format!(
+            "the file does not parse as {} (damaged?)",
+            format.name()
+        )),
+        Err(_) => Loaded::Plain,
+    }
+}
+
+fn contains(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+fn looks_encrypted(bytes: &[u8]) -> bool {
+    contains(bytes, b"ENC[AES256_GCM,")
+        || contains(bytes, b"sops_mac=")
+        || contains(bytes, b"\"sops\"")
+}
+
+/// YAML fast path: cuts out the first top-level `sops:` block and parses only that.
+/// None when it cannot be cut out cleanly (the caller then parses the whole file).
+fn yaml_metadata_only(bytes: &[u8], what: &str) -> Option<Loaded> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut start = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if start.is_none() {
+            if line.starts_with("sops:") {
+                start = Some(pos);
+            } else if line.starts_with("---") && pos > 0 {
+                // A later document: the first one has no metadata; let the full parse say.
+                return None;
+            }
+        } else if !line.is_empty()
+            && !line.starts_with([' ', '\t', '\n', '\r', '#'])
+            && !line.starts_with("- ")
+        {
+            break;
+        }
+        pos += line.len();
+    }
+    let start = start?;
+    let block = &text[start..pos];
+    let docs = store::yaml::parse(block, false).ok()?;
+    let meta = docs.first()?.get("sops")?;
+    Some(match Metadata::from_value(meta, what) {
+        Ok(md) => Loaded::Ok(None, md),
+        Err(e) => Loaded::Bad(bare(&e, what)),
+    })
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// GitHub workflow-command escaping (`%`, CR, LF; and in properties `:` and `,`).
+fn gh_escape(s: &str, property: bool) -> String {
+    let mut o = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        o = o.replace(':', "%3A").replace(',', "%2C");
+    }
+    o
+}
+
+/// The findings in the requested output format.
+pub fn render(findings: &[Finding], format: CheckFormat) -> String {
+    let mut out = String::new();
+    match format {
+        CheckFormat::Text => {
+            for f in findings {
+                out.push_str(&format!("{}: {}: {}\n", f.file, f.kind, f.message));
+            }
+        }
+        CheckFormat::Github => {
+            for f in findings {
+                out.push_str(&format!(
+                    "::error file={}::{}: {}\n",
+                    gh_escape(&f.file, true),
+                    f.kind,
+                    gh_escape(&f.message, false)
+                ));
+            }
+        }
+        CheckFormat::Json => {
+            out.push('[');
+            for (i, f) in findings.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&format!(
+                    "\n  {{\"file\": {}, \"kind\": {}, \"message\": {}}}",
+                    json_str(&f.file),
+                    json_str(f.kind),
+                    json_str(&f.message)
+                ));
+            }
+            out.push_str(if findings.is_empty() { "]\n" } else { "\n]\n" });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_block_is_cut_out() {
+        let y = "a: ENC[x]\nb:\n    - 1\nsops:\n    age:\n        - recipient: r\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            x\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2024-01-01T00:00:00Z\"\n    mac: m\n    version: 3.11.0\nz: 1\n";
+        match yaml_metadata_only(y.as_bytes(), "f") {
+            Some(Loaded::Ok(None, md)) => {
+                assert_eq!(md.key_groups[0].age[0].recipient, "r");
+                assert_eq!(md.version, "3.11.0");
+            }
+            _ => panic!("metadata not found"),
+        }
+        assert!(yaml_metadata_only(b"a: 1\n", "f").is_none());
+    }
+
+    #[test]
+    fn renders_escape() {
+        let f = vec![Finding {
+            file: "a,b:c.yaml".into(),
+            kind: "mac",
+            message: "x \"y\"\n100%".into(),
+        }];
+        assert_eq!(
+            render(&f, CheckFormat::Github),
+            "::error file=a%2Cb%3Ac.yaml::mac: x \"y\"%0A100%25\n"
+        );
+        assert_eq!(
+            render(&f, CheckFormat::Json),
+            "[\n  {\"file\": \"a,b:c.yaml\", \"kind\": \"mac\", \"message\": \"x \\\"y\\\"\\n100%\"}\n]\n"
+        );
+        assert_eq!(render(&[], CheckFormat::Json), "[]\n");
+    }
+}
