@@ -326,6 +326,26 @@ impl Identity {
     }
 }
 
+/// A fresh age identity from the real `age-keygen`: (recipient, identity file
+/// `DIR/NAME.txt`).
+pub fn age_keygen(peers: &Peers, dir: &Path, name: &str) -> (String, PathBuf) {
+    let f = dir.join(format!("{name}.txt"));
+    let out = Command::new(&peers.age_keygen)
+        .arg("-o")
+        .arg(&f)
+        .output()
+        .expect("run age-keygen");
+    assert!(out.status.success(), "age-keygen failed: {out:?}");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("age-keygen output has a public key line")
+        .trim()
+        .to_string();
+    (recipient, f)
+}
+
 /// Fresh keys for one test: two age X25519 identities and one ssh-ed25519 identity.
 pub struct Keys {
     _dir: tempfile::TempDir,
@@ -341,20 +361,7 @@ impl Keys {
             .tempdir()
             .unwrap();
         let age = |name: &'static str| {
-            let f = dir.path().join(format!("{name}.txt"));
-            let out = Command::new(&peers.age_keygen)
-                .arg("-o")
-                .arg(&f)
-                .output()
-                .expect("run age-keygen");
-            assert!(out.status.success(), "age-keygen failed: {out:?}");
-            let text = std::fs::read_to_string(&f).unwrap();
-            let recipient = text
-                .lines()
-                .find_map(|l| l.strip_prefix("# public key: "))
-                .expect("age-keygen output has a public key line")
-                .trim()
-                .to_string();
+            let (recipient, f) = age_keygen(peers, dir.path(), name);
             Identity {
                 name,
                 recipient,

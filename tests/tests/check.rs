@@ -8,21 +8,7 @@ use std::process::Command;
 
 /// A fresh age identity: (recipient, key file).
 fn age_key(peers: &Peers, dir: &Path, name: &str) -> (String, PathBuf) {
-    let f = dir.join(format!("{name}.txt"));
-    let out = Command::new(&peers.age_keygen)
-        .arg("-o")
-        .arg(&f)
-        .output()
-        .expect("run age-keygen");
-    assert!(out.status.success(), "age-keygen failed: {out:?}");
-    let text = std::fs::read_to_string(&f).unwrap();
-    let r = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("public key line")
-        .trim()
-        .to_string();
-    (r, f)
+    sealbox_tests::age_keygen(peers, dir, name)
 }
 
 struct Repo {

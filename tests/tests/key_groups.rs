@@ -4,26 +4,12 @@
 
 use sealbox_tests::json::{self, Value};
 use sealbox_tests::{Peers, Sandbox};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 /// A fresh age identity: (recipient, the identity file's text).
 fn age_key(peers: &Peers, dir: &Path, name: &str) -> (String, String) {
-    let f: PathBuf = dir.join(format!("{name}.txt"));
-    let out = Command::new(&peers.age_keygen)
-        .arg("-o")
-        .arg(&f)
-        .output()
-        .expect("run age-keygen");
-    assert!(out.status.success(), "age-keygen failed: {out:?}");
-    let text = std::fs::read_to_string(&f).unwrap();
-    let r = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("public key line")
-        .trim()
-        .to_string();
-    (r, text)
+    let (r, f) = sealbox_tests::age_keygen(peers, dir, name);
+    (r, std::fs::read_to_string(f).unwrap())
 }
 
 const PLAIN: &str =
