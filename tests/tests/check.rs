@@ -4,7 +4,6 @@
 use sealbox_tests::json::{self, Value};
 use sealbox_tests::{Peers, Sandbox};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A fresh age identity: (recipient, key file).
 fn age_key(peers: &Peers, dir: &Path, name: &str) -> (String, PathBuf) {
