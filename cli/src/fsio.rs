@@ -93,7 +93,7 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .custom_flags(libc_o_nofollow())
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(&tmp)
             .map_err(|e| werr("create a temporary file next to it", e))?;
         if let Some(m) = &existing {
@@ -114,11 +114,6 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-/// `O_NOFOLLOW` on Linux (the temporary file must never be a planted symlink).
-fn libc_o_nofollow() -> i32 {
-    0o400000
 }
 
 /// Writes to stdout.
