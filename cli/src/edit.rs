@@ -23,12 +23,7 @@ pub struct Opened {
 }
 
 fn formats(file: &Path, f: &FormatArgs) -> (Format, Format) {
-    let by_name = Format::from_path(file);
-    let input = f
-        .input_type
-        .as_deref()
-        .map(Format::from_name)
-        .unwrap_or(by_name);
+    let input = Format::resolve(f.input_type.as_deref(), file);
     let output = f
         .output_type
         .as_deref()
@@ -148,11 +143,7 @@ pub fn unset(cli: &Cli, a: &UnsetArgs) -> Result<()> {
 }
 
 pub fn filestatus(a: &FilestatusArgs) -> Result<()> {
-    let f = a
-        .input_type
-        .as_deref()
-        .map(Format::from_name)
-        .unwrap_or_else(|| Format::from_path(&a.file));
+    let f = Format::resolve(a.input_type.as_deref(), &a.file);
     let bytes = read_input(&a.file)?;
     let encrypted = match store::load_encrypted(f, &bytes, &display(&a.file)) {
         Ok((_, md)) => !md.version.is_empty() && !md.mac.is_empty(),

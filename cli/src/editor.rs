@@ -193,12 +193,7 @@ pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
         (open(&a.file, &a.format, a.ignore_mac)?, None)
     } else {
         let cfg = load_config(cli)?;
-        let format = a
-            .format
-            .input_type
-            .as_deref()
-            .map(Format::from_name)
-            .unwrap_or_else(|| Format::from_path(&a.file));
+        let format = Format::resolve(a.format.input_type.as_deref(), &a.file);
         let abs = std::path::absolute(&a.file).unwrap_or_else(|_| a.file.clone());
         let rule = match &cfg {
             Some(c) => c.rule_for(&abs)?,

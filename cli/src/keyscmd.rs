@@ -224,9 +224,7 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
         Error::generic(format!("{what}: no creation rule matches this file"))
             .with_hint(format!("add a rule to {}", cfg.path.display()))
     })?;
-    let f = input_type
-        .map(Format::from_name)
-        .unwrap_or_else(|| Format::from_path(file));
+    let f = Format::resolve(input_type, file);
     let bytes = read_input(file)?;
     let (_, md) = store::load_encrypted(f, &bytes, &what)?;
     let cmp = compare_keys(rule, &md).map_err(|e| e.context(&what))?;
@@ -294,11 +292,7 @@ fn apply(cli: &Cli, p: &Plan, a: &UpdatekeysArgs) -> Result<()> {
         return write_atomic(&p.file, &out, ENCRYPTED_MODE);
     }
     // Same data key, wrapped for the new recipients; values, MAC and lastmodified stay.
-    let f = a
-        .input_type
-        .as_deref()
-        .map(Format::from_name)
-        .unwrap_or_else(|| Format::from_path(&p.file));
+    let f = Format::resolve(a.input_type.as_deref(), &p.file);
     let bytes = read_input(&p.file)?;
     let (docs, mut md): (_, Metadata) = store::load_encrypted(f, &bytes, &what)?;
     let ids = Identities::load(&IdentitySources::from_env());
@@ -395,11 +389,7 @@ pub fn updatekeys(cli: &Cli, a: &UpdatekeysArgs) -> Result<()> {
 
 pub fn recipients(a: &RecipientsArgs) -> Result<()> {
     let what = display(&a.file);
-    let f = a
-        .input_type
-        .as_deref()
-        .map(Format::from_name)
-        .unwrap_or_else(|| Format::from_path(&a.file));
+    let f = Format::resolve(a.input_type.as_deref(), &a.file);
     let bytes = read_input(&a.file)?;
     let (_, md) = store::load_encrypted(f, &bytes, &what)?;
     let mut out = String::new();

@@ -59,6 +59,12 @@ impl Format {
         }
     }
 
+    /// The format named by a `--input-type`/`--output-type` flag, else the one of `path`.
+    pub fn resolve(flag: Option<&str>, path: &Path) -> Format {
+        flag.map(Format::from_name)
+            .unwrap_or_else(|| Format::from_path(path))
+    }
+
     /// The format's name.
     pub fn name(self) -> &'static str {
         match self {
