@@ -8,7 +8,7 @@ use sealbox_formats::keys::{Identities, IdentitySources};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::path as tree_path;
 use sealbox_formats::sops::{self, Selection, Stash};
-use sealbox_formats::store::{self, Format};
+use sealbox_formats::store::{self, Format, StoreOptions};
 use sealbox_formats::{datakey, timefmt, Code, Document, Error, Result, Value};
 use std::path::Path;
 
@@ -35,13 +35,27 @@ fn formats(file: &Path, f: &FormatArgs) -> (Format, Format) {
 /// Reads, unwraps and decrypts `file`, remembering IVs so unchanged values keep their
 /// ciphertext when written back.
 pub fn open(file: &Path, f: &FormatArgs, ignore_mac: bool) -> Result<Opened> {
+    open_with(
+        file,
+        f,
+        ignore_mac,
+        &Identities::load(&IdentitySources::from_env()),
+    )
+}
+
+/// [`open`] with identities already loaded (commands that open many files load them once).
+pub fn open_with(
+    file: &Path,
+    f: &FormatArgs,
+    ignore_mac: bool,
+    ids: &Identities,
+) -> Result<Opened> {
     let what = display(file);
     let (input, output) = formats(file, f);
     let bytes = read_input(file)?;
     let (mut docs, md) = store::load_encrypted(input, &bytes, &what)?;
     check_version(&md.version, &what)?;
-    let ids = Identities::load(&IdentitySources::from_env());
-    let key = datakey::recover(&md, &ids, &what)?;
+    let key = datakey::recover(&md, ids, &what)?;
     let stash = sops::decrypt_tree_with_stash(&mut docs, &md, &key, ignore_mac, &what)?;
     Ok(Opened {
         docs,
@@ -54,17 +68,16 @@ pub fn open(file: &Path, f: &FormatArgs, ignore_mac: bool) -> Result<Opened> {
 }
 
 /// Re-encrypts and replaces `file` atomically (same mode and owner).
-pub fn save(cli: &Cli, file: &Path, mut o: Opened) -> Result<()> {
+pub fn save(file: &Path, mut o: Opened, opts: &StoreOptions) -> Result<()> {
     let what = display(file);
-    let cfg = load_config(cli)?;
     let sel = Selection::for_metadata(&o.md)?;
     let lastmodified = timefmt::now_rfc3339();
     o.md.mac =
         sops::encrypt_tree_with_stash(&mut o.docs, &o.key, &sel, &lastmodified, Some(&o.stash))
             .map_err(|e| e.context(&what))?;
     o.md.lastmodified = lastmodified;
-    let out = store::emit_encrypted(o.output, &o.docs, &o.md, &store_options(cfg.as_ref())?)
-        .map_err(|e| e.context(&what))?;
+    let out =
+        store::emit_encrypted(o.output, &o.docs, &o.md, opts).map_err(|e| e.context(&what))?;
     write_atomic(file, &out, ENCRYPTED_MODE)
 }
 
@@ -119,7 +132,7 @@ pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
         return Ok(());
     }
     tree_path::set(doc, &steps, value);
-    save(cli, &a.file, o)
+    save(&a.file, o, &store_options(load_config(cli)?.as_ref())?)
 }
 
 pub fn unset(cli: &Cli, a: &UnsetArgs) -> Result<()> {
@@ -139,7 +152,7 @@ pub fn unset(cli: &Cli, a: &UnsetArgs) -> Result<()> {
             a.path
         )));
     }
-    save(cli, &a.file, o)
+    save(&a.file, o, &store_options(load_config(cli)?.as_ref())?)
 }
 
 pub fn filestatus(a: &FilestatusArgs) -> Result<()> {

@@ -188,11 +188,12 @@ pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
         // While the editor runs, a signal must not kill us before the plaintext is wiped.
         let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
     }
+    let cfg = load_config(cli)?;
+    let opts = store_options(cfg.as_ref())?;
     let exists = a.file.exists();
     let (opened, plan) = if exists {
         (open(&a.file, &a.format, a.ignore_mac)?, None)
     } else {
-        let cfg = load_config(cli)?;
         let format = Format::resolve(a.format.input_type.as_deref(), &a.file);
         let abs = std::path::absolute(&a.file).unwrap_or_else(|_| a.file.clone());
         let rule = match &cfg {
@@ -224,8 +225,6 @@ pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
         };
         (o, Some(plan))
     };
-    let cfg = load_config(cli)?;
-    let opts = store_options(cfg.as_ref())?;
     let plain = Zeroizing::new(store::emit_plain(opened.input, &opened.docs, &opts)?);
     let dir = PrivateDir::new()?;
     let name = a
@@ -285,7 +284,7 @@ pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
             if semver_older(&o.md.version, WRITER_VERSION) {
                 o.md.version = WRITER_VERSION.to_string();
             }
-            save(cli, &a.file, o)
+            save(&a.file, o, &opts)
         }
         Some(plan) => {
             let md = plan

@@ -1,7 +1,7 @@
 //! Recipient lifecycle: `rotate`, `updatekeys`, `recipients`.
 
 use crate::cmd::{display, load_config, store_options};
-use crate::edit::{open, Opened};
+use crate::edit::{open, open_with, Opened};
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::{Cli, FormatArgs, RecipientsArgs, RotateArgs, UpdatekeysArgs};
 use sealbox_formats::cipher::DataKey;
@@ -9,7 +9,7 @@ use sealbox_formats::config::{Config, CreationRule};
 use sealbox_formats::keys::{self, Identities, IdentitySources, Recipient};
 use sealbox_formats::metadata::{KeyGroup, Metadata};
 use sealbox_formats::sops::{self, Selection};
-use sealbox_formats::store::{self, Format};
+use sealbox_formats::store::{self, Format, StoreOptions};
 use sealbox_formats::{datakey, timefmt, Error, Result};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -277,7 +277,7 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
     })
 }
 
-fn apply(cli: &Cli, p: &Plan, a: &UpdatekeysArgs) -> Result<()> {
+fn apply(p: &Plan, a: &UpdatekeysArgs, ids: &Identities, opts: &StoreOptions) -> Result<()> {
     let what = display(&p.file);
     let fmt = FormatArgs {
         input_type: a.input_type.clone(),
@@ -285,22 +285,19 @@ fn apply(cli: &Cli, p: &Plan, a: &UpdatekeysArgs) -> Result<()> {
     };
     if p.removed_any && !a.keep_data_key {
         // A removed recipient may have kept the old data key: rotate it.
-        let mut o = open(&p.file, &fmt, false)?;
+        let mut o = open_with(&p.file, &fmt, false, ids)?;
         reencrypt_new_key(&mut o, &p.groups, p.threshold, &what)?;
-        let cfg = load_config(cli)?;
-        let out = store::emit_encrypted(o.output, &o.docs, &o.md, &store_options(cfg.as_ref())?)?;
+        let out = store::emit_encrypted(o.output, &o.docs, &o.md, opts)?;
         return write_atomic(&p.file, &out, ENCRYPTED_MODE);
     }
     // Same data key, wrapped for the new recipients; values, MAC and lastmodified stay.
     let f = Format::resolve(a.input_type.as_deref(), &p.file);
     let bytes = read_input(&p.file)?;
     let (docs, mut md): (_, Metadata) = store::load_encrypted(f, &bytes, &what)?;
-    let ids = Identities::load(&IdentitySources::from_env());
-    let key = datakey::recover(&md, &ids, &what)?;
+    let key = datakey::recover(&md, ids, &what)?;
     md.key_groups = datakey::wrap(&key, &p.groups, p.threshold)?;
     md.shamir_threshold = p.threshold;
-    let cfg = load_config(cli)?;
-    let out = store::emit_encrypted(f, &docs, &md, &store_options(cfg.as_ref())?)?;
+    let out = store::emit_encrypted(f, &docs, &md, opts)?;
     write_atomic(&p.file, &out, ENCRYPTED_MODE)
 }
 
@@ -359,11 +356,17 @@ pub fn updatekeys(cli: &Cli, a: &UpdatekeysArgs) -> Result<()> {
             }
         }
     }
-    // Apply in parallel: each file is independent and written atomically.
+    // Apply in parallel: each file is independent and written atomically. Identities
+    // (which may run SOPS_AGE_KEY_CMD) and the store options are loaded once.
+    let ids = Identities::load(&IdentitySources::from_env());
+    let opts = store_options(Some(&cfg))?;
     let results: Vec<(PathBuf, Result<()>)> = std::thread::scope(|s| {
         let handles: Vec<_> = to_apply
             .iter()
-            .map(|p| s.spawn(move || (p.file.clone(), apply(cli, p, a))))
+            .map(|p| {
+                let (ids, opts) = (&ids, &opts);
+                s.spawn(move || (p.file.clone(), apply(p, a, ids, opts)))
+            })
             .collect();
         handles
             .into_iter()
