@@ -14,25 +14,10 @@ pub fn go_float_f(v: f64) -> String {
     }
 }
 
-/// Go `strconv.ParseFloat(s, 64)` for the forms sops writes and users type.
+/// Go `strconv.ParseFloat(s, 64)` for the forms sops writes and users type (Rust's parser
+/// already takes `+Inf`, `-Inf`, `NaN` and a leading `+`).
 pub fn parse_go_float(s: &str) -> Option<f64> {
-    let t = s.strip_prefix('+').unwrap_or(s);
-    match t.to_ascii_lowercase().as_str() {
-        "inf" | "infinity" => {
-            return Some(if s.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            })
-        }
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        "nan" => return Some(f64::NAN),
-        _ => {}
-    }
-    if t.starts_with(['+', '-']) && s.starts_with('+') {
-        return None;
-    }
-    t.parse::<f64>().ok()
+    s.parse::<f64>().ok()
 }
 
 /// Go `strconv.Atoi`: optional sign, decimal digits, 64-bit range.

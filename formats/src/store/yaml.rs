@@ -49,7 +49,6 @@ fn syntax_error(line: usize, col: usize, what: &str) -> Error {
 /// Finds the comments in the gaps between events.
 fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok> {
     let mut out = Vec::new();
-    let mut cursor = 0usize;
     let mut line = 1usize;
     let mut col = 0usize;
     let mut i = 0usize;
@@ -106,7 +105,6 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
                 text: text.trim_end_matches('\r').to_string(),
             });
             col += i - start;
-            cursor = i;
             continue;
         }
         if c == '\n' {
@@ -117,7 +115,6 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
         }
         i += 1;
     }
-    let _ = cursor;
     out
 }
 
