@@ -400,22 +400,10 @@ fn yaml_metadata_only(bytes: &[u8], what: &str) -> Option<Loaded> {
     })
 }
 
+/// A JSON string literal, escaped by the JSON store.
 fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
+    sealbox_formats::store::json::emit_value(&sealbox_formats::Value::str(s), -1)
+        .expect("a string always emits")
 }
 
 /// GitHub workflow-command escaping (`%`, CR, LF; and in properties `:` and `,`).
