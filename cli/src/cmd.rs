@@ -38,6 +38,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Recipients(a) => crate::keyscmd::recipients(a),
         Command::Keygen(a) => keygen(a),
         Command::SshToAge(a) => ssh_to_age(a),
+        Command::Manifest(a) => crate::manifest::manifest(a),
     };
     done.map(|()| ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ mod editor;
 mod exec;
 mod fsio;
 mod keyscmd;
+mod manifest;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Convert an SSH ed25519 key to age (like Mic92's ssh-to-age).
     #[command(name = "ssh-to-age")]
     SshToAge(SshToAgeArgs),
+    /// Build a sealbox-install manifest (JSON) from a TOML or YAML description, for hosts
+    /// without Nix (see examples/systemd/README.md).
+    Manifest(ManifestArgs),
 }
 
 /// Options shared by commands that read and write a file.
@@ -344,6 +348,26 @@ pub struct SshToAgeArgs {
     /// Convert a private key (to AGE-SECRET-KEY-1…) instead of a public key.
     #[arg(long = "private-key")]
     pub private_key: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ManifestArgs {
+    /// The description: *.toml, *.yaml or *.yml (`-`: stdin, which needs --input-type).
+    /// Relative input paths in it are taken from its directory.
+    pub file: PathBuf,
+    /// Write the manifest to FILE instead of stdout (replaced atomically).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Description language: toml or yaml (default: from the file name).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Also parse every sops file and check that each secret's key is in it (no key needed),
+    /// as `sealbox-install --check-mode sopsfile` does.
+    #[arg(long)]
+    pub check_sopsfile: bool,
+    /// Do not check that the sops files exist (building the manifest on another machine).
+    #[arg(long, conflicts_with = "check_sopsfile")]
+    pub no_check_files: bool,
 }
 
 fn init_logging() {
