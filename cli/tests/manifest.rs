@@ -91,7 +91,8 @@ fn check_mode(mode: &str, manifest: &Path) -> Output {
 }
 
 fn obj<'a>(v: &'a Value, what: &str) -> &'a Map {
-    v.as_map().unwrap_or_else(|| panic!("{what} is not an object"))
+    v.as_map()
+        .unwrap_or_else(|| panic!("{what} is not an object"))
 }
 
 fn list<'a>(m: &'a Map, key: &str) -> &'a [Value] {
@@ -419,7 +420,11 @@ fn invalid_descriptions_name_file_and_entry() {
         (
             "nosops.toml",
             "[secrets.a]\nsopsFile = \"missing.yaml\"\n",
-            &["secrets.a", "missing.yaml does not exist", "--no-check-files"],
+            &[
+                "secrets.a",
+                "missing.yaml does not exist",
+                "--no-check-files",
+            ],
         ),
         (
             "placeholder.toml",
@@ -434,7 +439,10 @@ fn invalid_descriptions_name_file_and_entry() {
         (
             "cred.toml",
             "[secrets.a]\ncredentialName = \"x\"\n[secrets.b]\ncredentialName = \"x\"\n",
-            &["secrets.b", "credentialName 'x' is already used by secrets.a"],
+            &[
+                "secrets.b",
+                "credentialName 'x' is already used by secrets.a",
+            ],
         ),
         (
             "credslash.toml",
@@ -469,7 +477,10 @@ fn invalid_descriptions_name_file_and_entry() {
     let o = sealbox(d.path(), &["manifest", "nokey.toml"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("nokey.toml: top level: no key source"), "{err}");
+    assert!(
+        err.contains("nokey.toml: top level: no key source"),
+        "{err}"
+    );
     assert!(err.contains("unknown setting 'gnupgHome'"), "{err}");
 
     // YAML errors name the entry the same way; duplicate keys are refused.
@@ -481,7 +492,10 @@ fn invalid_descriptions_name_file_and_entry() {
     let o = sealbox(d.path(), &["manifest", "bad.yaml"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("bad.yaml: secrets.a: 'mode' must be a string"), "{err}");
+    assert!(
+        err.contains("bad.yaml: secrets.a: 'mode' must be a string"),
+        "{err}"
+    );
     fs::write(
         d.path().join("dup.yaml"),
         "ageKeyFile: /k\ndefaultSopsFile: secrets.enc.yaml\nsecrets:\n  a: {}\n  a: {}\n",
@@ -540,11 +554,7 @@ fn sealbox_install_accepts_generated_manifests() {
     let ex = root().join("examples/systemd");
     let d = workdir();
     let m = d.path().join("example.json");
-    fs::write(
-        &m,
-        manifest_ok(&ex, &["--no-check-files", "sealbox.toml"]),
-    )
-    .unwrap();
+    fs::write(&m, manifest_ok(&ex, &["--no-check-files", "sealbox.toml"])).unwrap();
     let o = check_mode("manifest", &m);
     assert!(o.status.success(), "{}", stderr(&o));
 
@@ -569,4 +579,103 @@ fn sealbox_install_accepts_generated_manifests() {
     fs::write(&m2, broken).unwrap();
     let o = check_mode("sopsfile", &m2);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+/// The example units keep the host's mount namespace (the ramfs must be visible to every
+/// service), keep exactly the capabilities sealbox-install needs, run the documented
+/// commands, and – where `systemd-analyze` exists – verify.
+#[test]
+fn example_units_keep_the_host_mount_namespace() {
+    const NAMESPACING: &[&str] = &[
+        "ProtectSystem",
+        "ProtectHome",
+        "PrivateTmp",
+        "PrivateDevices",
+        "PrivateMounts",
+        "PrivateNetwork",
+        "ReadOnlyPaths",
+        "ReadWritePaths",
+        "InaccessiblePaths",
+        "TemporaryFileSystem",
+        "BindPaths",
+        "BindReadOnlyPaths",
+        "ProtectKernelTunables",
+        "ProtectKernelModules",
+        "ProtectKernelLogs",
+        "ProtectControlGroups",
+        "ProtectHostname",
+        "ProtectProc",
+        "MountAPIVFS",
+        "RootDirectory",
+        "RootImage",
+        "UMask",
+    ];
+    let ex = root().join("examples/systemd");
+    let d = tempfile::tempdir().unwrap();
+    for (unit, cmd) in [
+        (
+            "sealbox.service",
+            "ExecStart=/usr/local/bin/sealbox-install --restart-units --wait-for-key 60 /etc/sealbox/manifest.json",
+        ),
+        (
+            "sealbox-watch.service",
+            "ExecStart=/usr/local/bin/sealbox-install --watch --debounce 500 --restart-units /etc/sealbox/manifest.json",
+        ),
+    ] {
+        let text = fs::read_to_string(ex.join(unit)).unwrap();
+        let settings: Vec<(&str, &str)> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with('['))
+            .filter_map(|l| l.split_once('='))
+            .collect();
+        for (k, _) in &settings {
+            assert!(
+                !NAMESPACING.contains(k),
+                "{unit}: {k}= would hide the ramfs in a private mount namespace (or change modes)"
+            );
+        }
+        let caps: Vec<&str> = settings
+            .iter()
+            .filter(|(k, _)| *k == "CapabilityBoundingSet")
+            .flat_map(|(_, v)| v.split_whitespace())
+            .collect();
+        assert_eq!(
+            caps,
+            ["CAP_SYS_ADMIN", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"],
+            "{unit}"
+        );
+        assert!(text.lines().any(|l| l == cmd), "{unit} lacks {cmd}");
+        // A copy whose binary is the one just built, for systemd-analyze.
+        let built = sealbox_install();
+        fs::write(
+            d.path().join(unit),
+            text.replace("/usr/local/bin/sealbox-install", &built.display().to_string()),
+        )
+        .unwrap();
+    }
+    let text = fs::read_to_string(ex.join("sealbox-watch.service")).unwrap();
+    assert!(text.contains("\nType=simple\n") && text.contains("\nRestart=on-failure\n"));
+    let text = fs::read_to_string(ex.join("sealbox.service")).unwrap();
+    assert!(text.contains("\nType=oneshot\n") && text.contains("\nRemainAfterExit=yes\n"));
+
+    match Command::new("systemd-analyze")
+        .args([
+            "verify",
+            "--man=no",
+            "./sealbox.service",
+            "./sealbox-watch.service",
+        ])
+        .current_dir(d.path())
+        .stdin(Stdio::null())
+        .output()
+    {
+        // Unknown keys are only warnings ("ignoring"): any output counts as a failure.
+        Ok(o) => assert!(
+            o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(),
+            "systemd-analyze verify: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        ),
+        Err(e) => eprintln!("SKIPPED systemd-analyze verify: {e}"),
+    }
 }
