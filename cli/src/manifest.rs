@@ -569,8 +569,15 @@ pub fn build(
 
     // Where each entry lands, to find two entries claiming the same file.
     let mut paths: BTreeMap<String, String> = BTreeMap::new();
-    let mut claim = |errs: &mut Vec<String>, path: &str, who: String| {
-        if let Some(first) = paths.get(path) {
+    // `default` is where the entry lives inside the current generation.
+    let mut claim = |errs: &mut Vec<String>, path: &str, default: &str, who: String| {
+        let inside = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
+        if path != default && (inside(&symlink) || inside(&mount)) {
+            errs.push(format!(
+                "{shown}: {who}: path {path} is inside {}, which sealbox-install replaces on every activation; choose a path outside it or leave 'path' out",
+                if inside(&symlink) { &symlink } else { &mount }
+            ));
+        } else if let Some(first) = paths.get(path) {
             errs.push(format!(
                 "{shown}: {who}: path {path} is already used by {first}; give one of them another 'path'"
             ));
@@ -596,7 +603,8 @@ pub fn build(
         if !template_entries.is_empty() && name.split('/').next() == Some("rendered") {
             f.err("the name 'rendered' is reserved for templates; rename the secret".into());
         }
-        let c = common(&mut f, format!("{symlink}/{name}"));
+        let default_path = format!("{symlink}/{name}");
+        let c = common(&mut f, default_path.clone());
         let key = f
             .string("key")
             .or_else(|| default_key.clone())
@@ -621,13 +629,15 @@ pub fn build(
         }
         let credential = f.string("credentialName");
         if let Some(cn) = &credential {
+            // systemd's rule for credential names: a file name of printable ASCII.
             if cn.is_empty()
-                || cn == "."
-                || cn == ".."
-                || cn.contains('/')
-                || cn.chars().any(|ch| ch.is_control())
+                || cn.len() > 255
+                || cn.starts_with('.')
+                || !cn
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
             {
-                f.err("'credentialName' must be a plain file name (no '/'), used as /run/credstore/NAME".into());
+                f.err("'credentialName' must be a plain file name of printable ASCII (no '/', ':', spaces or leading '.'), such as \"app-db\"; it becomes /run/credstore/NAME".into());
             } else if let Some(first) = credentials.get(cn) {
                 f.err(format!(
                     "credentialName '{cn}' is already used by {first}; credential names must be unique"
@@ -636,7 +646,7 @@ pub fn build(
                 credentials.insert(cn.clone(), who.clone());
             }
         }
-        claim(f.errs, &c.path, who.clone());
+        claim(f.errs, &c.path, &default_path, who.clone());
         let mut fields = common_fields(&c, name);
         fields.push(("key", Value::str(key)));
         fields.push(("format", Value::str(format)));
@@ -670,7 +680,8 @@ pub fn build(
         if let Err(e) = act_validate::check_name(name) {
             f.err(e);
         }
-        let c = common(&mut f, format!("{symlink}/rendered/{name}"));
+        let default_path = format!("{symlink}/rendered/{name}");
+        let c = common(&mut f, default_path.clone());
         let content = f.string("content");
         let file = f.string("file").map(|p| input_path(base, &p));
         let raw = match (&content, &file) {
@@ -703,7 +714,7 @@ pub fn build(
             }
             None => String::new(),
         };
-        claim(f.errs, &c.path, who.clone());
+        claim(f.errs, &c.path, &default_path, who.clone());
         let mut fields = common_fields(&c, name);
         fields.push(("content", Value::str(text)));
         fields.push(("file", Value::str(file.unwrap_or_default())));

@@ -398,9 +398,17 @@ fn invalid_descriptions_name_file_and_entry() {
             &["secrets.b", "path /etc/x is already used by secrets.a"],
         ),
         (
-            "dupdefault.toml",
-            "[secrets.a]\n[templates.t]\ncontent = \"x\"\npath = \"/run/secrets/a\"\n",
+            "duptemplate.toml",
+            "[secrets.a]\npath = \"/etc/a\"\n[templates.t]\ncontent = \"x\"\npath = \"/etc/a\"\n",
             &["templates.t", "already used by secrets.a"],
+        ),
+        (
+            "inside.toml",
+            "[secrets.a]\npath = \"/run/secrets/other/a\"\n",
+            &[
+                "secrets.a",
+                "is inside /run/secrets, which sealbox-install replaces",
+            ],
         ),
         (
             "owner.toml",
