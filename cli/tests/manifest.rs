@@ -687,3 +687,59 @@ fn example_units_keep_the_host_mount_namespace() {
         Err(e) => eprintln!("SKIPPED systemd-analyze verify: {e}"),
     }
 }
+
+/// The example description, moved into a temp dir, installs for real (in a private mount
+/// namespace): templates get the decrypted values where `${secret:NAME}` stood.
+#[test]
+fn example_installs_in_a_private_mount_namespace() {
+    let ex = root().join("examples/systemd");
+    let d = workdir();
+    let t = d.path().display().to_string();
+    fs::copy(
+        root().join("examples/keys/demo-age-key.txt"),
+        d.path().join("key.txt"),
+    )
+    .unwrap();
+    // Same description, with every host path under the temp dir and numeric groups (no
+    // demo-app group here).
+    let desc = fs::read_to_string(ex.join("sealbox.toml"))
+        .unwrap()
+        .replace("/etc/sealbox/", "")
+        .replace("/etc/demo-app/", &format!("{t}/etc/demo-app/"))
+        .replace("group = \"demo-app\"", "gid = 4242")
+        .replace(
+            "defaultSopsFile",
+            &format!("secretsMountPoint = \"{t}/secrets.d\"\nsymlinkPath = \"{t}/secrets\"\ndefaultSopsFile"),
+        );
+    fs::write(d.path().join("sealbox.toml"), desc).unwrap();
+    let m = d.path().join("manifest.json");
+    fs::write(
+        &m,
+        manifest_ok(d.path(), &["--check-sopsfile", "sealbox.toml"]),
+    )
+    .unwrap();
+    let script = format!(
+        "set -e; {bin} {m}; cat {t}/secrets/rendered/demo-app.env; echo ---; \
+         cat {t}/etc/demo-app/db-password; echo; echo ---; \
+         stat -c '%a %u %g' {t}/secrets/rendered/demo-app.env {t}/secrets/db-password {t}/secrets/api_token",
+        bin = sealbox_install().display(),
+        m = m.display(),
+    );
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("SEALBOX_NIXOS_RUN_DIR", d.path().join("nixos"))
+        .env("SEALBOX_CREDSTORE_DIR", d.path().join("credstore"))
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run unshare (needs root)");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}{out}", stderr(&o));
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(
+        parts[0],
+        "DB_USER=app\nDB_PASSWORD=correct horse battery staple\nAPI_TOKEN=tok_live_0123456789abcdef\n"
+    );
+    assert_eq!(parts[1], "correct horse battery staple\n");
+    assert_eq!(parts[2], "440 0 4242\n440 0 4242\n400 0 0\n");
+}
