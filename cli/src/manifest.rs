@@ -21,7 +21,7 @@ use crate::ManifestArgs;
 use sealbox_activation::manifest as act_manifest;
 use sealbox_activation::validate::{self as act_validate, Depth, Owners};
 use sealbox_formats::store::{json, yaml};
-use sealbox_formats::{Code, Error, Map, Result, Value};
+use sealbox_formats::{Error, Map, Result, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,12 +49,8 @@ pub enum FileChecks {
 /// `sealbox manifest`.
 pub fn manifest(a: &ManifestArgs) -> Result<()> {
     let lang = lang_of(&a.file, a.input_type.as_deref())?;
-    let text = String::from_utf8(read_input(&a.file)?).map_err(|_| {
-        Error::new(
-            Code::CouldNotReadInputFile,
-            format!("{}: not UTF-8 text", a.file.display()),
-        )
-    })?;
+    let text = String::from_utf8(read_input(&a.file)?)
+        .map_err(|_| Error::generic(format!("{}: not UTF-8 text", a.file.display())))?;
     let stdin = a.file == Path::new("-");
     let shown = if stdin {
         "<stdin>".to_string()
@@ -97,13 +93,10 @@ fn lang_of(file: &Path, flag: Option<&str>) -> Result<Lang> {
     match name.as_str() {
         "toml" => Ok(Lang::Toml),
         "yaml" | "yml" => Ok(Lang::Yaml),
-        _ => Err(Error::new(
-            Code::CouldNotReadInputFile,
-            format!(
-                "{}: cannot tell whether the description is TOML or YAML",
-                file.display()
-            ),
-        )
+        _ => Err(Error::generic(format!(
+            "{}: cannot tell whether the description is TOML or YAML",
+            file.display()
+        ))
         .with_hint("name it *.toml, *.yaml or *.yml, or pass --input-type toml|yaml")),
     }
 }

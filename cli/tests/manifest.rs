@@ -516,7 +516,7 @@ fn invalid_descriptions_name_file_and_entry() {
     // An unknown extension needs --input-type.
     fs::write(d.path().join("desc.conf"), head).unwrap();
     let o = sealbox(d.path(), &["manifest", "desc.conf"]);
-    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--input-type"), "{}", stderr(&o));
 }
 
