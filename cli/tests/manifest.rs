@@ -742,4 +742,12 @@ fn example_installs_in_a_private_mount_namespace() {
     );
     assert_eq!(parts[1], "correct horse battery staple\n");
     assert_eq!(parts[2], "440 0 4242\n440 0 4242\n400 0 0\n");
+    // credentialName is passed through; a sealbox-install that implements it (issue 7)
+    // places the secret in the credential store, root-only.
+    let cred = d.path().join("credstore/demo-app-db");
+    if let Ok(v) = fs::read(&cred) {
+        assert_eq!(v, b"correct horse battery staple");
+        let mode = fs::metadata(&cred).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o400);
+    }
 }
