@@ -192,7 +192,8 @@ pub fn explain(p: &Probe, waited: Option<Duration>) -> String {
                 "generate the SSH host keys with 'ssh-keygen -A' (or 'ssh-keygen -t ed25519 -N \"\" -f {path}')"
             )
         };
-        if !fixes.contains(&fix) {
+        let ssh_fix_given = *what == "ageSshKeyPaths" && fixes.iter().any(|f: &String| f.contains("ssh-keygen"));
+        if !ssh_fix_given {
             fixes.push(fix);
         }
     }
