@@ -53,8 +53,7 @@ pub fn check_name(n: &str) -> Res<()> {
     }
     if !n.bytes().all(|b| (0x20..0x7f).contains(&b)) || n.contains(':') {
         return Err(
-            "the credential name may only contain printable ASCII characters other than ':'"
-                .into(),
+            "the credential name may only contain printable ASCII characters other than ':'".into(),
         );
     }
     Ok(())
@@ -123,7 +122,8 @@ fn ensure_dir(dir: &Path) -> Res<()> {
 }
 
 fn ensure_dir_checked(dir: &Path) -> Res<()> {
-    let md = fs::symlink_metadata(dir).map_err(|e| format!("cannot stat {}: {e}", dir.display()))?;
+    let md =
+        fs::symlink_metadata(dir).map_err(|e| format!("cannot stat {}: {e}", dir.display()))?;
     if !md.file_type().is_dir() {
         return Err(format!(
             "{} is not a directory (a symlink is never followed); remove it",
@@ -199,7 +199,10 @@ pub fn sync(
 
 /// The values to place for a run: (credential name, bytes) of every installed secret that
 /// has one; `named` also holds the names of secrets that failed (kept as they are).
-pub(crate) fn values<'a>(plan: &'a Plan, secrets: &'a [Installed]) -> (Vec<&'a str>, Vec<(&'a str, &'a [u8])>) {
+pub(crate) fn values<'a>(
+    plan: &'a Plan,
+    secrets: &'a [Installed],
+) -> (Vec<&'a str>, Vec<(&'a str, &'a [u8])>) {
     let named: Vec<&str> = plan
         .secrets
         .iter()
@@ -271,8 +274,7 @@ pub fn diff(
             changed.push(name.to_string());
             continue;
         }
-        if buf[..] != bytes[..] || md.mode() & 0o777 != 0o400 || md.uid() != 0 || md.gid() != 0
-        {
+        if buf[..] != bytes[..] || md.mode() & 0o777 != 0o400 || md.uid() != 0 || md.gid() != 0 {
             changed.push(name.to_string());
         }
     }
@@ -325,7 +327,13 @@ mod tests {
         // nothing named, nothing placed before: the store is not even created
         assert!(sync(&dir, "/run/secrets", &[], &[]).unwrap().is_empty());
         assert!(!dir.exists());
-        sync(&dir, "/run/secrets", &["a", "b"], &[("a", b"1"), ("b", b"2")]).unwrap();
+        sync(
+            &dir,
+            "/run/secrets",
+            &["a", "b"],
+            &[("a", b"1"), ("b", b"2")],
+        )
+        .unwrap();
         let md = fs::metadata(&dir).unwrap();
         assert_eq!(md.mode() & 0o7777, 0o700);
         assert_eq!(fs::metadata(dir.join("a")).unwrap().mode() & 0o7777, 0o400);

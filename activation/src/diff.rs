@@ -78,7 +78,9 @@ pub fn diff(path: &Path, o: &Options) -> Result<Vec<String>, Errors> {
         for i in list.iter() {
             let state = match &base {
                 None => None,
-                Some(b) => differs(&join(b, &i.entry.name), i, compare_owner).map_err(|e| vec![e])?,
+                Some(b) => {
+                    differs(&join(b, &i.entry.name), i, compare_owner).map_err(|e| vec![e])?
+                }
             };
             match state {
                 None => added.push(i.entry.name.clone()),

@@ -192,7 +192,8 @@ pub fn explain(p: &Probe, waited: Option<Duration>) -> String {
                 "generate the SSH host keys with 'ssh-keygen -A' (or 'ssh-keygen -t ed25519 -N \"\" -f {path}')"
             )
         };
-        let ssh_fix_given = *what == "ageSshKeyPaths" && fixes.iter().any(|f: &String| f.contains("ssh-keygen"));
+        let ssh_fix_given =
+            *what == "ageSshKeyPaths" && fixes.iter().any(|f: &String| f.contains("ssh-keygen"));
         if !ssh_fix_given {
             fixes.push(fix);
         }
@@ -369,7 +370,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let ssh = d.path().join("ssh_host_ed25519_key");
         let age = d.path().join("nope/key.txt");
-        fs::write(d.path().join("ssh_host_rsa_key"), "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n").unwrap();
+        fs::write(
+            d.path().join("ssh_host_rsa_key"),
+            "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n",
+        )
+        .unwrap();
         let m = Manifest {
             age_key_file: age.display().to_string(),
             age_ssh_key_paths: vec![ssh.display().to_string()],
@@ -378,10 +383,19 @@ mod tests {
         let p = probe(&m).unwrap();
         assert!(!p.any_usable());
         let e = explain(&p, None);
-        assert!(e.contains(&format!("ageKeyFile {} does not exist", age.display())), "{e}");
-        assert!(e.contains(&format!("ageSshKeyPaths {} does not exist", ssh.display())), "{e}");
+        assert!(
+            e.contains(&format!("ageKeyFile {} does not exist", age.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("ageSshKeyPaths {} does not exist", ssh.display())),
+            "{e}"
+        );
         assert!(e.contains("ssh_host_rsa_key (ssh-rsa (PEM))"), "{e}");
-        assert!(e.contains("ssh-keygen -A") && e.contains("--wait-for-key"), "{e}");
+        assert!(
+            e.contains("ssh-keygen -A") && e.contains("--wait-for-key"),
+            "{e}"
+        );
         fs::write(&ssh, "").unwrap();
         assert_eq!(probe(&m).unwrap().keys[1].2, KeyState::Empty);
         assert!(ensure(&m, Some(Duration::from_millis(200)), "t")

@@ -389,7 +389,11 @@ pub(crate) fn decrypt_all<'p>(
 
 /// Whether the file at `old` differs from what is installed now: content, mode, and (when
 /// owners were resolved) owner and group. `None` = no old file.
-pub(crate) fn differs(old: &Path, i: &Installed, compare_owner: bool) -> Result<Option<bool>, String> {
+pub(crate) fn differs(
+    old: &Path,
+    i: &Installed,
+    compare_owner: bool,
+) -> Result<Option<bool>, String> {
     let f = fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)

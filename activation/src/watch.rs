@@ -168,10 +168,8 @@ enum Wake {
 fn wait(w: &Watches, sfd: &SignalFd, timeout: Option<Duration>) -> Result<Wake, String> {
     let t = match timeout {
         None => PollTimeout::NONE,
-        Some(d) => {
-            PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32 + 1)
-                .unwrap_or(PollTimeout::MAX)
-        }
+        Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32 + 1)
+            .unwrap_or(PollTimeout::MAX),
     };
     let mut fds = [
         PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
@@ -211,7 +209,10 @@ fn activate(path: &Path, o: &Options, n: u64) {
                 .and_then(|m| std::fs::read_link(&m.symlink_path).ok())
                 .map(|t| t.display().to_string())
                 .unwrap_or_else(|| "?".into());
-            eprintln!("{}: watch: activation {n} done, current generation {gen}", o.prog);
+            eprintln!(
+                "{}: watch: activation {n} done, current generation {gen}",
+                o.prog
+            );
         }
         Err(errs) => {
             for e in errs {

@@ -7,8 +7,8 @@ use sealbox_activation::diff::diff;
 use sealbox_activation::run::{run, CheckMode, Options};
 use sealbox_activation::watch::watch;
 use std::path::PathBuf;
-use std::time::Duration;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
