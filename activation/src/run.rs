@@ -203,8 +203,11 @@ pub(crate) struct Installed<'p> {
 fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     let mp = PathBuf::from(&m.secrets_mount_point);
     let link = PathBuf::from(&m.symlink_path);
-    // a key must exist (or appear within --wait-for-key) before anything is mounted
-    crate::keywait::ensure(m, o.wait_for_key, &o.prog).map_err(one)?;
+    // a key must exist (or appear within --wait-for-key) before anything is mounted; a
+    // manifest without secrets (e.g. an empty for-users manifest) needs none
+    if !plan.secrets.is_empty() {
+        crate::keywait::ensure(m, o.wait_for_key, &o.prog).map_err(one)?;
+    }
     // 5. keys gid
     let kgid = keys_gid(o).map_err(one)?;
     let chown_dirs = !m.user_mode;

@@ -112,15 +112,25 @@ impl Watches {
                 child = d;
                 dir = d.parent();
             }
-            let (Some(d), Some(name)) = (dir, child.components().next_back()) else {
+            // A directory removed meanwhile: go further up.
+            let wd = loop {
+                let (Some(d), Some(Component::Normal(_))) = (dir, child.components().next_back())
+                else {
+                    break None;
+                };
+                match ino.add_watch(d, flags) {
+                    Ok(wd) => break Some(wd),
+                    Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {
+                        child = d;
+                        dir = d.parent();
+                    }
+                    Err(e) => return Err(format!("cannot watch {}: {e}", d.display())),
+                }
+            };
+            let (Some(wd), Some(Component::Normal(name))) = (wd, child.components().next_back())
+            else {
                 continue;
             };
-            let Component::Normal(name) = name else {
-                continue;
-            };
-            let wd = ino
-                .add_watch(d, flags)
-                .map_err(|e| format!("cannot watch {}: {e}", d.display()))?;
             let v = names.entry(wd).or_default();
             if !v.iter().any(|n| n == name) {
                 v.push(name.to_os_string());
@@ -236,6 +246,12 @@ pub fn watch(path: &Path, o: &Options, debounce: Duration) -> Result<(), String>
         .map_err(|e| format!("cannot block signals: {e}"))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("cannot create a signalfd: {e}"))?;
+    // The key paths are watched here, so --wait-for-key is not needed (and would delay
+    // SIGTERM handling while it waits).
+    let o = &Options {
+        wait_for_key: None,
+        ..o.clone()
+    };
     let max_delay = (debounce * 20).max(Duration::from_secs(10));
     let mut n = 0u64;
     loop {

@@ -100,6 +100,17 @@ fn missing_key_fails_naming_the_paths_with_and_without_waiting() {
         "{err}"
     );
     assert!(!ns.exists(&t.join("secrets")));
+    // a manifest without secrets (an empty for-users manifest on first boot) needs no host
+    // key (a missing ageKeyFile stays an error, as in sops-nix)
+    let mut empty = f.manifest(vec![], vec![], 1);
+    empty.key_file = String::new();
+    let json = empty.json().replace(
+        "\"ageSshKeyPaths\":[]",
+        "\"ageSshKeyPaths\":[\"/nonexistent/ssh_host_ed25519_key\"]",
+    );
+    std::fs::write(ns.h().join("empty.json"), json).unwrap();
+    let o = ns.install(&[ns.h().join("empty.json").to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
