@@ -96,6 +96,18 @@ fn reader(dir: &Path) {
     std::fs::rename(dir.join("result.tmp"), dir.join("result")).unwrap();
 }
 
+/// Kills the watcher if the test fails half-way (it would run forever).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {
@@ -174,7 +186,7 @@ fn watch_mode_bursts_units_readers_failures_and_sigterm() {
             std::fs::File::create(h.join("watch.out")).unwrap(),
         ))
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
-    let mut watcher = c.spawn().unwrap();
+    let mut watcher = KillOnDrop(c.spawn().unwrap());
     let limit = Duration::from_secs(90);
     let logtext = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_until("the first activation", limit, || generation(ns, &m) == 1);
@@ -185,7 +197,7 @@ fn watch_mode_bursts_units_readers_failures_and_sigterm() {
     let rdir = h.join("reader");
     std::fs::create_dir(&rdir).unwrap();
     std::fs::write(rdir.join("spec"), m.link().display().to_string()).unwrap();
-    let mut reader = spawn_reader(ns, &rdir);
+    let mut reader = KillOnDrop(spawn_reader(ns, &rdir));
     wait_until("the reader", limit, || rdir.join("ready").exists());
 
     // groups of edits: singles and two bursts of 5; 20 edits, 12 groups
@@ -252,7 +264,7 @@ fn watch_mode_bursts_units_readers_failures_and_sigterm() {
     wait_until("the reader's result", limit, || {
         rdir.join("result").exists()
     });
-    let _ = reader.wait();
+    let _ = reader.0.wait();
     let res = std::fs::read_to_string(rdir.join("result")).unwrap();
     let bad: Vec<&str> = res.lines().filter(|l| l.starts_with("bad ")).collect();
     assert!(bad.is_empty(), "{bad:#?}");
@@ -297,17 +309,16 @@ fn watch_mode_bursts_units_readers_failures_and_sigterm() {
 
     // SIGTERM: exits 0, promptly
     let st = std::process::Command::new("kill")
-        .args(["-TERM", &watcher.id().to_string()])
+        .args(["-TERM", &watcher.0.id().to_string()])
         .status()
         .unwrap();
     assert!(st.success());
     let t0 = Instant::now();
     let status = loop {
-        if let Some(s) = watcher.try_wait().unwrap() {
+        if let Some(s) = watcher.0.try_wait().unwrap() {
             break s;
         }
         if t0.elapsed() > Duration::from_secs(30) {
-            let _ = watcher.kill();
             panic!("watch mode did not exit on SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(50));
