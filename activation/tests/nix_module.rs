@@ -143,9 +143,13 @@ impl Inputs {
         (m.display().to_string(), u.display().to_string())
     }
     fn install(&self, manifest: &str, flags: &[&str]) {
+        let credstore = self.f.ns.t.join("credstore").display().to_string();
         let mut args: Vec<&str> = flags.to_vec();
         args.push(manifest);
-        let o = self.f.ns.install(&args, &[]);
+        let o = self
+            .f
+            .ns
+            .install(&args, &[("SEALBOX_CREDSTORE_DIR", credstore.as_str())]);
         assert!(
             o.status.success(),
             "sealbox-install {args:?} failed:\n{}",
@@ -295,6 +299,10 @@ fn every_option_manifest_passes_the_sopsfile_check_and_installs_the_expected_tre
             target.display()
         );
     }
+    // credentialName: the secret is also a systemd credential, root-only.
+    let cred = t.join("credstore/app-token");
+    assert_eq!(ns.stat(&cred), "regular file|400|0|0");
+    assert_eq!(ns.cat(&cred), b"tok-123");
     // The generation: secrets.d/1 on its own tmpfs (useTmpfs), /run/secrets → it.
     assert_eq!(
         ns.readlink(&secrets),

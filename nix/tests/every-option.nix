@@ -129,7 +129,7 @@ let
 
   # What only sealbox has or allows: a secret whose `name` differs from its
   # attribute, used by a template (sops-nix keys placeholders by attribute
-  # name, so its build check fails on this).
+  # name, so its build check fails on this), and a systemd credential.
   extras =
     { config, ... }:
     {
@@ -138,6 +138,8 @@ let
         key = "database/user";
       };
       sops.templates."renamed.txt".content = "user=${config.sops.placeholder.renamed}\n";
+      # A systemd credential (placed in /run/credstore by sealbox-install).
+      sops.secrets.api_token.credentialName = "app-token";
     };
 
   ev = lib.evalModules {
