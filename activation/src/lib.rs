@@ -7,12 +7,20 @@
 //! * [`validate`]: names, modes, formats, owners, placeholders, check modes;
 //! * [`decrypt`]: decryption (each file once) and template rendering;
 //! * [`fsops`]: mount, files, symlinks, pruning;
-//! * [`run`]: the sequence and change detection.
+//! * [`run`]: the sequence and change detection;
+//! * [`keywait`]: finding the machine's key, explaining its absence, `--wait-for-key`;
+//! * [`credstore`]: systemd credentials (`credentialName`);
+//! * [`diff`]: `--diff`, what an activation would change;
+//! * [`watch`]: `--watch`, re-activation on changes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod credstore;
 pub mod decrypt;
+pub mod diff;
 pub mod fsops;
+pub mod keywait;
 pub mod manifest;
 pub mod run;
 pub mod validate;
+pub mod watch;

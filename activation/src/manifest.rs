@@ -72,6 +72,9 @@ pub struct Secret {
     pub sops_file: String,
     /// The format string as given ("" = yaml).
     pub format: String,
+    /// `credentialName`: also place the secret at `<credstore>/<name>` for systemd's
+    /// `LoadCredential=` (sealbox extension; null or absent = no credential).
+    pub credential_name: Option<String>,
 }
 
 /// A template entry (§2.3).
@@ -261,6 +264,7 @@ pub fn parse(text: &str) -> Res<Manifest> {
             key: string(m, "key", &ctx)?,
             sops_file: string(m, "sopsFile", &ctx)?,
             format: string(m, "format", &ctx)?,
+            credential_name: opt_string(m, "credentialName", &ctx)?,
         });
     }
     for (i, m) in objects(&doc, "templates")?.into_iter().enumerate() {

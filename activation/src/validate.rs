@@ -37,6 +37,8 @@ pub struct PlannedSecret {
     pub format: Format,
     /// Its placeholder when templates exist.
     pub placeholder: Option<String>,
+    /// `credentialName` (validated): also placed in the systemd credential store.
+    pub credential: Option<String>,
 }
 
 /// A validated template.
@@ -330,12 +332,40 @@ pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<
                 }
             }
         };
+        let credential = match &s.credential_name {
+            None => None,
+            Some(c) => {
+                if let Err(e) = crate::credstore::check_name(c) {
+                    errs.push(fail(format!("credentialName: {e}")));
+                    continue;
+                }
+                if m.user_mode {
+                    errs.push(fail(
+                        "credentialName is not supported in user mode (the credential store is system-wide); remove it".into(),
+                    ));
+                    continue;
+                }
+                if let Some(other) = plan
+                    .secrets
+                    .iter()
+                    .find(|p| p.credential.as_deref() == Some(c.as_str()))
+                {
+                    errs.push(fail(format!(
+                        "credentialName '{c}' is already used by secret {}; credential names must be unique",
+                        other.entry.name
+                    )));
+                    continue;
+                }
+                Some(c.clone())
+            }
+        };
         plan.secrets.push(PlannedSecret {
             entry: e,
             key: s.key.clone(),
             sops_file: s.sops_file.clone(),
             format,
             placeholder,
+            credential,
         });
     }
     let mut tnames: Vec<&str> = Vec::new();

@@ -324,16 +324,37 @@ fn age_ssh_key_paths_are_imported() {
             .count(),
         1
     );
-    // without a usable key, the error names the file and its recipients
+    // with a key that cannot decrypt the file, the error names the file and its recipients
+    let other = h.join("other_ed25519_key");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(st.success());
     let m2 = std::fs::read_to_string(&mf)
         .unwrap()
-        .replace(&sk.display().to_string(), "/nonexistent/other");
-    std::fs::write(&mf, m2).unwrap();
+        .replace(&sk.display().to_string(), &other.display().to_string());
+    std::fs::write(&mf, &m2).unwrap();
     let o = ns.install(&[mf.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
         err.contains("secret tok") && err.contains(&r) && err.contains(&json.display().to_string()),
+        "{err}"
+    );
+    // with no key at all, the error names every path looked at and how to fix it
+    let m3 = m2.replace(&other.display().to_string(), "/nonexistent/other");
+    std::fs::write(&mf, m3).unwrap();
+    let o = ns.install(&[mf.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no usable age identity found")
+            && err.contains("ageSshKeyPaths /nonexistent/key does not exist")
+            && err.contains("ageSshKeyPaths /nonexistent/other does not exist")
+            && err.contains("ssh-keygen -A")
+            && err.contains("--wait-for-key"),
         "{err}"
     );
 }

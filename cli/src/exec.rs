@@ -126,31 +126,33 @@ pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
         })
     };
     let status = child.wait().map_err(spawn_err)?;
-    // If the command never read the FIFO, the writer is still blocked: open and drain it.
+    // If the command never read the FIFO, the writer is blocked in open() or write(), or
+    // has not reached open() yet: hold a read end open until it is done.
     if !writer.is_finished() {
-        drain(&path);
+        drain_until(&path, || writer.is_finished());
     }
     let _ = writer.join();
     drop(dir);
     child_status(status)
 }
 
-fn drain(fifo: &Path) {
-    if let Ok(mut r) = std::fs::OpenOptions::new()
+/// Reads and discards what arrives on `fifo` until `done()`. The read end stays open the whole
+/// time, so a writer that opens the FIFO late never blocks waiting for a reader.
+fn drain_until(fifo: &Path, done: impl Fn() -> bool) {
+    let Ok(mut r) = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(fifo)
-    {
-        let mut sink = Zeroizing::new(vec![0u8; 65536]);
-        for _ in 0..10_000 {
-            match r.read(&mut sink) {
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(std::time::Duration::from_millis(1))
-                }
-                Err(_) => break,
-            }
+    else {
+        return;
+    };
+    let mut sink = Zeroizing::new(vec![0u8; 65536]);
+    while !done() {
+        match r.read(&mut sink) {
+            Ok(n) if n > 0 => continue,
+            // Ok(0): no writer yet (or it closed); WouldBlock: nothing written yet. Either way
+            // the writer can still open: keep the read end and wait.
+            _ => std::thread::sleep(std::time::Duration::from_millis(1)),
         }
     }
 }

@@ -33,29 +33,15 @@ let
           default = name;
           description = "File name of the secret under the secrets directory.";
         };
-        key = mkOption {
-          type = types.str;
-          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
-          defaultText = literalMD "{option}`sops.defaultSopsKey`, else the attribute name";
-          description = "Key of the value in the sops file (`\"\"` = whole file).";
-        };
+        key = sb.keyOption cfg name;
         path = mkOption {
           type = types.str;
           default = "${cfg.defaultSymlinkPath}/${name}";
           defaultText = literalMD "`<sops.defaultSymlinkPath>/<attribute name>`";
           description = "Where the secret is made available (`%r` = $XDG_RUNTIME_DIR); other paths become symlinks.";
         };
-        format = mkOption {
-          type = types.enum sb.formats;
-          default = cfg.defaultSopsFormat;
-          defaultText = literalExpression "config.sops.defaultSopsFormat";
-          description = "Format of the sops file.";
-        };
-        mode = mkOption {
-          type = types.str;
-          default = "0400";
-          description = "Octal permissions of the installed file.";
-        };
+        format = sb.formatOption cfg;
+        mode = sb.modeOption types.str "installed file";
         sopsFile = mkOption {
           type = types.path;
           default = cfg.defaultSopsFile;
@@ -69,7 +55,7 @@ let
   templateType = types.submodule (
     { config, name, ... }:
     {
-      options = {
+      options = sb.templateTextOptions pkgs config // {
         name = mkOption {
           type = types.singleLineStr;
           default = name;
@@ -81,33 +67,12 @@ let
           defaultText = literalMD "`<xdg.configHome>/sops-nix/secrets/rendered/<name>`";
           description = "Where the rendered file is made available.";
         };
-        content = mkOption {
-          type = types.lines;
-          default = "";
-          description = "Template text with placeholders.";
-        };
-        file = mkOption {
-          type = types.path;
-          default = pkgs.writeText config.name config.content;
-          defaultText = literalMD "a store file with `content`";
-          description = "Template file, used only when `content` is empty.";
-        };
-        mode = mkOption {
-          type = types.singleLineStr;
-          default = "0400";
-          description = "Octal permissions of the rendered file.";
-        };
+        mode = sb.modeOption types.singleLineStr "rendered file";
       };
     }
   );
 
   hmConfig = config;
-
-  placeholderByName = lib.listToAttrs (
-    lib.mapAttrsToList (attr: s: lib.nameValuePair s.name cfg.placeholder.${attr}) (
-      lib.filterAttrs (attr: _: cfg.placeholder ? ${attr}) cfg.secrets
-    )
-  );
 
   manifest = pkgs.writeTextFile {
     name = "manifest.json";
@@ -138,12 +103,9 @@ let
       sshKeyPaths = cfg.gnupg.sshKeyPaths;
       ageKeyFile = cfg.age.keyFile;
       ageSshKeyPaths = cfg.age.sshKeyPaths;
-      placeholderBySecretName = placeholderByName;
+      placeholderBySecretName = sb.placeholderByName cfg;
       userMode = true;
-      logging = {
-        keyImport = lib.elem "keyImport" cfg.log;
-        secretChanges = lib.elem "secretChanges" cfg.log;
-      };
+      logging = sb.logging cfg.log;
     };
     checkPhase = ''
       ${cfg.package}/bin/sealbox-install --check-mode=${sb.checkMode cfg.validateSopsFiles} "$out"

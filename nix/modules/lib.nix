@@ -56,6 +56,65 @@ rec {
         ]
       );
 
+  # Option declarations the NixOS and home-manager modules share.
+  keyOption =
+    cfg: name:
+    mkOption {
+      type = types.str;
+      default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
+      defaultText = lib.literalMD "{option}`sops.defaultSopsKey`, else the attribute name";
+      description = ''
+        Key of the value in the sops file, `/`-separated for nested yaml/json
+        (`""` = the whole decrypted file). Ignored for binary, dotenv and ini.
+      '';
+    };
+  formatOption =
+    cfg:
+    mkOption {
+      type = types.enum formats;
+      default = cfg.defaultSopsFormat;
+      defaultText = lib.literalExpression "config.sops.defaultSopsFormat";
+      description = "Format of the sops file.";
+    };
+  modeOption =
+    type: what:
+    mkOption {
+      inherit type;
+      default = "0400";
+      description = "Octal permissions of the ${what}.";
+    };
+  # A template's text: `content`, or `file` when `content` is empty.
+  templateTextOptions = pkgs: config: {
+    content = mkOption {
+      type = types.lines;
+      default = "";
+      description = "Template text; `config.sops.placeholder.<secret>` stands for a secret's value.";
+    };
+    file = mkOption {
+      type = types.path;
+      default = pkgs.writeText config.name config.content;
+      defaultText = lib.literalMD "a store file with `content`";
+      description = "Template file, used only when `content` is empty.";
+    };
+  };
+
+  # The manifest's `placeholderBySecretName`: keyed by the secret's `name`, which
+  # is what sealbox-install (like sops-install-secrets) looks up; sops-nix keys
+  # it by attribute name, which breaks templates when the two differ.
+  placeholderByName =
+    cfg:
+    lib.listToAttrs (
+      lib.mapAttrsToList (attr: s: lib.nameValuePair s.name cfg.placeholder.${attr}) (
+        lib.filterAttrs (attr: _: cfg.placeholder ? ${attr}) cfg.secrets
+      )
+    );
+
+  # The manifest's `logging` object.
+  logging = log: {
+    keyImport = lib.elem "keyImport" log;
+    secretChanges = lib.elem "secretChanges" log;
+  };
+
   # The `--check-mode` the manifest build runs the validation binary with.
   checkMode = validate: if validate then "sopsfile" else "manifest";
 

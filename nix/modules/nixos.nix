@@ -54,15 +54,7 @@ let
           defaultText = literalMD "the attribute name";
           description = "File name of the secret under `/run/secrets` (a `/` creates sub-directories).";
         };
-        key = mkOption {
-          type = types.str;
-          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
-          defaultText = literalMD "{option}`sops.defaultSopsKey`, else the attribute name";
-          description = ''
-            Key of the value in the sops file, `/`-separated for nested yaml/json
-            (`""` = the whole decrypted file). Ignored for binary, dotenv and ini.
-          '';
-        };
+        key = sb.keyOption cfg name;
         path = mkOption {
           type = types.str;
           default =
@@ -70,17 +62,8 @@ let
           defaultText = literalMD "`/run/secrets-for-users/<name>` if `neededForUsers`, else `/run/secrets/<name>`";
           description = "Where the secret is made available; any other path becomes a symlink to the default location.";
         };
-        format = mkOption {
-          type = types.enum sb.formats;
-          default = cfg.defaultSopsFormat;
-          defaultText = literalExpression "config.sops.defaultSopsFormat";
-          description = "Format of the sops file.";
-        };
-        mode = mkOption {
-          type = types.str;
-          default = "0400";
-          description = "Octal permissions of the installed file.";
-        };
+        format = sb.formatOption cfg;
+        mode = sb.modeOption types.str "installed file";
         owner = mkOption {
           type = types.nullOr types.str;
           default = null;
@@ -133,6 +116,17 @@ let
             failure rather than silently ignored.
           '';
         };
+        credentialName = mkOption {
+          type = types.nullOr (types.strMatching "[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*");
+          default = null;
+          example = "db-password";
+          description = ''
+            sealbox only: also place the secret at `/run/credstore/<credentialName>`
+            (mode 0400, root) for systemd's `LoadCredential=<credentialName>`, so a
+            unit with `DynamicUser=` can read it without a file owner. Updated
+            atomically with each activation and removed when unset.
+          '';
+        };
       };
       config = {
         sopsFile = lib.mkOptionDefault cfg.defaultSopsFile;
@@ -144,7 +138,7 @@ let
   templateType = types.submodule (
     { config, name, ... }:
     {
-      options = {
+      options = sb.templateTextOptions pkgs config // {
         name = mkOption {
           type = types.singleLineStr;
           default = name;
@@ -156,22 +150,7 @@ let
           defaultText = literalMD "`/run/secrets/rendered/<name>`";
           description = "Where the rendered file is made available (other paths become symlinks).";
         };
-        content = mkOption {
-          type = types.lines;
-          default = "";
-          description = "Template text; `config.sops.placeholder.<secret>` stands for a secret's value.";
-        };
-        file = mkOption {
-          type = types.path;
-          default = pkgs.writeText config.name config.content;
-          defaultText = literalMD "a store file with `content`";
-          description = "Template file, used only when `content` is empty.";
-        };
-        mode = mkOption {
-          type = types.singleLineStr;
-          default = "0400";
-          description = "Octal permissions of the rendered file.";
-        };
+        mode = sb.modeOption types.singleLineStr "rendered file";
         owner = mkOption {
           type = types.nullOr types.singleLineStr;
           default = null;
@@ -224,7 +203,9 @@ let
       reloadUnits
       neededForUsers
       ;
-  };
+  }
+  # Only when set, so manifests of configurations without it stay identical to sops-nix's.
+  // lib.optionalAttrs (s.credentialName != null) { inherit (s) credentialName; };
   templateJson = t: {
     inherit (t)
       name
@@ -241,14 +222,6 @@ let
       ;
   };
 
-  # Placeholders keyed by the secret's `name`, which is what sealbox-install
-  # (like sops-install-secrets) looks up. sops-nix keys them by attribute name.
-  placeholderByName = lib.listToAttrs (
-    lib.mapAttrsToList (attr: s: lib.nameValuePair s.name cfg.placeholder.${attr}) (
-      lib.filterAttrs (attr: _: cfg.placeholder ? ${attr}) cfg.secrets
-    )
-  );
-
   manifestFor =
     suffix: secrets: templates: extra:
     let
@@ -263,12 +236,9 @@ let
         sshKeyPaths = cfg.gnupg.sshKeyPaths;
         ageKeyFile = cfg.age.keyFile;
         ageSshKeyPaths = cfg.age.sshKeyPaths;
-        placeholderBySecretName = placeholderByName;
+        placeholderBySecretName = sb.placeholderByName cfg;
         userMode = false;
-        logging = {
-          keyImport = lib.elem "keyImport" cfg.log;
-          secretChanges = lib.elem "secretChanges" cfg.log;
-        };
+        logging = sb.logging cfg.log;
       }
       // extra;
     in
@@ -328,6 +298,12 @@ let
   duplicateNames =
     let
       names = map (s: s.name) regularSecrets;
+    in
+    lib.unique (lib.filter (n: lib.count (m: m == n) names > 1) names);
+
+  duplicateCredentials =
+    let
+      names = lib.filter (n: n != null) (map (s: s.credentialName) allSecrets);
     in
     lib.unique (lib.filter (n: lib.count (m: m == n) names > 1) names);
 in
@@ -523,6 +499,12 @@ in
             {
               assertion = duplicateNames == [ ];
               message = "sops.secrets: several secrets have the same name (${lib.concatStringsSep ", " duplicateNames}); each installs to /run/secrets/<name>";
+            }
+          ]
+          ++ [
+            {
+              assertion = duplicateCredentials == [ ];
+              message = "sops.secrets: several secrets have the same credentialName (${lib.concatStringsSep ", " duplicateCredentials}); each is placed at /run/credstore/<credentialName>";
             }
           ]
           ++ lib.optionals cfg.validateSopsFiles (

@@ -512,6 +512,35 @@ let
     ])).manifest)
   ];
 
+  # --- systemd credentials (sealbox only) --------------------------------------------------------
+  cred = summary (evalNixos [
+    base
+    {
+      sops.secrets.a.credentialName = "app-db";
+      sops.secrets.b = { };
+    }
+  ]);
+  credChecks = case "credentialName" [
+    (eq "failed assertions" cred.failedAssertions [ ])
+    (eq "in the manifest when set" (secretByName cred.manifest "a").credentialName "app-db")
+    (eq "absent when unset (manifest as sops-nix's)" ((secretByName cred.manifest "b") ? credentialName) false)
+    (hasMsg "duplicate credential names" (bad [
+      base
+      {
+        sops.secrets.a.credentialName = "x";
+        sops.secrets.b.credentialName = "x";
+      }
+    ]) "several secrets have the same credentialName (x)")
+    (fails "a credential name with a slash" (summary (evalNixos [
+      base
+      { sops.secrets.a.credentialName = "../shadow"; }
+    ])).manifest)
+    (fails "a credential name .." (summary (evalNixos [
+      base
+      { sops.secrets.a.credentialName = ".."; }
+    ])).manifest)
+  ];
+
   # --- no secrets: manifests exist, nothing is activated ---------------------------------------
   empty = summary (evalNixos [ ]);
   emptyChecks = case "empty" [
@@ -661,6 +690,7 @@ let
     ++ sdOnlyChecks
     ++ keyChecks
     ++ badChecks
+    ++ credChecks
     ++ emptyChecks
     ++ hmChecks
     ++ exampleChecks;

@@ -110,12 +110,9 @@ fn nix_string(s: &str) -> String {
     out
 }
 
-#[test]
-fn module_evaluation() {
-    let Some(lib) = std::env::var_os("NIXPKGS_LIB").filter(|v| !v.is_empty()) else {
-        println!("SKIPPED: module evaluation needs NIXPKGS_LIB (a checkout of nixpkgs' lib)");
-        return;
-    };
+/// nixpkgs' lib from `NIXPKGS_LIB` as a Nix expression, with its directory; None when unset.
+fn nixpkgs_lib() -> Option<(String, PathBuf)> {
+    let lib = std::env::var_os("NIXPKGS_LIB").filter(|v| !v.is_empty())?;
     let mut lib = std::fs::canonicalize(&lib)
         .unwrap_or_else(|e| panic!("NIXPKGS_LIB={}: {e}", Path::new(&lib).display()));
     // Accept the checkout's root (nixpkgs or nixpkgs.lib) as well as its lib/.
@@ -127,7 +124,16 @@ fn module_evaluation() {
         "NIXPKGS_LIB={} is not nixpkgs' lib directory",
         lib.display()
     );
-    let lib_expr = format!("import (/. + {})", nix_string(&lib.to_string_lossy()));
+    let expr = format!("import (/. + {})", nix_string(&lib.to_string_lossy()));
+    Some((expr, lib))
+}
+
+#[test]
+fn module_evaluation() {
+    let Some((lib_expr, lib)) = nixpkgs_lib() else {
+        println!("SKIPPED: module evaluation needs NIXPKGS_LIB (a checkout of nixpkgs' lib)");
+        return;
+    };
 
     let scratch = tempfile::tempdir().expect("temp dir");
     let out = nix_instantiate(
@@ -159,4 +165,69 @@ fn module_evaluation() {
         "module evaluation tests failed (each string is one failed check)"
     );
     println!("module evaluation tests passed with lib {}", lib.display());
+}
+
+/// Configurations that cannot build fail at evaluation with a message that names the option
+/// (or the secret) and says what is wrong: each case of `nix/tests/throws.nix`.
+#[test]
+fn evaluation_errors_name_the_option_and_the_fix() {
+    let Some((lib_expr, _)) = nixpkgs_lib() else {
+        println!("SKIPPED: module evaluation needs NIXPKGS_LIB (a checkout of nixpkgs' lib)");
+        return;
+    };
+    let cases: [(&str, &[&str]); 6] = [
+        (
+            "missing-sops-file",
+            &["Failed assertions:", "- Cannot find path '/nonexistent/secrets.yaml' set in sops.secrets.a.sopsFile"],
+        ),
+        (
+            "sops-file-not-in-store",
+            &["- '/etc/hostname' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"],
+        ),
+        (
+            "unknown-format",
+            &["`sops.secrets.a.format' is not of type `one of \"yaml\", \"json\", \"binary\", \"dotenv\", \"ini\"'", "\"toml\""],
+        ),
+        (
+            "unknown-default-format",
+            &["`sops.defaultSopsFormat' is not of type `one of \"yaml\""],
+        ),
+        (
+            "key-file-in-store",
+            &["`sops.age.keyFile' is not of type `null or absolute path not in the Nix store'"],
+        ),
+        (
+            "no-default-sops-file",
+            &["The option `sops.defaultSopsFile' was accessed but has no value defined"],
+        ),
+    ];
+    let scratch = tempfile::tempdir().expect("temp dir");
+    for (case, needles) in cases {
+        let out = nix_instantiate(
+            &[
+                "--eval",
+                "--strict",
+                "nix/tests/throws.nix",
+                "--arg",
+                "lib",
+                &lib_expr,
+                "--argstr",
+                "case",
+                case,
+            ],
+            scratch.path(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{case}: evaluation succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{case}: the error does not say {needle:?}:\n{stderr}"
+            );
+        }
+    }
 }

@@ -1,10 +1,14 @@
 //! `sealbox-install [--check-mode off|manifest|sopsfile] [--ignore-passwd] [--keep-going]
-//! [--restart-units] MANIFEST.json` – installs a sops-nix manifest's secrets.
+//! [--restart-units] [--wait-for-key SECONDS] [--watch [--debounce MS] | --diff]
+//! MANIFEST.json` – installs a sops-nix manifest's secrets.
 
 use clap::Parser;
+use sealbox_activation::diff::diff;
 use sealbox_activation::run::{run, CheckMode, Options};
+use sealbox_activation::watch::watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -26,13 +30,44 @@ struct Cli {
     /// (also SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1).
     #[arg(long = "restart-units")]
     restart_units: bool,
+    /// When no key exists yet (first boot), wait up to SECONDS for one of the configured
+    /// key paths to appear instead of failing.
+    #[arg(long = "wait-for-key", value_name = "SECONDS", value_parser = seconds)]
+    wait_for_key: Option<Duration>,
+    /// Keep running: re-install whenever the manifest, a sops file, a template file or a
+    /// key file changes; exit on SIGTERM/SIGINT.
+    #[arg(long, conflicts_with = "diff")]
+    watch: bool,
+    /// With --watch: activate once no change came for MS milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250, requires = "watch")]
+    debounce: u64,
+    /// Print what an activation would add, change or remove and which units it would
+    /// restart or reload; write nothing.
+    #[arg(long)]
+    diff: bool,
     /// The manifest JSON file.
     manifest: PathBuf,
 }
 
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("'{s}' is not a number of seconds")),
+    }
+}
+
 /// Go's flag package spells long flags with one dash (`-check-mode=x`): rewrite them.
 fn go_spelling(args: impl Iterator<Item = String>) -> Vec<String> {
-    const LONG: [&str; 4] = ["check-mode", "ignore-passwd", "keep-going", "restart-units"];
+    const LONG: [&str; 8] = [
+        "check-mode",
+        "ignore-passwd",
+        "keep-going",
+        "restart-units",
+        "wait-for-key",
+        "watch",
+        "debounce",
+        "diff",
+    ];
     let mut out = Vec::new();
     let mut positional = false;
     for a in args {
@@ -78,6 +113,36 @@ fn main() -> ExitCode {
     o.ignore_passwd = cli.ignore_passwd;
     o.keep_going = cli.keep_going;
     o.restart_via_systemctl |= cli.restart_units;
+    o.wait_for_key = cli.wait_for_key;
+    if (cli.watch || cli.diff) && o.check_mode != CheckMode::Off {
+        eprintln!("{prog}: --check-mode cannot be combined with --watch or --diff");
+        return ExitCode::from(2);
+    }
+    if cli.diff {
+        return match diff(&cli.manifest, &o) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(errs) => {
+                for e in errs {
+                    eprintln!("{prog}: {e}");
+                }
+                ExitCode::from(1)
+            }
+        };
+    }
+    if cli.watch {
+        return match watch(&cli.manifest, &o, Duration::from_millis(cli.debounce)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{prog}: watch: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match run(&cli.manifest, &o) {
         Ok(()) => ExitCode::SUCCESS,
         Err(errs) => {
