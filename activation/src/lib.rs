@@ -7,11 +7,13 @@
 //! * [`validate`]: names, modes, formats, owners, placeholders, check modes;
 //! * [`decrypt`]: decryption (each file once) and template rendering;
 //! * [`fsops`]: mount, files, symlinks, pruning;
-//! * [`run`]: the sequence and change detection.
+//! * [`run`]: the sequence and change detection;
+//! * [`fault`]: crash-test checkpoints (feature `fault-injection` only).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod decrypt;
+pub mod fault;
 pub mod fsops;
 pub mod manifest;
 pub mod run;
