@@ -382,9 +382,33 @@ pub fn switch_symlink(target: &Path, link: &Path) -> Res<()> {
     Ok(())
 }
 
+/// Refuses a path one of whose directories is a symlink owned by someone other than root:
+/// that user could point it anywhere (say at `/etc`) and have us replace a file there with
+/// the secret's symlink. Root's own symlinks (`/var/run → /run`) are followed.
+fn check_parents(path: &Path) -> Res<()> {
+    let mut p = PathBuf::new();
+    for c in path.parent().into_iter().flat_map(Path::components) {
+        p.push(c);
+        if let Ok(md) = fs::symlink_metadata(&p) {
+            if md.file_type().is_symlink() && md.uid() != 0 {
+                return Err(format!(
+                    "{} is a symlink owned by uid {}: refusing to follow it for {} (make it a directory, or own it by root)",
+                    p.display(),
+                    md.uid(),
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Creates or fixes the custom-path symlink `path → target` (spec §4 step 16). `owner` is
 /// `None` in user mode (plain symlink, no lchown).
 pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> Res<()> {
+    if owner.is_some() {
+        check_parents(path)?;
+    }
     if let Some(parent) = path.parent() {
         // Spec §4.16 has 0777 & ~umask; under umask 000 that is a world-writable parent
         // in which anyone could replace the symlink. 0755 whatever the umask.
