@@ -133,20 +133,21 @@ fn is_temp_dir_name(name: &str, prefix: &str) -> bool {
 
 /// Removes what an earlier run killed half-way left in `dir` (crash repair): for each
 /// entry whose name `is_ours`, owned by this user, either a regular file (`inner` is
-/// `None`) or a directory holding at most the symlink `inner`. Nothing is followed:
-/// directories are opened `O_NOFOLLOW` and entries removed relative to them. Failures are
-/// ignored (a leftover is harmless; the run goes on).
+/// `None`) or a directory holding at most the symlink `inner`. Nothing in `dir` is
+/// followed: a leftover directory is opened `O_NOFOLLOW` and entries are removed relative
+/// to open directories. Failures are ignored (a leftover is harmless; the run goes on).
 fn remove_leftovers(dir: &Path, is_ours: impl Fn(&str) -> bool, inner: Option<&str>) {
     use nix::sys::stat::{fstatat, SFlag};
     use nix::unistd::{geteuid, unlinkat, UnlinkatFlags};
     use std::os::fd::AsRawFd;
-    let open_dir = |p: &Path| {
+    let open_dir = |p: &Path, nofollow: i32| {
         OpenOptions::new()
             .read(true)
-            .custom_flags(O_NOFOLLOW | O_CLOEXEC | nix::libc::O_DIRECTORY)
+            .custom_flags(nofollow | O_CLOEXEC | nix::libc::O_DIRECTORY)
             .open(p)
     };
-    let (Ok(dfd), Ok(rd)) = (open_dir(dir), fs::read_dir(dir)) else {
+    // `dir` itself may be reached through root's symlinks (/var/run); what is in it is not.
+    let (Ok(dfd), Ok(rd)) = (open_dir(dir, 0), fs::read_dir(dir)) else {
         return;
     };
     let me = geteuid().as_raw();
@@ -175,7 +176,7 @@ fn remove_leftovers(dir: &Path, is_ours: impl Fn(&str) -> bool, inner: Option<&s
                 );
             }
             Some(inner) if kind == SFlag::S_IFDIR => {
-                let Ok(sub) = open_dir(&dir.join(&name)) else {
+                let Ok(sub) = open_dir(&dir.join(&name), O_NOFOLLOW) else {
                     continue;
                 };
                 if let Ok(st) = fstatat(
