@@ -13,6 +13,8 @@ use std::os::unix::fs::{
 };
 use std::path::{Path, PathBuf};
 
+use crate::fault;
+
 /// ramfs `statfs` magic.
 pub const RAMFS_MAGIC: i64 = 0x858458f6;
 /// tmpfs `statfs` magic.
@@ -27,7 +29,7 @@ const O_CLOEXEC: i32 = nix::libc::O_CLOEXEC;
 /// An existing directory (not a symlink) is accepted and chmod'ed.
 pub fn make_dir(p: &Path, mode: u32) -> std::io::Result<()> {
     match DirBuilder::new().mode(mode).create(p) {
-        Ok(()) => {}
+        Ok(()) => fault::point("mkdir"),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
             let md = fs::symlink_metadata(p)?;
             if !md.file_type().is_dir() {
@@ -39,10 +41,13 @@ pub fn make_dir(p: &Path, mode: u32) -> std::io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    fs::set_permissions(p, fs::Permissions::from_mode(mode))
+    fs::set_permissions(p, fs::Permissions::from_mode(mode))?;
+    fault::point("chmod dir");
+    Ok(())
 }
 
-/// `mkdir -p` with `mode` for missing components (existing ones are left alone).
+/// `mkdir -p` with exactly `mode` for missing components, whatever the umask (existing
+/// ones are left alone).
 pub fn make_dir_all(p: &Path, mode: u32) -> std::io::Result<()> {
     if p.is_dir() {
         return Ok(());
@@ -54,6 +59,13 @@ pub fn make_dir_all(p: &Path, mode: u32) -> std::io::Result<()> {
     }
     match DirBuilder::new().mode(mode).create(p) {
         Err(e) if e.kind() == ErrorKind::AlreadyExists && p.is_dir() => Ok(()),
+        Ok(()) => {
+            fault::point("mkdir -p");
+            // The umask narrowed it: the mode must not depend on who ran us.
+            fs::set_permissions(p, fs::Permissions::from_mode(mode))?;
+            fault::point("chmod dir");
+            Ok(())
+        }
         r => r,
     }
 }
@@ -69,6 +81,7 @@ pub fn make_parents(base: &Path, name: &str, keys_gid: u32, do_chown: bool) -> R
         if do_chown {
             chown(&p, Some(0), Some(keys_gid))
                 .map_err(|e| format!("cannot chown directory {}: {e}", p.display()))?;
+            fault::point("chown dir");
         }
     }
     Ok(())
@@ -83,6 +96,7 @@ pub fn write_new_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32
         .custom_flags(O_NOFOLLOW | O_CLOEXEC)
         .open(p)
         .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+    fault::point("create file");
     finish_file(f, p, bytes, mode, owner)
 }
 
@@ -97,12 +111,93 @@ fn finish_file(
     // first, then the exact mode, then the content.
     if let Some((u, g)) = owner {
         fchown(&f, Some(u), Some(g)).map_err(|e| format!("cannot chown {}: {e}", p.display()))?;
+        fault::point("fchown");
     }
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| format!("cannot chmod {}: {e}", p.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", p.display()))
+    fault::point("fchmod");
+    let werr = |e| format!("cannot write {}: {e}", p.display());
+    f.write_all(bytes).map_err(werr)?;
+    fault::point("write");
+    f.sync_all().map_err(werr)?;
+    fault::point("fsync");
+    Ok(())
+}
+
+/// Whether `name` is `prefix` followed by exactly six ASCII letters or digits (the
+/// temporary directory names `tempfile` makes).
+fn is_temp_dir_name(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Removes what an earlier run killed half-way left in `dir` (crash repair): for each
+/// entry whose name `is_ours`, owned by this user, either a regular file (`inner` is
+/// `None`) or a directory holding at most the symlink `inner`. Nothing in `dir` is
+/// followed: a leftover directory is opened `O_NOFOLLOW` and entries are removed relative
+/// to open directories. Failures are ignored (a leftover is harmless; the run goes on).
+fn remove_leftovers(dir: &Path, is_ours: impl Fn(&str) -> bool, inner: Option<&str>) {
+    use nix::sys::stat::{fstatat, SFlag};
+    use nix::unistd::{geteuid, unlinkat, UnlinkatFlags};
+    use std::os::fd::AsRawFd;
+    let open_dir = |p: &Path, nofollow: i32| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(nofollow | O_CLOEXEC | nix::libc::O_DIRECTORY)
+            .open(p)
+    };
+    // `dir` itself may be reached through root's symlinks (/var/run); what is in it is not.
+    let (Ok(dfd), Ok(rd)) = (open_dir(dir, 0), fs::read_dir(dir)) else {
+        return;
+    };
+    let me = geteuid().as_raw();
+    for ent in rd.flatten() {
+        let name = ent.file_name();
+        if !name.to_str().is_some_and(&is_ours) {
+            continue;
+        }
+        let Ok(st) = fstatat(
+            Some(dfd.as_raw_fd()),
+            name.as_os_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) else {
+            continue;
+        };
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if st.st_uid != me {
+            continue;
+        }
+        match inner {
+            None if kind == SFlag::S_IFREG => {
+                let _ = unlinkat(
+                    Some(dfd.as_raw_fd()),
+                    name.as_os_str(),
+                    UnlinkatFlags::NoRemoveDir,
+                );
+            }
+            Some(inner) if kind == SFlag::S_IFDIR => {
+                let Ok(sub) = open_dir(&dir.join(&name), O_NOFOLLOW) else {
+                    continue;
+                };
+                if let Ok(st) = fstatat(
+                    Some(sub.as_raw_fd()),
+                    inner,
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                ) {
+                    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
+                        let _ = unlinkat(Some(sub.as_raw_fd()), inner, UnlinkatFlags::NoRemoveDir);
+                    }
+                }
+                // Only an empty directory goes.
+                let _ = unlinkat(
+                    Some(dfd.as_raw_fd()),
+                    name.as_os_str(),
+                    UnlinkatFlags::RemoveDir,
+                );
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Replaces `p` atomically with a new file (temp file in the same directory + rename). A
@@ -113,6 +208,17 @@ pub fn replace_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Temporary files of a run killed before its rename (`.<base>.tmp<pid>.<i>`).
+    let tmp_prefix = format!(".{base}.tmp");
+    remove_leftovers(
+        dir,
+        |n| {
+            n.strip_prefix(&tmp_prefix).is_some_and(|r| {
+                !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            })
+        },
+        None,
+    );
     for i in 0..100u32 {
         let tmp = dir.join(format!(".{base}.tmp{}.{i}", std::process::id()));
         let f = match OpenOptions::new()
@@ -126,9 +232,11 @@ pub fn replace_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(format!("cannot create {}: {e}", tmp.display())),
         };
+        fault::point("create temp file");
         let r = finish_file(f, &tmp, bytes, mode, owner).and_then(|()| {
             fs::rename(&tmp, p).map_err(|e| format!("cannot rename onto {}: {e}", p.display()))
         });
+        fault::point("rename file");
         if r.is_err() {
             let _ = fs::remove_file(&tmp);
         }
@@ -147,7 +255,9 @@ pub fn remove_any(p: &Path) -> std::io::Result<()> {
         Err(e) => Err(e),
         Ok(md) if md.file_type().is_dir() => fs::remove_dir_all(p),
         Ok(_) => fs::remove_file(p),
-    }
+    }?;
+    fault::point("remove");
+    Ok(())
 }
 
 /// Mounts ramfs (or tmpfs) at `mp` unless it already is one (spec §4 step 6), then
@@ -196,9 +306,12 @@ pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<()> {
             r = mount(Some("none"), mp, Some(fstype), flags, Some("mode=0751"));
         }
         r.map_err(|e| format!("{pre}: cannot mount {fstype} on {}: {e}", mp.display()))?;
+        fault::point("mount");
     }
     chown(mp, Some(0), Some(keys_gid))
-        .map_err(|e| format!("{pre}: cannot chown {}: {e}", mp.display()))
+        .map_err(|e| format!("{pre}: cannot chown {}: {e}", mp.display()))?;
+    fault::point("chown mount point");
+    Ok(())
 }
 
 /// The current generation number: the basename of `symlink`'s target when the target
@@ -230,15 +343,25 @@ pub fn current_generation(symlink: &Path, mount_point: &str) -> Res<u64> {
 pub fn switch_symlink(target: &Path, link: &Path) -> Res<()> {
     let parent = link.parent().unwrap_or(Path::new("/"));
     make_dir_all(parent, 0o755).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    match symlink(target, link) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("cannot create symlink {}: {e}", link.display())),
-    }
     let base = link
         .file_name()
         .map(|b| b.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // The temporary directory of a run killed between its mkdir and its removal.
+    let tmp_prefix = format!(".{base}");
+    remove_leftovers(
+        parent,
+        |n| is_temp_dir_name(n, &tmp_prefix),
+        Some("tmp.symlink"),
+    );
+    match symlink(target, link) {
+        Ok(()) => {
+            fault::point("symlink");
+            return Ok(());
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create symlink {}: {e}", link.display())),
+    }
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{base}"))
         .tempdir_in(parent)
@@ -248,25 +371,65 @@ pub fn switch_symlink(target: &Path, link: &Path) -> Res<()> {
                 parent.display()
             )
         })?;
+    fault::point("temp dir for the symlink");
     let tl = tmp.path().join("tmp.symlink");
     symlink(target, &tl).map_err(|e| format!("cannot create symlink {}: {e}", tl.display()))?;
+    fault::point("temp symlink");
     fs::rename(&tl, link)
-        .map_err(|e| format!("cannot rename a symlink onto {}: {e}", link.display()))
+        .map_err(|e| format!("cannot rename a symlink onto {}: {e}", link.display()))?;
+    fault::point("rename symlink (switch)");
+    let _ = tmp.close();
+    fault::point("remove temp dir");
+    Ok(())
+}
+
+/// Refuses a path one of whose directories is a symlink owned by someone other than root:
+/// that user could point it anywhere (say at `/etc`) and have us replace a file there with
+/// the secret's symlink. Root's own symlinks (`/var/run → /run`) are followed.
+fn check_parents(path: &Path) -> Res<()> {
+    let mut p = PathBuf::new();
+    for c in path.parent().into_iter().flat_map(Path::components) {
+        p.push(c);
+        if let Ok(md) = fs::symlink_metadata(&p) {
+            if md.file_type().is_symlink() && md.uid() != 0 {
+                return Err(format!(
+                    "{} is a symlink owned by uid {}: refusing to follow it for {} (make it a directory, or own it by root)",
+                    p.display(),
+                    md.uid(),
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Creates or fixes the custom-path symlink `path → target` (spec §4 step 16). `owner` is
 /// `None` in user mode (plain symlink, no lchown).
 pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> Res<()> {
+    if owner.is_some() {
+        check_parents(path)?;
+    }
     if let Some(parent) = path.parent() {
-        make_dir_all(parent, 0o777)
+        // Spec §4.16 has 0777 & ~umask; under umask 000 that is a world-writable parent
+        // in which anyone could replace the symlink. 0755 whatever the umask.
+        make_dir_all(parent, 0o755)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        if owner.is_some() {
+            // The temporary directory of a run killed before its removal.
+            remove_leftovers(parent, |n| is_temp_dir_name(n, ".sealbox"), Some("link"));
+        }
     }
     for _ in 0..8 {
         match fs::symlink_metadata(path) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 match owner {
-                    None => symlink(target, path)
-                        .map_err(|e| format!("cannot create symlink {}: {e}", path.display()))?,
+                    None => {
+                        symlink(target, path).map_err(|e| {
+                            format!("cannot create symlink {}: {e}", path.display())
+                        })?;
+                        fault::point("custom symlink");
+                    }
                     Some((u, g)) => {
                         let parent = path.parent().unwrap_or(Path::new("/"));
                         let tmp = tempfile::Builder::new()
@@ -278,13 +441,17 @@ pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> 
                                     parent.display()
                                 )
                             })?;
+                        fault::point("temp dir for a custom symlink");
                         let tl = tmp.path().join("link");
-                        symlink(target, &tl)
-                            .and_then(|()| lchown(&tl, Some(u), Some(g)))
-                            .and_then(|()| fs::rename(&tl, path))
-                            .map_err(|e| {
-                                format!("cannot create symlink {}: {e}", path.display())
-                            })?;
+                        let lerr = |e| format!("cannot create symlink {}: {e}", path.display());
+                        symlink(target, &tl).map_err(lerr)?;
+                        fault::point("custom temp symlink");
+                        lchown(&tl, Some(u), Some(g)).map_err(lerr)?;
+                        fault::point("lchown custom symlink");
+                        fs::rename(&tl, path).map_err(lerr)?;
+                        fault::point("rename custom symlink");
+                        let _ = tmp.close();
+                        fault::point("remove temp dir");
                     }
                 }
                 continue;
@@ -303,6 +470,7 @@ pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> 
                     fs::remove_file(path)
                 };
                 r.map_err(|e| format!("cannot override {}: {e}", path.display()))?;
+                fault::point("remove custom path");
             }
         }
     }
@@ -347,13 +515,16 @@ pub fn append_units(file: &Path, units: &[String]) -> Res<()> {
         .custom_flags(O_NOFOLLOW | O_CLOEXEC)
         .open(file)
         .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    fault::point("open unit list");
     let mut s = String::new();
     for u in units {
         s.push_str(u);
         s.push('\n');
     }
     f.write_all(s.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", file.display()))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    fault::point("write unit list");
+    Ok(())
 }
 
 /// `a/b` joined onto `base`.
@@ -387,6 +558,46 @@ mod tests {
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         assert!(!fs::symlink_metadata(&l).unwrap().file_type().is_symlink());
         assert_eq!(fs::read(&l).unwrap(), b"new");
+    }
+
+    #[test]
+    fn leftovers_of_killed_runs_are_removed_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        let decoy = p.join("decoy");
+        fs::create_dir(&decoy).unwrap();
+        fs::write(decoy.join("tmp.symlink"), "keep").unwrap();
+        fs::write(p.join(".age-keys.txt.tmp123.0"), "half").unwrap();
+        fs::create_dir(p.join(".secretsAbC123")).unwrap();
+        symlink("/x", p.join(".secretsAbC123/tmp.symlink")).unwrap();
+        // not ours: wrong shape, a symlink, a directory holding something else
+        fs::write(p.join(".age-keys.txt.tmpX"), "other").unwrap();
+        symlink(&decoy, p.join(".secretsDeF456")).unwrap();
+        fs::create_dir(p.join(".secretsGhI789")).unwrap();
+        fs::write(p.join(".secretsGhI789/note"), "x").unwrap();
+        fs::create_dir(p.join(".secretsTooLong1")).unwrap();
+        replace_file(&p.join("age-keys.txt"), b"k", 0o600, None).unwrap();
+        fs::create_dir(p.join("secrets.d")).unwrap();
+        switch_symlink(&p.join("secrets.d"), &p.join("secrets")).unwrap();
+        let mut left: Vec<String> = fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".age-keys.txt.tmpX",
+                ".secretsDeF456",
+                ".secretsGhI789",
+                ".secretsTooLong1",
+                "age-keys.txt",
+                "decoy",
+                "secrets",
+                "secrets.d"
+            ]
+        );
+        assert_eq!(fs::read(decoy.join("tmp.symlink")).unwrap(), b"keep");
     }
 
     #[test]

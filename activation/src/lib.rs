@@ -11,13 +11,15 @@
 //! * [`keywait`]: finding the machine's key, explaining its absence, `--wait-for-key`;
 //! * [`credstore`]: systemd credentials (`credentialName`);
 //! * [`diff`]: `--diff`, what an activation would change;
-//! * [`watch`]: `--watch`, re-activation on changes.
+//! * [`watch`]: `--watch`, re-activation on changes;
+//! * [`fault`]: crash-test checkpoints (feature `fault-injection` only).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod credstore;
 pub mod decrypt;
 pub mod diff;
+pub mod fault;
 pub mod fsops;
 pub mod keywait;
 pub mod manifest;

@@ -252,6 +252,7 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     if chown_dirs {
         std::os::unix::fs::chown(&d, Some(0), Some(kgid))
             .map_err(|e| one(format!("{pre}: cannot chown {}: {e}", d.display())))?;
+        crate::fault::point("chown generation");
     }
     // 11./12. write secrets and templates
     // quirk 10: keep – on a write error the half-written generation stays (it is not

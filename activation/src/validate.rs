@@ -112,6 +112,26 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks an entry's `path` (where its symlink goes): empty (the default) or absolute, no
+/// `..` component, no NUL or newline.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if path.contains('\0') || path.contains('\n') || path.contains('\r') {
+        return Err("the path contains a NUL or newline character; fix `path`".into());
+    }
+    // `%r` (user mode's runtime dir) is still there in check modes.
+    if !path.is_empty() && !path.starts_with('/') && !path.starts_with("%r/") {
+        return Err(format!(
+            "the path {path:?} is not absolute; give an absolute `path`"
+        ));
+    }
+    if path.split('/').any(|c| c == "..") {
+        return Err(format!(
+            "the path {path:?} contains a '..' component; give a plain absolute `path`"
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a mode string like Go's `strconv.ParseUint(m, 8, 16)` and keeps the permission
 /// bits.
 // quirk 3: fix – the result is `mode & 0o777` and is applied with an explicit fchmod, so
@@ -185,9 +205,7 @@ fn resolve(c: &Common, owners: Owners) -> Result<(u32, u32), String> {
 
 fn entry(c: &Common, owners: Owners) -> Result<Entry, String> {
     check_name(&c.name)?;
-    if c.path.contains('\0') {
-        return Err("the path contains a NUL character".into());
-    }
+    check_path(&c.path)?;
     let mode = parse_mode(&c.mode)?;
     let (uid, gid) = resolve(c, owners)?;
     Ok(Entry {
@@ -438,6 +456,23 @@ mod tests {
             "", "/a", "../a", "a/../b", "a/..", "a//b", "a/", "./a", "a\nb", "a\0b",
         ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paths() {
+        for ok in ["", "/etc/a", "/etc/..a/b", "%r/secrets/x"] {
+            assert!(check_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "rel/a",
+            "/etc/../shadow",
+            "/a/..",
+            "/a\nb",
+            "/a\0b",
+            "/a\rb",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad:?}");
         }
     }
 

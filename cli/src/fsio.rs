@@ -10,6 +10,39 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// A crash-test checkpoint after a filesystem step. Only with the test-only cargo feature
+/// `fault-injection` (a compile error in release builds): with `SEALBOX_FAULT_AFTER=N` set,
+/// prints `sealbox-fault: <n> <label>` to stderr and SIGKILLs the process at the N-th
+/// (`tests/crash.rs`). Otherwise an empty inline function.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub(crate) fn fault_point(_label: &str) {}
+
+#[cfg(all(feature = "fault-injection", not(debug_assertions)))]
+compile_error!("the fault-injection feature is for test builds only, never for release builds");
+
+/// See the other `fault_point`.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn fault_point(label: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static AFTER: OnceLock<Option<u64>> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let Some(after) = *AFTER.get_or_init(|| {
+        std::env::var("SEALBOX_FAULT_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    }) else {
+        return;
+    };
+    let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+    eprintln!("sealbox-fault: {n} {label}");
+    if n == after {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        std::process::abort();
+    }
+}
+
 /// Mode of new plaintext files.
 pub const PLAINTEXT_MODE: u32 = 0o600;
 /// Mode of new encrypted files before the umask (what sops' `os.Create` gives).
@@ -96,18 +129,25 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
             .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(&tmp)
             .map_err(|e| werr("create a temporary file next to it", e))?;
+        fault_point("create temp file");
         if let Some(m) = &existing {
             // Keep the owner; only root can give a file away, so ignore EPERM otherwise.
             let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+            fault_point("fchown");
         }
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(|e| werr("set the mode", e))?;
+        fault_point("fchmod");
         f.write_all(data).map_err(|e| werr("write", e))?;
+        fault_point("write");
         f.sync_all().map_err(|e| werr("sync", e))?;
+        fault_point("fsync");
         fs::rename(&tmp, &target).map_err(|e| werr("replace", e))?;
+        fault_point("rename");
         if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();
         }
+        fault_point("fsync dir");
         Ok(())
     })();
     if result.is_err() {
@@ -149,6 +189,7 @@ impl PrivateDir {
                     ),
                 )
             })?;
+        fault_point("mkdir private dir");
         Ok(PrivateDir(p))
     }
 }
@@ -171,13 +212,16 @@ impl Drop for PrivateDir {
                         if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&p) {
                             let _ = f.write_all(&vec![0u8; m.len() as usize]);
                             let _ = f.sync_all();
+                            fault_point("overwrite private file");
                         }
                     }
                 }
                 let _ = std::fs::remove_file(&p);
+                fault_point("remove private file");
             }
         }
         let _ = std::fs::remove_dir(&self.0);
+        fault_point("remove private dir");
     }
 }
 

@@ -148,6 +148,12 @@ exec sleep 600"#;
         self.host.path()
     }
 
+    /// The namespace's `sleep` process: `/proc/PID/root/…` reads the namespace's view
+    /// from the test process (absolute symlinks must be resolved by hand).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A command prefix running inside the namespace (`nsenter -t PID -m --`).
     pub fn nsenter(&self) -> Command {
         let mut c = Command::new("nsenter");
