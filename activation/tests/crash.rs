@@ -587,7 +587,10 @@ fn killed_activations_leave_the_old_or_the_new_generation_and_are_repaired() {
         c.check_repaired("X").is_err(),
         "a stray generation is caught"
     );
-    ns.ok(&format!("touch '{}/.age-keys.txt.tmp1.0'", mp.display()));
+    ns.ok(&format!(
+        "touch '{}/.age-keys.txt.tmp99999999.0'",
+        mp.display()
+    ));
     c.activate("X", "022");
 
     // A partial next generation (a killed run's) holding planted symlinks is replaced.
