@@ -7,7 +7,9 @@
 //! rename; a symlink planted at the name is replaced, never followed). sealbox records
 //! the names it placed for one manifest (keyed by its `symlinkPath`) in
 //! `<credstore>/.sealbox-managed.<escaped symlinkPath>`; a name the manifest no longer
-//! has is removed on the next activation. Files sealbox did not place are never touched.
+//! has is removed on the next activation. Files sealbox did not place are never touched;
+//! temporary files (`.<name>.tmp<pid>.<i>`) of a run killed before its rename are removed
+//! by the next run once their process is gone.
 
 use crate::fsops;
 use crate::manifest::Manifest;
@@ -156,9 +158,16 @@ pub fn sync(
 ) -> Res<Vec<String>> {
     let led = ledger(dir, symlink_path);
     if named.is_empty() && fs::symlink_metadata(&led).is_err() {
+        // Nothing to place, but a run killed half-way may have left temporary files in
+        // an existing store of ours.
+        if fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == 0) {
+            fsops::remove_stale_temps(dir);
+        }
         return Ok(Vec::new());
     }
     ensure_dir(dir)?;
+    // Temporary files of runs killed before their rename, also of names no longer placed.
+    fsops::remove_stale_temps(dir);
     let old = read_ledger(&led)?;
     // Record the new names before placing them, so a crash never leaves a credential
     // sealbox placed but does not know about.

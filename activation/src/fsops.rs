@@ -200,6 +200,46 @@ fn remove_leftovers(dir: &Path, is_ours: impl Fn(&str) -> bool, inner: Option<&s
     }
 }
 
+/// The PID of a temporary file name of [`replace_file`], `.<base>.tmp<pid>.<i>`, given
+/// the part after `.tmp`.
+fn temp_pid(rest: &str) -> Option<i32> {
+    let (pid, i) = rest.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(i) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is gone (`kill(pid, 0)` fails with ESRCH): its temporary files
+/// are leftovers. Our own PID and any live process (another activation, say a `--watch`
+/// one, writing the same directory) count as alive.
+fn pid_is_dead(pid: i32) -> bool {
+    pid > 0
+        && pid as u32 != std::process::id()
+        && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH)
+}
+
+/// Removes the temporary files of [`replace_file`] (`.<any name>.tmp<pid>.<i>`) that runs
+/// killed before their rename left in `dir`, whatever file they were for: regular files
+/// owned by this user whose process is gone; nothing is followed. For directories only
+/// sealbox writes (the credential store), where a name may be gone from the manifest by
+/// the next run.
+pub fn remove_stale_temps(dir: &Path) {
+    remove_leftovers(
+        dir,
+        |n| {
+            n.strip_prefix('.')
+                .and_then(|n| n.rsplit_once(".tmp"))
+                .is_some_and(|(base, rest)| {
+                    !base.is_empty() && temp_pid(rest).is_some_and(pid_is_dead)
+                })
+        },
+        None,
+    );
+}
+
 /// Replaces `p` atomically with a new file (temp file in the same directory + rename). A
 /// symlink at `p` is replaced, never followed.
 pub fn replace_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Res<()> {
@@ -213,9 +253,9 @@ pub fn replace_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>
     remove_leftovers(
         dir,
         |n| {
-            n.strip_prefix(&tmp_prefix).is_some_and(|r| {
-                !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            })
+            n.strip_prefix(&tmp_prefix)
+                .and_then(temp_pid)
+                .is_some_and(pid_is_dead)
         },
         None,
     );
@@ -567,7 +607,11 @@ mod tests {
         let decoy = p.join("decoy");
         fs::create_dir(&decoy).unwrap();
         fs::write(decoy.join("tmp.symlink"), "keep").unwrap();
-        fs::write(p.join(".age-keys.txt.tmp123.0"), "half").unwrap();
+        // (a PID above the kernel's maximum is never a live process)
+        fs::write(p.join(".age-keys.txt.tmp99999999.0"), "half").unwrap();
+        // a live process's (our own) is kept
+        let live = format!(".age-keys.txt.tmp{}.0", std::process::id());
+        fs::write(p.join(&live), "writing").unwrap();
         fs::create_dir(p.join(".secretsAbC123")).unwrap();
         symlink("/x", p.join(".secretsAbC123/tmp.symlink")).unwrap();
         // not ours: wrong shape, a symlink, a directory holding something else
@@ -584,6 +628,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
+        left.retain(|n| *n != live);
         assert_eq!(
             left,
             [
@@ -598,6 +643,45 @@ mod tests {
             ]
         );
         assert_eq!(fs::read(decoy.join("tmp.symlink")).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn stale_temps_of_any_name_are_removed_only_when_their_process_is_gone() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        let me = std::process::id();
+        for n in [
+            ".gone.tmp99999999.0",
+            "..sealbox-managed.%2Frun.tmp99999999.3",
+        ] {
+            fs::write(p.join(n), "half").unwrap();
+        }
+        let victim = p.join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let mut kept = vec![
+            format!(".live.tmp{me}.0"),
+            ".x.tmp99999999".to_string(),
+            ".x.tmpa.0".to_string(),
+            ".tmp99999999.0".to_string(),
+            "plain.tmp99999999.0".to_string(),
+            ".link.tmp99999999.0".to_string(),
+            ".dir.tmp99999999.0".to_string(),
+            "victim".to_string(),
+        ];
+        for n in &kept[..5] {
+            fs::write(p.join(n), "keep").unwrap();
+        }
+        symlink(&victim, p.join(".link.tmp99999999.0")).unwrap();
+        fs::create_dir(p.join(".dir.tmp99999999.0")).unwrap();
+        remove_stale_temps(p);
+        let mut left: Vec<String> = fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        kept.sort();
+        assert_eq!(left, kept);
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //! linked, only the generations `keepGenerations` keeps are left (each complete), and no
 //! temporary file or directory of the killed run is left anywhere.
 //!
+//! A focused test does the same for systemd credentials: after a kill each credential is
+//! whole (old or new value, 0400 root) and the next run leaves no temporary file in the
+//! credential store, also when it no longer names the credential being written.
+//!
 //! Run with `cargo test -p sealbox-activation --features fault-injection --test crash`
 //! (`.ci/run` does). The namespace's files are read from the test process through
 //! `/proc/PID/root` of the namespace's keeper process.
@@ -587,7 +591,10 @@ fn killed_activations_leave_the_old_or_the_new_generation_and_are_repaired() {
         c.check_repaired("X").is_err(),
         "a stray generation is caught"
     );
-    ns.ok(&format!("touch '{}/.age-keys.txt.tmp1.0'", mp.display()));
+    ns.ok(&format!(
+        "touch '{}/.age-keys.txt.tmp99999999.0'",
+        mp.display()
+    ));
     c.activate("X", "022");
 
     // A partial next generation (a killed run's) holding planted symlinks is replaced.
@@ -666,4 +673,203 @@ fn the_fault_hook_is_compiled_into_this_test_binary() {
     // The other side of `permissions.rs`'s check that default builds lack it.
     let bin = fs::read(BIN).unwrap();
     assert!(bin.windows(19).any(|w| w == b"SEALBOX_FAULT_AFTER"));
+}
+
+// ---- systemd credentials (`credentialName`)
+
+const CRED_OLD: [(&str, &[u8]); 2] = [("db-cred", b"pw-old"), ("api-cred", b"key-old")];
+const CRED_NEW: [(&str, &[u8]); 2] = [("db-cred", b"pw-new"), ("api-cred", b"key-new")];
+
+/// The credential store's entries other than sealbox's ledgers, sorted.
+fn credstore_names(ns: &Ns, cs: &Path) -> Vec<String> {
+    let mut v: Vec<String> = match fs::read_dir(inside(ns, cs)) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".sealbox-managed."))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+/// Each credential in `names` is a whole 0400 root:root regular file holding one of
+/// `allowed` values.
+fn check_creds(
+    ns: &Ns,
+    cs: &Path,
+    names: &[&str],
+    allowed: &[&[(&str, &[u8])]],
+) -> Result<(), String> {
+    for name in names {
+        let p = inside(ns, &cs.join(name));
+        let md = fs::symlink_metadata(&p).map_err(|e| format!("credential {name}: {e}"))?;
+        if !md.is_file() || md.mode() & 0o7777 != 0o400 || md.uid() != 0 || md.gid() != 0 {
+            return Err(format!(
+                "credential {name} is not a 0400 root:root file: {:o} {}:{}",
+                md.mode(),
+                md.uid(),
+                md.gid()
+            ));
+        }
+        let b = fs::read(&p).map_err(|e| format!("credential {name}: {e}"))?;
+        let ok = allowed
+            .iter()
+            .any(|set| set.iter().any(|(n, v)| n == name && b == *v));
+        if !ok {
+            return Err(format!(
+                "credential {name} holds neither the old nor the new value ({} bytes)",
+                b.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Activations placing credentials, SIGKILLed at every filesystem step: afterwards each
+/// credential is the old or the new value (whole, 0400 root), and the next activation —
+/// of the same manifest, or (every other time) of one that no longer names `api-cred` —
+/// leaves no temporary file in the credential store.
+#[test]
+fn killed_credential_placements_leave_whole_credentials_and_no_temp_files() {
+    let started = Instant::now();
+    let f = Fixture::new();
+    let ns = &f.ns;
+    let cs = ns.t.join("credstore");
+    let csv = cs.display().to_string();
+    let old = f.enc("cred-old.yaml", "yaml", b"db: pw-old\napi: key-old\n");
+    let new = f.enc("cred-new.yaml", "yaml", b"db: pw-new\napi: key-new\n");
+    let manifest = |name: &str, file: &Path, with_api: bool| -> String {
+        let mut secrets = vec![e("db", file, "yaml", "db")];
+        if with_api {
+            secrets.push(e("api", file, "yaml", "api"));
+        }
+        let json = f
+            .manifest(secrets, vec![], 2)
+            .json()
+            .replace(
+                "\"key\":\"db\"",
+                "\"key\":\"db\",\"credentialName\":\"db-cred\"",
+            )
+            .replace(
+                "\"key\":\"api\"",
+                "\"key\":\"api\",\"credentialName\":\"api-cred\"",
+            );
+        let p = ns.h().join(name);
+        fs::write(&p, json).unwrap();
+        p.display().to_string()
+    };
+    let m_old = manifest("cred-O.json", &old, true);
+    let m_new = manifest("cred-N.json", &new, true);
+    let m_drop = manifest("cred-D.json", &new, false);
+    let run = |m: &str, umask: &str, fault: Option<u64>| {
+        let n = fault.map(|n| n.to_string());
+        let mut env = vec![("SEALBOX_CREDSTORE_DIR", csv.as_str())];
+        if let Some(n) = n.as_deref() {
+            env.push(("SEALBOX_FAULT_AFTER", n));
+        }
+        ns.install_umask(umask, &[m], &env)
+    };
+    let activate = |m: &str| {
+        let o = run(m, "022", None);
+        assert!(o.status.success(), "{m}: {}", stderr(&o));
+    };
+    // the checks can fail: a truncated or widened credential is caught
+    activate(&m_old);
+    assert_eq!(credstore_names(ns, &cs), ["api-cred", "db-cred"]);
+    check_creds(ns, &cs, &["db-cred", "api-cred"], &[&CRED_OLD]).unwrap();
+    for (break_it, what) in [
+        ("truncate -s 2 db-cred", "truncated"),
+        ("chmod 0444 db-cred", "mode"),
+        ("rm db-cred && ln -s api-cred db-cred", "symlink"),
+    ] {
+        ns.ok(&format!("cd '{}' && {break_it}", cs.display()));
+        assert!(
+            check_creds(ns, &cs, &["db-cred", "api-cred"], &[&CRED_OLD, &CRED_NEW]).is_err(),
+            "a {what} credential is caught"
+        );
+        ns.ok(&format!("rm -f '{}/db-cred'", cs.display()));
+        activate(&m_old);
+    }
+
+    let (mut killed, mut temps_seen, mut api_temps_dropped, mut new_seen) =
+        (0u64, 0u64, 0u64, 0u64);
+    let mut n = 1u64;
+    let points = loop {
+        activate(&m_old);
+        check_creds(ns, &cs, &["db-cred", "api-cred"], &[&CRED_OLD]).unwrap();
+        let umask = if n % 2 == 0 { "000" } else { "077" };
+        let o = run(&m_new, umask, Some(n));
+        let err = stderr(&o);
+        let label = err
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("sealbox-fault: "))
+            .unwrap_or("")
+            .to_string();
+        if !(o.status.signal() == Some(9) || o.status.code() == Some(137)) {
+            assert!(o.status.success(), "fault run {n}: {err}");
+            check_creds(ns, &cs, &["db-cred", "api-cred"], &[&CRED_NEW]).unwrap();
+            break n - 1;
+        }
+        assert!(
+            label.starts_with(&format!("{n} ")),
+            "killed elsewhere than {n}: {err}"
+        );
+        killed += 1;
+        check_creds(ns, &cs, &["db-cred", "api-cred"], &[&CRED_OLD, &CRED_NEW])
+            .unwrap_or_else(|e| panic!("killed at {label}: {e}"));
+        if fs::read(inside(ns, &cs.join("db-cred"))).unwrap() == b"pw-new" {
+            new_seen += 1;
+        }
+        let left: Vec<String> = credstore_names(ns, &cs)
+            .into_iter()
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        temps_seen += left.len() as u64;
+        // the next run: the same manifest, or every other time one without api-cred
+        let drop_api = n % 2 == 0;
+        if drop_api {
+            api_temps_dropped += left.iter().filter(|n| n.starts_with(".api-cred.")).count() as u64;
+        }
+        let m = if drop_api { &m_drop } else { &m_new };
+        let o = run(m, "077", None);
+        assert!(
+            o.status.success(),
+            "the run after a kill at {label}: {}",
+            stderr(&o)
+        );
+        let (names, want): (&[&str], Vec<&str>) = if drop_api {
+            (&["db-cred"], vec!["db-cred"])
+        } else {
+            (&["db-cred", "api-cred"], vec!["api-cred", "db-cred"])
+        };
+        assert_eq!(
+            credstore_names(ns, &cs),
+            want,
+            "after a kill at {label} ({left:?} left by it), the next run{} leaves temporary files or stale credentials",
+            if drop_api { " without api-cred" } else { "" }
+        );
+        check_creds(ns, &cs, names, &[&CRED_NEW])
+            .unwrap_or_else(|e| panic!("the run after a kill at {label}: {e}"));
+        n += 1;
+        assert!(n < 500, "no end to the fault points");
+    };
+    eprintln!(
+        "credential crash test: {points} fault points, {killed} kills ({new_seen} with the new db-cred already in place), {temps_seen} temporary files left in the credstore by kills ({api_temps_dropped} of them for a credential the next manifest dropped), all removed by the next run; {:?}",
+        started.elapsed()
+    );
+    assert!(killed >= 10, "only {killed} kills");
+    assert!(
+        new_seen > 0 && new_seen < killed,
+        "both values seen after kills"
+    );
+    assert!(
+        temps_seen > 0,
+        "no kill left a temporary file: the sweep check saw nothing"
+    );
+    assert!(
+        api_temps_dropped > 0,
+        "no temp file of a dropped credential"
+    );
 }

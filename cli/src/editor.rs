@@ -7,7 +7,7 @@
 
 use crate::cmd::{display, load_config, store_options, CreationPlan};
 use crate::edit::{open, save, Opened};
-use crate::fsio::{write_atomic, PrivateDir, ENCRYPTED_MODE, PLAINTEXT_MODE};
+use crate::fsio::{sweep_private_dirs, write_atomic, PrivateDir, ENCRYPTED_MODE, PLAINTEXT_MODE};
 use crate::{Cli, EditArgs};
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::metadata::WRITER_VERSION;
@@ -178,6 +178,8 @@ fn semver_older(have: &str, than: &str) -> bool {
 }
 
 pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
+    // Plaintext that killed runs left in $TMPDIR goes first (their PID is gone).
+    sweep_private_dirs();
     let what = display(&a.file);
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [

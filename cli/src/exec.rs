@@ -3,7 +3,7 @@
 
 use crate::cmd::display;
 use crate::edit::open;
-use crate::fsio::{PrivateDir, PLAINTEXT_MODE};
+use crate::fsio::{sweep_private_dirs, PrivateDir, PLAINTEXT_MODE};
 use crate::{ExecEnvArgs, ExecFileArgs, FormatArgs};
 use sealbox_formats::store::{self, dotenv, StoreOptions};
 use sealbox_formats::{Code, Error, Item, Result};
@@ -81,6 +81,8 @@ fn valid_name(name: &str) -> Result<&str> {
 }
 
 pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
+    // Plaintext that killed runs left in $TMPDIR goes first (their PID is gone).
+    sweep_private_dirs();
     let o = open(&a.file, &a.format, false)?;
     let plain = Zeroizing::new(
         store::emit_plain(o.output, &o.docs, &StoreOptions::default())

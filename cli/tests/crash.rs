@@ -11,6 +11,10 @@
 //! never truncated or half-encrypted; no plaintext is anywhere but in a 0700 private
 //! directory (0600 files) under `$TMPDIR`, and every other leftover is ciphertext.
 //!
+//! The leftovers of each command's kills are then put back, and one more normal run must
+//! remove them all: the temporary files next to the secrets file (every command), and the
+//! private directories of killed edits (the next `edit`).
+//!
 //! Run with `cargo test -p sealbox-cli --features fault-injection --test crash`.
 
 use std::fs;
@@ -72,6 +76,9 @@ fn setup() -> Env {
     let r2 = keygen(&key2);
     let work = dir.path().join("work");
     fs::create_dir(&work).unwrap();
+    // what the kills leave, kept aside until the sweep check
+    fs::create_dir_all(dir.path().join("stash/work")).unwrap();
+    fs::create_dir_all(dir.path().join("stash/tmp")).unwrap();
     Env {
         dir,
         tmp,
@@ -171,6 +178,8 @@ struct Tally {
     new: u64,
     temp_left: u64,
     private_left: u64,
+    temp_swept: u64,
+    private_swept: u64,
     sops_checked: u64,
 }
 
@@ -183,8 +192,34 @@ macro_rules! ensure {
     };
 }
 
+/// Whether `tail` is `<pid>-<16 hex digits>` (the PID part of our leftover names).
+fn pid_tail(tail: &str) -> bool {
+    tail.split_once('-').is_some_and(|(pid, r)| {
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && r.len() == 16
+            && r.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// Our leftovers: temporary files next to the secrets file, private dirs in TMPDIR.
+fn leftovers(env: &Env) -> (Vec<String>, Vec<String>) {
+    let names = |d: &Path, prefix: &str| -> Vec<String> {
+        fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(prefix))
+            .collect()
+    };
+    (
+        names(&env.p("work"), ".s.yaml.sealbox"),
+        names(&env.tmp, ".sealbox"),
+    )
+}
+
 /// After a kill: the file is old or whole-new, and no plaintext is outside private dirs.
-/// Cleans the leftovers and restores the old file for the next run.
+/// Moves the leftovers to `stash/` (put back later for the sweep check) and restores the
+/// old file for the next run.
 fn check_and_reset(
     env: &Env,
     op: &Op,
@@ -222,13 +257,15 @@ fn check_and_reset(
             continue;
         }
         ensure!(
-            n.starts_with(".s.yaml.sealbox-") && n.ends_with(".tmp"),
+            n.strip_prefix(".s.yaml.sealbox-")
+                .and_then(|r| r.strip_suffix(".tmp"))
+                .is_some_and(pid_tail),
             "{what}: unexpected leftover {n}"
         );
         let b = fs::read(ent.path()).unwrap();
         ensure!(!contains(&b, MARK), "{what}: plaintext in the leftover {n}");
         tally.temp_left += 1;
-        fs::remove_file(ent.path()).unwrap();
+        fs::rename(ent.path(), env.p("stash/work").join(&n)).unwrap();
     }
     // $TMPDIR: private 0700 directories with 0600 files only
     for ent in fs::read_dir(&env.tmp).unwrap() {
@@ -236,7 +273,9 @@ fn check_and_reset(
         let n = ent.file_name().into_string().unwrap();
         let md = fs::symlink_metadata(ent.path()).unwrap();
         ensure!(
-            n.starts_with(".sealbox") && md.is_dir() && md.mode() & 0o777 == 0o700,
+            n.strip_prefix(".sealbox-private-").is_some_and(pid_tail)
+                && md.is_dir()
+                && md.mode() & 0o777 == 0o700,
             "{what}: {n} in TMPDIR is not a private 0700 directory ({:o})",
             md.mode()
         );
@@ -250,7 +289,7 @@ fn check_and_reset(
             );
         }
         tally.private_left += 1;
-        fs::remove_dir_all(ent.path()).unwrap();
+        fs::rename(ent.path(), env.p("stash/tmp").join(&n)).unwrap();
     }
     // nothing else anywhere below the test directory holds plaintext
     fn scan(p: &Path, skip: &[PathBuf], what: &str) -> Result<(), String> {
@@ -273,7 +312,7 @@ fn check_and_reset(
         }
         Ok(())
     }
-    let mut skip = vec![env.p("editor.sh")];
+    let mut skip = vec![env.p("editor.sh"), env.p("stash")];
     if op.old_is_plain {
         skip.push(env.p("work/s.yaml"));
     }
@@ -476,17 +515,103 @@ fn killed_commands_leave_the_old_or_the_new_file_and_no_plaintext() {
             )
             .unwrap_or_else(|e| panic!("{e}"));
         }
+        // 3. this command's kills' leftovers put back (the killers are gone): one more
+        // normal run removes them all. For `edit`, half of the private dirs go back first
+        // and must be swept by an `exec-file` run (the other command that makes one).
+        if op.name == "edit" {
+            let mut half = Vec::new();
+            for (i, ent) in fs::read_dir(env.p("stash/tmp")).unwrap().enumerate() {
+                if i % 2 == 0 {
+                    let n = ent.unwrap().file_name();
+                    fs::rename(env.p("stash/tmp").join(&n), env.tmp.join(&n)).unwrap();
+                    half.push(n);
+                }
+            }
+            let o = run(
+                &env,
+                &["exec-file", "s.yaml", "cat {} >/dev/null"],
+                &op.run_key,
+            );
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let (_, dirs) = leftovers(&env);
+            assert!(
+                dirs.is_empty(),
+                "exec-file left {} of {} private dirs of killed edits: {dirs:?}",
+                dirs.len(),
+                half.len()
+            );
+            tally.private_swept += half.len() as u64;
+        }
+        let mut back = (0, 0);
+        for (sub, to, count) in [
+            ("stash/work", env.p("work"), &mut back.0),
+            ("stash/tmp", env.tmp.clone(), &mut back.1),
+        ] {
+            for ent in fs::read_dir(env.p(sub)).unwrap() {
+                let ent = ent.unwrap();
+                fs::rename(ent.path(), to.join(ent.file_name())).unwrap();
+                *count += 1;
+            }
+        }
+        fs::write(&file, &op.old).unwrap();
+        let o = run(&env, &args, &op.run_key);
+        assert!(
+            o.status.success(),
+            "{} after kills: {}",
+            op.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let (mut temps, mut dirs) = leftovers(&env);
+        // A killed run's PID reused by a live process meanwhile keeps its leftover (the
+        // rule is "process gone"); rare, and only that may stay.
+        let pid_alive = |n: &String| {
+            let pid = n
+                .trim_end_matches(".tmp")
+                .rsplit('-')
+                .nth(1)
+                .unwrap_or_default();
+            Path::new("/proc").join(pid).exists()
+        };
+        temps.retain(|n| !pid_alive(n));
+        dirs.retain(|n| !pid_alive(n));
+        assert!(
+            temps.is_empty() && dirs.is_empty(),
+            "{}: a normal run after the kills left {} of {} temporary files next to the file and {} of {} private dirs in TMPDIR: {temps:?} {dirs:?}",
+            op.name,
+            temps.len(),
+            back.0,
+            dirs.len(),
+            back.1
+        );
+        tally.temp_swept += back.0;
+        tally.private_swept += back.1;
+        check_and_reset(
+            &env,
+            op,
+            &mut tally,
+            &format!("{} after the sweep", op.name),
+            true,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
     eprintln!(
-        "cli crash test: {} runs, {} killed; file old {} / new {}; {} ciphertext temp files and {} private dirs left by kills; {} checked with sops; fault points {points:?}; {:?}",
+        "cli crash test: {} runs, {} killed; file old {} / new {}; {} ciphertext temp files and {} private dirs left by kills, {} and {} removed by the next normal run (private dirs by exec-file and edit); {} checked with sops; fault points {points:?}; {:?}",
         tally.runs,
         tally.killed,
         tally.old,
         tally.new,
         tally.temp_left,
         tally.private_left,
+        tally.temp_swept,
+        tally.private_swept,
         tally.sops_checked,
         started.elapsed()
+    );
+    // the sweep checks saw something to sweep
+    assert!(tally.temp_swept > 0, "no temporary file left by the kills");
+    assert!(
+        tally.private_swept > 0,
+        "no private dir left by the killed edits"
     );
     assert!(tally.killed >= 100, "only {} killed runs", tally.killed);
     assert!(tally.old > 0 && tally.new > 0);
@@ -494,6 +619,10 @@ fn killed_commands_leave_the_old_or_the_new_file_and_no_plaintext() {
         assert!(*p >= 6, "{name}: only {p} fault points");
     }
 }
+
+/// Names of a planted temporary file and private directory (well-formed).
+const TEMP1: &str = "work/.s.yaml.sealbox-1-0000000000000000.tmp";
+const PRIV1: &str = ".sealbox-private-1-0000000000000000";
 
 /// A named way to break the state.
 type Breaker<'a> = (&'a str, Box<dyn Fn() + 'a>);
@@ -520,7 +649,7 @@ fn the_checks_catch_a_truncated_or_plaintext_file() {
         ),
         (
             "plaintext temp",
-            Box::new(|| fs::write(env.p("work/.s.yaml.sealbox-1.tmp"), PLAIN).unwrap()),
+            Box::new(|| fs::write(env.p(TEMP1), PLAIN).unwrap()),
         ),
         (
             "plaintext in TMPDIR",
@@ -529,7 +658,7 @@ fn the_checks_catch_a_truncated_or_plaintext_file() {
         (
             "open private dir",
             Box::new(|| {
-                let d = env.tmp.join(".sealbox0000");
+                let d = env.tmp.join(PRIV1);
                 fs::create_dir(&d).unwrap();
                 fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
             }),
@@ -540,9 +669,9 @@ fn the_checks_catch_a_truncated_or_plaintext_file() {
         f();
         let r = check_and_reset(&env, &op, &mut t, what, false);
         assert!(r.is_err(), "{what} is caught");
-        let _ = fs::remove_file(env.p("work/.s.yaml.sealbox-1.tmp"));
+        let _ = fs::remove_file(env.p(TEMP1));
         let _ = fs::remove_file(env.tmp.join("stray"));
-        let _ = fs::remove_dir(env.tmp.join(".sealbox0000"));
+        let _ = fs::remove_dir(env.tmp.join(PRIV1));
     }
     fs::write(&file, &enc).unwrap();
     check_and_reset(&env, &op, &mut t, "clean", false).unwrap();
