@@ -641,6 +641,7 @@ fn reader(dir: &Path) {
     let mut reads = 0u64;
     let mut snapshots = 0u64;
     let mut seen = [0u64; 2];
+    let mut pruned = 0u64;
     let mut bad: Vec<String> = Vec::new();
     let describe = |name: &str, got: &std::io::Result<Vec<u8>>| match got {
         Ok(b) => format!("{name}: {:?}", String::from_utf8_lossy(b)),
@@ -651,11 +652,21 @@ fn reader(dir: &Path) {
     while !stop.exists() {
         // per-file reads through the symlink path
         for (name, a, b) in &files {
+            let before = std::fs::read_link(&link).ok();
             let got = std::fs::read(join_rel(&link, name));
             reads += 1;
             match &got {
                 Ok(v) if v == a => seen[0] += 1,
                 Ok(v) if v == b => seen[1] += 1,
+                // Two switches during this one read (a descheduled reader on a loaded
+                // machine) let pruning remove the generation the path walk had reached:
+                // gone whole, which is pruning, not a partial generation.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && std::fs::read_link(&link).ok() != before =>
+                {
+                    pruned += 1
+                }
                 _ => {
                     if bad.len() < 50 {
                         bad.push(describe(name, &got));
@@ -683,6 +694,18 @@ fn reader(dir: &Path) {
             match &got {
                 Ok(v) if v == a => sets.push('A'),
                 Ok(v) if v == b => sets.push('B'),
+                // The generation this snapshot holds open is no longer the current one and
+                // is being pruned (files go first, then the directory): not a partial
+                // generation. A file missing from the current generation stays an error.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && std::fs::canonicalize(&link)
+                            .map(|p| p.display().to_string() != gen)
+                            .unwrap_or(true) =>
+                {
+                    pruned += 1;
+                    sets.push('P');
+                }
                 _ => {
                     sets.push('?');
                     if bad.len() < 50 {
@@ -693,6 +716,9 @@ fn reader(dir: &Path) {
         }
         snapshots += 1;
         // ('?' is already recorded above)
+        if sets.contains(&'P') {
+            continue;
+        }
         if !sets.contains(&'?') && sets.iter().any(|c| *c != sets[0]) && bad.len() < 50 {
             bad.push(format!(
                 "snapshot of {gen} mixes value sets: {}",
@@ -701,7 +727,7 @@ fn reader(dir: &Path) {
         }
     }
     let mut out = format!(
-        "reads={reads}\nsnapshots={snapshots}\nseen_a={}\nseen_b={}\n",
+        "reads={reads}\nsnapshots={snapshots}\nseen_a={}\nseen_b={}\npruned={pruned}\n",
         seen[0], seen[1]
     );
     for b in bad {
