@@ -6,9 +6,12 @@
 //! * [`Sandbox::run`] runs a command with a clean environment (HOME and XDG_CONFIG_HOME in a
 //!   temp dir, `SOPS_DISABLE_VERSION_CHECK=1`).
 //! * [`gen`] is a seeded generator of YAML/JSON plaintext documents with the tree they mean.
+//! * [`fuzz_targets`] are the fuzz targets, shared by `fuzz/` (cargo-fuzz) and the stable
+//!   `fuzz_smoke` test.
 //! * [`json`] is a small, independent JSON parser used to compare documents semantically.
 
 pub mod check;
+pub mod fuzz_targets;
 pub mod gen;
 pub mod json;
 
