@@ -701,9 +701,29 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Refuses the characters YAML does not allow in a stream (C0 controls other than tab, LF
+/// and CR, DEL, C1 controls other than NEL, surrogates, U+FFFE/U+FFFF), as yaml.v3 does
+/// ("control characters are not allowed"); saphyr-parser lets them through.
+fn check_printable(text: &str) -> Result<()> {
+    let bad = |c: char| !matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+    match text.char_indices().find(|&(_, c)| bad(c)) {
+        None => Ok(()),
+        Some((i, _)) => {
+            let line = text[..i].matches('\n').count() + 1;
+            let col = i - text[..i].rfind('\n').map_or(0, |p| p + 1);
+            Err(syntax_error(
+                line,
+                col,
+                "control characters are not allowed",
+            ))
+        }
+    }
+}
+
 /// Parses a YAML stream (plain or encrypted file) into documents. `reject_duplicates`:
 /// a duplicate key is an error (sops checks plain input).
 pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+    check_printable(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut events = Vec::new();
     while let Some(r) = parser.next_event() {
@@ -1248,6 +1268,16 @@ mod tests {
         ));
         let e = parse(&deep, false).unwrap_err();
         assert!(e.message.contains("levels deep"), "{e}");
+        // Control characters are refused, as yaml.v3 does (found by the tamper sweep: sops
+        // exits 1 "control characters are not allowed" where the value failed later).
+        for c in ['\u{0}', '\u{19}', '\u{7f}', '\u{9f}', '\u{fffe}'] {
+            let e = parse(&format!("a: x{c}y\n"), true).unwrap_err();
+            assert!(
+                e.message.contains("line 1, column 5: control characters"),
+                "{e}"
+            );
+        }
+        assert!(parse("a: \"tab\there\u{85}\u{a0}\u{1f600}\"\r\n", true).is_ok());
         // Ordinary aliases still work.
         let d = parse("a: &x {k: v}\nb: *x\n", true).unwrap();
         assert_eq!(d[0].get("a"), d[0].get("b"));
