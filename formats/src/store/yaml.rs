@@ -1052,9 +1052,11 @@ pub fn emit(docs: &[Document], indent: usize) -> String {
         if i > 0 {
             e.out.push_str("---\n");
         }
-        // An empty document is `{}` (as sops writes it), also in a stream: written as
-        // nothing, it would vanish when the output is read again.
-        if d.is_empty() {
+        // A document without keys is `{}` (as sops writes an empty one), also in a stream
+        // and after its comments: written as nothing (or as comments alone), it would
+        // vanish when the output is read again.
+        if d.pairs().next().is_none() {
+            e.map(d, 0);
             e.out.push_str("{}\n");
         } else {
             e.map(d, 0);
@@ -1235,6 +1237,10 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(emit(&docs, 4), "{}\n---\nb: 2\n");
         assert_eq!(parse(&emit(&docs, 4), true).unwrap(), docs);
+        // ... and so is a document holding only comments (found by cargo fuzz).
+        let docs = parse("---\n# c\n---\n", true).unwrap();
+        let out = emit(&docs, 4);
+        assert_eq!(emit(&parse(&out, true).unwrap(), 4), out);
         // A lone carriage return ends a comment: the key after it is a key, not comment text.
         let docs = parse("# top\rhello: world\n", true).unwrap();
         assert_eq!(docs[0].get("hello"), Some(&Value::str("world")));
