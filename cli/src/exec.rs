@@ -127,8 +127,12 @@ pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
     };
     let status = child.wait().map_err(spawn_err)?;
     // If the command never read the FIFO, the writer is still blocked: open and drain it.
-    if !writer.is_finished() {
+    // A reader that opens and reads before the blocked writer has woken up sees end of
+    // file at once and closes, leaving the writer blocked again (a hang found by the
+    // secret_hygiene test): repeat until the writer is done.
+    while !writer.is_finished() {
         drain(&path);
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let _ = writer.join();
     drop(dir);
