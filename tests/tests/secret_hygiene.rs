@@ -18,6 +18,8 @@ use zeroize::{ZeroizeOnDrop, Zeroizing};
 fn wipes_on_drop<T: ZeroizeOnDrop>() {}
 
 #[test]
+// The spelled-out fn types are the assertions.
+#[allow(clippy::type_complexity, clippy::extra_unused_lifetimes)]
 fn secrets_are_held_in_wiping_types() {
     // The data key: its bytes are a Zeroizing array (cipher.rs).
     wipes_on_drop::<DataKey>();
