@@ -54,6 +54,9 @@ impl DataKey {
     }
 }
 
+/// The key bytes live in a [`Zeroizing`] array, wiped when the key is dropped.
+impl zeroize::ZeroizeOnDrop for DataKey {}
+
 impl std::fmt::Debug for DataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DataKey(..)")

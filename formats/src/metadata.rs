@@ -378,8 +378,12 @@ fn read_group(m: &Map, bad: &dyn Fn(String) -> Error) -> Result<KeyGroup> {
                 let em = e
                     .as_map()
                     .ok_or_else(|| bad(format!("age[{i}] is not a map")))?;
+                // A missing field is empty, as in sops (found by the tamper sweep: sops
+                // decrypts a file whose `recipient` key is damaged, since only `enc` is
+                // needed; a missing `enc` then fails as "no identity could decrypt").
                 let field = |k: &str| match em.get(k) {
                     Some(Value::Str(s)) => Ok(s.to_string()),
+                    None | Some(Value::Null) => Ok(String::new()),
                     _ => Err(bad(format!("age[{i}] has no string `{k}`"))),
                 };
                 g.age.push(AgeKey {

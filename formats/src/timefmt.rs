@@ -163,9 +163,23 @@ pub fn is_timestamp(s: &str) -> bool {
 /// The MAC's additional data for a `lastmodified` value: RFC 3339 parsed and formatted
 /// again, dropping fractional seconds and writing a zero offset as `Z`.
 pub fn mac_aad(lastmodified: &str) -> Option<String> {
-    // RFC 3339 proper: `T` separator and a full offset.
+    // RFC 3339 as Go's time.Parse(time.RFC3339) takes it: `T`, two-digit hour, optional
+    // fraction, then `Z` or `±hh:mm` (upper case only: sops refuses `t` and `z`).
     let b = lastmodified.as_bytes();
-    if b.len() < 20 || !(b[10] == b'T' || b[10] == b't') {
+    if b.len() < 20 || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    let mut zone = lastmodified.get(19..)?;
+    if let Some(f) = zone.strip_prefix('.') {
+        zone = f.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let z = zone.as_bytes();
+    let zone_ok = zone == "Z"
+        || (z.len() == 6
+            && matches!(z[0], b'+' | b'-')
+            && z[3] == b':'
+            && [1, 2, 4, 5].iter().all(|&i| z[i].is_ascii_digit()));
+    if !zone_ok {
         return None;
     }
     parse(lastmodified).map(|p| format(&p, false))
@@ -298,6 +312,12 @@ mod tests {
         );
         assert_eq!(mac_aad("2026-11-22"), None);
         assert_eq!(mac_aad("garbage"), None);
+        // Found by the tamper sweep: sops (Go's RFC 3339 parser) refuses these spellings.
+        assert_eq!(mac_aad("2026-11-22t17:50:54Z"), None);
+        assert_eq!(mac_aad("2026-11-22T17:50:54z"), None);
+        assert_eq!(mac_aad("2026-11-22T17:50:54 Z"), None);
+        assert_eq!(mac_aad("2026-11-22T17:50:54+0100"), None);
+        assert_eq!(mac_aad("2026-11-22T17:50:\u{fffd}5Z"), None);
     }
 
     #[test]

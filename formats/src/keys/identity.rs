@@ -194,10 +194,41 @@ fn parse_identity_text(text: &str) -> std::result::Result<Vec<Ident>, String> {
     Ok(out)
 }
 
+/// Whether `text` is (or, cut short, starts like) an OpenSSH private key file holding an
+/// `ssh-rsa` key. Lenient like age's reader, which decodes the base64 lines before it looks
+/// for the end marker.
+fn is_openssh_rsa(text: &str) -> bool {
+    use base64::Engine;
+    let Some((_, body)) = text.split_once("-----BEGIN OPENSSH PRIVATE KEY-----") else {
+        return false;
+    };
+    let body = body.split("-----END").next().unwrap_or(body);
+    let b64: Vec<u8> = body
+        .bytes()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .collect();
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let Ok(blob) = lenient.decode(&b64[..b64.len() / 4 * 4]) else {
+        return false;
+    };
+    blob.windows(7).any(|w| w == b"ssh-rsa")
+}
+
 /// Parses an unencrypted SSH private key (OpenSSH or PEM RSA) as an age-ssh identity.
 fn parse_ssh_identity(pem: &[u8], path: &str) -> std::result::Result<Ident, String> {
     use age::ssh::{Identity as SshId, UnsupportedKey};
     let text = std::str::from_utf8(pem).map_err(|_| "not a PEM/OpenSSH text key".to_string())?;
+    if is_openssh_rsa(text) && ssh_key::PrivateKey::from_openssh(text.trim_start()).is_err() {
+        // age 0.12's OpenSSH reader panics on an RSA integer made of zero bytes (found by
+        // fuzzing); the ssh-key crate refuses such a key with an error, so RSA keys pass it
+        // first.
+        return Err("failed to parse SSH private key (invalid RSA key)".into());
+    }
     let id = SshId::from_buffer(
         BufReader::new(text.trim_start().as_bytes()),
         Some(path.into()),
@@ -965,5 +996,19 @@ mod tests {
         assert_eq!(shell_split("''").unwrap(), [""]);
         assert!(shell_split("'open").is_err());
         assert!(shell_split("").unwrap().is_empty());
+    }
+
+    /// Found by fuzzing: an OpenSSH RSA key whose integers are zero bytes made age panic.
+    #[test]
+    fn openssh_rsa_key_with_zero_integers_is_an_error() {
+        let key = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fuzz/regressions/ssh_key/rsa-private-key-zero-integers"
+        ))
+        .unwrap();
+        let e = Identities::new()
+            .push_ssh_private_key(&key, "k")
+            .unwrap_err();
+        assert!(e.message.contains("invalid RSA key"), "{e}");
     }
 }

@@ -60,6 +60,53 @@ fn type_prefix(s: &str) -> String {
     head.chars().take(32).collect()
 }
 
+/// Whether `line` is an `ssh-rsa` public key whose exponent or modulus is one or more zero
+/// bytes. age 0.12's SSH reader panics on such an integer (it strips leading zeros past the
+/// end); it is never a valid key, so it is refused before age sees it. Found by fuzzing.
+fn rsa_key_has_zero_integer(line: &str) -> bool {
+    use base64::Engine;
+    let mut fields = line.split_whitespace();
+    if fields.next() != Some("ssh-rsa") {
+        return false;
+    }
+    // age's reader is lenient about the end of the base64: look at the whole 4-character
+    // groups, which is enough to see the integers.
+    // (age reads the run of base64 characters, unpadded, and ignores what follows)
+    let Some(b64) = fields.next().map(|f| {
+        let end = f
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+            .unwrap_or(f.len());
+        &f[..end]
+    }) else {
+        return false;
+    };
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let Ok(blob) = lenient.decode(&b64.as_bytes()[..b64.len() / 4 * 4]) else {
+        return false;
+    };
+    // string "ssh-rsa", mpint e, mpint n (RFC 4253 §6.6)
+    let mut rest = &blob[..];
+    for i in 0..3 {
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+            return false;
+        };
+        let len = u32::from_be_bytes(*len) as usize;
+        let Some(bytes) = tail.get(..len) else {
+            return false;
+        };
+        if i > 0 && !bytes.is_empty() && bytes.iter().all(|&b| b == 0) {
+            return true;
+        }
+        rest = &tail[len..];
+    }
+    false
+}
+
 impl Recipient {
     /// Parses a recipient string (§7.1), after trimming surrounding whitespace:
     ///
@@ -84,6 +131,12 @@ impl Recipient {
             )
         } else if text.starts_with("ssh-") {
             use age::ssh::ParseRecipientKeyError as P;
+            if rsa_key_has_zero_integer(text) {
+                return Err(Error::generic(format!(
+                    "failed to parse SSH recipient of type {:?}: invalid RSA key",
+                    type_prefix(text)
+                )));
+            }
             let r = age::ssh::Recipient::from_str(text).map_err(|e| {
                 let why = match e {
                     P::RsaModulusTooSmall => "RSA key size is too small (minimum 2048 bits)".into(),
@@ -242,5 +295,18 @@ mod tests {
         let mac_end = hdr_end + 1 + bin[hdr_end + 1..].iter().position(|&b| b == b'\n').unwrap();
         // payload: 16 nonce + 32 + 16 tag.
         assert_eq!(bin.len() - mac_end - 1, 64);
+    }
+
+    /// Found by fuzzing: an ssh-rsa key whose integers are zero bytes made age panic.
+    #[test]
+    fn rsa_key_with_zero_integers_is_an_error() {
+        let key = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fuzz/regressions/ssh_key/rsa-public-key-empty-modulus"
+        ))
+        .unwrap();
+        let e = Recipient::parse(&key).unwrap_err();
+        assert!(e.message.contains("invalid RSA key"), "{e}");
+        assert!(parse_recipient_list(&key).is_err());
     }
 }

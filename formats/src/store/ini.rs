@@ -70,7 +70,14 @@ pub fn parse(text: &str) -> Result<Document> {
         let key = line[..delim].trim().to_string();
         let mut value = line[delim + 1..].trim().to_string();
         let mut inline = None;
-        if value.starts_with("\"\"\"") && !(value.len() >= 6 && value.ends_with("\"\"\"")) {
+        if let Some(one_line) = value
+            .strip_prefix("\"\"\"")
+            .and_then(|rest| rest.rfind("\"\"\"").map(|end| rest[..end].to_string()))
+        {
+            // A """ value closed on its own line: up to the last """ (go-ini's
+            // strings.LastIndex), which is what our emitter writes for a value with a `.
+            value = one_line;
+        } else if value.starts_with("\"\"\"") {
             // A multi-line """ value.
             let mut acc = value[3..].to_string();
             loop {
@@ -79,7 +86,7 @@ pub fn parse(text: &str) -> Result<Document> {
                 })?;
                 let next = next.trim_end_matches('\r');
                 acc.push('\n');
-                if let Some(end) = next.find("\"\"\"") {
+                if let Some(end) = next.rfind("\"\"\"") {
                     acc.push_str(&next[..end]);
                     break;
                 }
@@ -137,6 +144,13 @@ fn quote(v: &str) -> String {
     }
 }
 
+/// A comment line. The parser strips the leading run of the line's own marker (and spaces),
+/// so a text that starts with `;` is written after `#`, where its `;` survives.
+fn comment_line(text: &str) -> String {
+    let marker = if text.starts_with(';') { '#' } else { ';' };
+    format!("{marker} {text}\n")
+}
+
 fn emit_section(out: &mut String, name: &str, m: &Map, header: bool) -> Result<()> {
     let width = m.pairs().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     let mut comments: Vec<&str> = Vec::new();
@@ -168,14 +182,14 @@ fn emit_section(out: &mut String, name: &str, m: &Map, header: bool) -> Result<(
     }
     // A section's leading comments go above its header, where the parser finds them again.
     for c in comments {
-        out.push_str(&format!("; {c}\n"));
+        out.push_str(&comment_line(c));
     }
     if header {
         out.push_str(&format!("[{name}]\n"));
     }
     for (line, cs) in lines {
         for c in cs {
-            out.push_str(&format!("; {c}\n"));
+            out.push_str(&comment_line(c));
         }
         out.push_str(line.trim_end());
         if line.ends_with(' ') {
@@ -293,5 +307,40 @@ mod tests {
         let mut d = Map::new();
         d.push("s", Value::Map(s));
         assert_eq!(parse(&emit(&d, None).unwrap()).unwrap(), d);
+    }
+
+    /// Found by fuzzing: a value with a backquote is written as `"""…"""` on one line, which
+    /// the parser read back with the quotes kept (so every round trip added three more).
+    #[test]
+    fn triple_quoted_value_on_one_line_round_trips() {
+        let mut s = Map::new();
+        for v in ["x`y z", "a`\"", "\"x`", "a`\"\"\"b"] {
+            s.push(format!("k{}", s.len()), Value::str(v));
+        }
+        let mut d = Map::new();
+        d.push("s", Value::Map(s));
+        let text = emit(&d, None).unwrap();
+        assert!(text.contains("k0 = \"\"\"x`y z\"\"\"\n"), "{text}");
+        assert_eq!(parse(&text).unwrap(), d);
+        // go-ini: up to the last """ of the line; a multi-line value ends at its line's last """.
+        let d = parse("a = \"\"\"v\"\"\" \nb = \"\"\"l1\nl2\"\"\"x\"\"\"\n").unwrap();
+        let s = d.get(DEFAULT_SECTION).unwrap().as_map().unwrap();
+        assert_eq!(s.get("a"), Some(&Value::str("v")));
+        assert_eq!(s.get("b"), Some(&Value::str("l1\nl2\"\"\"x")));
+    }
+
+    /// Found by fuzzing: a comment `;c` (read from `# ;c`) was written as `; ;c`, which
+    /// reads back as `c`.
+    #[test]
+    fn comment_starting_with_a_marker_round_trips() {
+        for text in [
+            "# ;c\n[s]\nk = v\n",
+            "; #c\n[s]\nk = v\n",
+            "[s]\nk = v # ;x\n",
+        ] {
+            let d = parse(text).unwrap();
+            let out = emit(&d, None).unwrap();
+            assert_eq!(parse(&out).unwrap(), d, "{text:?} -> {out:?}");
+        }
     }
 }

@@ -143,7 +143,20 @@ pub fn has_metadata(f: Format, docs: &[Document]) -> bool {
 }
 
 /// Loads an encrypted file: the documents (without metadata) and the metadata.
+///
+/// A file that does not parse is exit 1 here (sops: "Error unmarshalling input"), where the
+/// same text as plaintext input is exit 2.
 pub fn load_encrypted(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Document>, Metadata)> {
+    load_encrypted_inner(f, bytes, what).map_err(|e| {
+        if e.code == Code::CouldNotReadInputFile {
+            e.with_code(Code::Generic)
+        } else {
+            e
+        }
+    })
+}
+
+fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Document>, Metadata)> {
     let ctx = |e: Error| e.context(what);
     let not_found = || {
         Error::generic(format!("{what}: sops metadata not found")).with_hint(
@@ -152,7 +165,13 @@ pub fn load_encrypted(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docume
     };
     let mut docs = match f {
         Format::Yaml => yaml::parse(utf8(bytes, what)?, false).map_err(ctx)?,
-        Format::Json | Format::Binary => vec![json::parse(utf8(bytes, what)?).map_err(ctx)?],
+        // Go's encoding/json reads invalid UTF-8 in a string as U+FFFD, so sops refuses such
+        // a file only where the damaged value fails (its ENC syntax, the MAC, the data
+        // key); reading it the same way gives the same exit codes. Nothing is accepted that
+        // would not be: a replaced character changes a value, key or ciphertext.
+        Format::Json | Format::Binary => {
+            vec![json::parse(&String::from_utf8_lossy(bytes)).map_err(ctx)?]
+        }
         Format::Dotenv => {
             let mut doc = dotenv::parse(utf8(bytes, what)?).map_err(ctx)?;
             let mut flat = Vec::new();

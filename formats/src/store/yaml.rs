@@ -36,6 +36,40 @@ struct Loader<'a> {
     next_comment: usize,
     anchors: HashMap<usize, Value>,
     reject_duplicates: bool,
+    /// Nesting depth of the node being read (aliases count with their own depth).
+    depth: usize,
+    /// Nodes aliases may still copy in (see [`MAX_ALIAS_NODES`]).
+    alias_budget: usize,
+}
+
+/// Maximum nesting depth, as in the JSON store: keeps the recursion here and in the tree
+/// walks after it within a thread's stack. (yaml.v3 allows 10000.)
+const MAX_DEPTH: usize = 256;
+
+/// How many nodes (a string counts one per 64 bytes) all aliases of a file may copy in
+/// together. A few levels of aliases of aliases ("billion laughs") would otherwise expand
+/// to more memory than any machine has; yaml.v3 refuses such documents too ("excessive
+/// aliasing").
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// The number of nodes in `v` (for the alias budget) and its nesting depth.
+fn node_weight(v: &Value) -> (usize, usize) {
+    match v {
+        Value::Map(m) => m.0.iter().fold((1, 1), |(n, d), item| match item {
+            Item::Pair(k, v) => {
+                let (vn, vd) = node_weight(v);
+                (n + 1 + k.len() / 64 + vn, d.max(vd + 1))
+            }
+            Item::Comment(_) => (n + 1, d),
+        }),
+        Value::List(l) => l.iter().fold((1, 1), |(n, d), v| {
+            let (vn, vd) = node_weight(v);
+            (n + vn, d.max(vd + 1))
+        }),
+        Value::Str(s) => (1 + s.len() / 64, 0),
+        Value::Bytes(b) => (1 + b.len() / 64, 0),
+        _ => (1, 0),
+    }
 }
 
 fn syntax_error(line: usize, col: usize, what: &str) -> Error {
@@ -94,7 +128,8 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
         if c == '#' && (i == 0 || chars[i - 1].is_whitespace()) {
             let start = i;
             let (cl, cc) = (line, col);
-            while i < chars.len() && chars[i] != '\n' {
+            // A comment ends at a line break: `\n`, or a lone `\r`, which YAML also counts.
+            while i < chars.len() && !matches!(chars[i], '\n' | '\r') {
                 i += 1;
             }
             let text: String = chars[start + 1..i].iter().collect();
@@ -441,19 +476,51 @@ impl<'a> Loader<'a> {
                 Ok(v)
             }
             Event::Alias(id) => {
-                self.anchors.get(&id).cloned().ok_or_else(|| {
+                let v = self.anchors.get(&id).ok_or_else(|| {
                     syntax_error(span.start.line(), span.start.col(), "unknown alias")
-                })
+                })?;
+                let (nodes, depth) = node_weight(v);
+                if self.depth + depth > MAX_DEPTH {
+                    return Err(syntax_error(
+                        span.start.line(),
+                        span.start.col(),
+                        &format!("the alias nests the document more than {MAX_DEPTH} levels deep"),
+                    ));
+                }
+                self.alias_budget = self.alias_budget.checked_sub(nodes).ok_or_else(|| {
+                    syntax_error(
+                        span.start.line(),
+                        span.start.col(),
+                        &format!(
+                            "aliases expand the document to more than {MAX_ALIAS_NODES} nodes"
+                        ),
+                    )
+                    .with_hint("use fewer aliases of aliases (or write the values out)")
+                })?;
+                Ok(v.clone())
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) if self.depth >= MAX_DEPTH => {
+                Err(syntax_error(
+                    span.start.line(),
+                    span.start.col(),
+                    &format!("the document is nested more than {MAX_DEPTH} levels deep"),
+                ))
             }
             Event::MappingStart(anchor, _) => {
-                let v = Value::Map(self.map(path, &span)?);
+                self.depth += 1;
+                let m = self.map(path, &span);
+                self.depth -= 1;
+                let v = Value::Map(m?);
                 if anchor > 0 {
                     self.anchors.insert(anchor, v.clone());
                 }
                 Ok(v)
             }
             Event::SequenceStart(anchor, _) => {
-                let v = Value::List(self.seq(path, &span)?);
+                self.depth += 1;
+                let l = self.seq(path, &span);
+                self.depth -= 1;
+                let v = Value::List(l?);
                 if anchor > 0 {
                     self.anchors.insert(anchor, v.clone());
                 }
@@ -634,9 +701,29 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Refuses the characters YAML does not allow in a stream (C0 controls other than tab, LF
+/// and CR, DEL, C1 controls other than NEL, surrogates, U+FFFE/U+FFFF), as yaml.v3 does
+/// ("control characters are not allowed"); saphyr-parser lets them through.
+fn check_printable(text: &str) -> Result<()> {
+    let bad = |c: char| !matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+    match text.char_indices().find(|&(_, c)| bad(c)) {
+        None => Ok(()),
+        Some((i, _)) => {
+            let line = text[..i].matches('\n').count() + 1;
+            let col = i - text[..i].rfind('\n').map_or(0, |p| p + 1);
+            Err(syntax_error(
+                line,
+                col,
+                "control characters are not allowed",
+            ))
+        }
+    }
+}
+
 /// Parses a YAML stream (plain or encrypted file) into documents. `reject_duplicates`:
 /// a duplicate key is an error (sops checks plain input).
 pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+    check_printable(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut events = Vec::new();
     while let Some(r) = parser.next_event() {
@@ -658,6 +745,8 @@ pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
         comments,
         next_comment: 0,
         anchors: HashMap::new(),
+        depth: 0,
+        alias_budget: MAX_ALIAS_NODES,
         reject_duplicates,
     };
     loader.documents()
@@ -963,7 +1052,11 @@ pub fn emit(docs: &[Document], indent: usize) -> String {
         if i > 0 {
             e.out.push_str("---\n");
         }
-        if d.is_empty() && docs.len() == 1 {
+        // A document without keys is `{}` (as sops writes an empty one), also in a stream
+        // and after its comments: written as nothing (or as comments alone), it would
+        // vanish when the output is read again.
+        if d.pairs().next().is_none() {
+            e.map(d, 0);
             e.out.push_str("{}\n");
         } else {
             e.map(d, 0);
@@ -1133,5 +1226,66 @@ mod tests {
         assert_eq!(inline_str("3.11.0"), "3.11.0");
         assert_eq!(inline_str("1:20"), "\"1:20\"");
         assert_eq!(inline_str("0o17"), "\"0o17\"");
+    }
+
+    /// Found by fuzzing (fuzz/regressions/yaml/): each must be an error or round-trip,
+    /// never a crash, a hang or unbounded memory.
+    #[test]
+    fn fuzz_regressions() {
+        // An empty document in a stream is written as `{}` (like sops), not dropped.
+        let docs = parse("---\n---\nb: 2\n", true).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(emit(&docs, 4), "{}\n---\nb: 2\n");
+        assert_eq!(parse(&emit(&docs, 4), true).unwrap(), docs);
+        // ... and so is a document holding only comments (found by cargo fuzz).
+        let docs = parse("---\n# c\n---\n", true).unwrap();
+        let out = emit(&docs, 4);
+        assert_eq!(emit(&parse(&out, true).unwrap(), 4), out);
+        // A lone carriage return ends a comment: the key after it is a key, not comment text.
+        let docs = parse("# top\rhello: world\n", true).unwrap();
+        assert_eq!(docs[0].get("hello"), Some(&Value::str("world")));
+        assert_eq!(parse(&emit(&docs, 4), true).unwrap(), docs);
+        // Nesting is limited (the recursion would otherwise overflow the stack).
+        let nest = |n: usize| format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
+        assert!(parse(&nest(MAX_DEPTH - 1), true).is_ok());
+        // (saphyr-parser has a flow limit of its own; block nesting reaches ours.)
+        assert!(parse(&nest(MAX_DEPTH + 1), true).is_err());
+        assert!(parse(&nest(50_000), true).is_err());
+        let block =
+            |n: usize| -> String { (0..n).map(|i| format!("{}k:\n", " ".repeat(i))).collect() };
+        assert!(parse(&block(MAX_DEPTH - 1), true).is_ok());
+        let e = parse(&block(MAX_DEPTH + 1), true).unwrap_err();
+        assert!(e.message.contains("levels deep"), "{e}");
+        assert!(parse(&block(3000), true).is_err());
+        // Aliases of aliases (billion laughs) stop at the budget instead of eating memory...
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = parse(&bomb, false).unwrap_err();
+        assert!(e.message.contains("aliases expand"), "{e}");
+        // ... and cannot nest deeper than the limit either.
+        let mut deep = format!("a0: &a0 {}x{}\n", "[".repeat(200), "]".repeat(200));
+        deep.push_str(&format!(
+            "a1: &a1 {}*a0{}\n",
+            "[".repeat(70),
+            "]".repeat(70)
+        ));
+        let e = parse(&deep, false).unwrap_err();
+        assert!(e.message.contains("levels deep"), "{e}");
+        // Control characters are refused, as yaml.v3 does (found by the tamper sweep: sops
+        // exits 1 "control characters are not allowed" where the value failed later).
+        for c in ['\u{0}', '\u{19}', '\u{7f}', '\u{9f}', '\u{fffe}'] {
+            let e = parse(&format!("a: x{c}y\n"), true).unwrap_err();
+            assert!(
+                e.message.contains("line 1, column 5: control characters"),
+                "{e}"
+            );
+        }
+        assert!(parse("a: \"tab\there\u{85}\u{a0}\u{1f600}\"\r\n", true).is_ok());
+        // Ordinary aliases still work.
+        let d = parse("a: &x {k: v}\nb: *x\n", true).unwrap();
+        assert_eq!(d[0].get("a"), d[0].get("b"));
     }
 }
