@@ -46,8 +46,33 @@ fn syntax_error(line: usize, col: usize, what: &str) -> Error {
     .with_hint("fix the syntax at that position")
 }
 
+/// The source text indexed by character (saphyr's spans count characters): the bytes
+/// themselves when the text is ASCII (no copy), else the decoded characters.
+trait Chars {
+    fn at(&self, i: usize) -> char;
+    fn count(&self) -> usize;
+}
+
+impl Chars for [u8] {
+    fn at(&self, i: usize) -> char {
+        self[i] as char
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Chars for [char] {
+    fn at(&self, i: usize) -> char {
+        self[i]
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
 /// Finds the comments in the gaps between events.
-fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok> {
+fn scan_comments<C: Chars + ?Sized>(chars: &C, events: &[(Event<'_>, Span)]) -> Vec<CommentTok> {
     let mut out = Vec::new();
     let mut line = 1usize;
     let mut col = 0usize;
@@ -72,15 +97,15 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
         .collect();
     spans.sort_unstable();
     let mut next_span = 0usize;
-    while i < chars.len() {
+    while i < chars.count() {
         while next_span < spans.len() && spans[next_span].1 <= i {
             next_span += 1;
         }
         if next_span < spans.len() && spans[next_span].0 <= i {
             // Inside a scalar: skip to its end, tracking lines.
-            let end = spans[next_span].1.min(chars.len());
+            let end = spans[next_span].1.min(chars.count());
             while i < end {
-                if chars[i] == '\n' {
+                if chars.at(i) == '\n' {
                     line += 1;
                     col = 0;
                 } else {
@@ -90,14 +115,14 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
             }
             continue;
         }
-        let c = chars[i];
-        if c == '#' && (i == 0 || chars[i - 1].is_whitespace()) {
+        let c = chars.at(i);
+        if c == '#' && (i == 0 || chars.at(i - 1).is_whitespace()) {
             let start = i;
             let (cl, cc) = (line, col);
-            while i < chars.len() && chars[i] != '\n' {
+            while i < chars.count() && chars.at(i) != '\n' {
                 i += 1;
             }
-            let text: String = chars[start + 1..i].iter().collect();
+            let text: String = (start + 1..i).map(|j| chars.at(j)).collect();
             out.push(CommentTok {
                 index: start,
                 line: cl,
@@ -120,14 +145,14 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
 
 /// The index just past the closing quote of a quoted scalar whose opening quote (after
 /// any anchor or tag) is at or after `start`.
-fn quoted_end(chars: &[char], start: usize) -> Option<usize> {
-    let open = (start..chars.len()).find(|&i| chars[i] == '"' || chars[i] == '\'')?;
-    let q = chars[open];
+fn quoted_end<C: Chars + ?Sized>(chars: &C, start: usize) -> Option<usize> {
+    let open = (start..chars.count()).find(|&i| matches!(chars.at(i), '"' | '\''))?;
+    let q = chars.at(open);
     let mut i = open + 1;
-    while i < chars.len() {
-        match chars[i] {
+    while i < chars.count() {
+        match chars.at(i) {
             '\\' if q == '"' => i += 2,
-            '\'' if q == '\'' && chars.get(i + 1) == Some(&'\'') => i += 2,
+            '\'' if q == '\'' && i + 1 < chars.count() && chars.at(i + 1) == '\'' => i += 2,
             c if c == q => return Some(i + 1),
             _ => i += 1,
         }
@@ -650,8 +675,13 @@ pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
             break;
         }
     }
-    let chars: Vec<char> = text.chars().collect();
-    let comments = scan_comments(&chars, &events);
+    // Character indices are byte indices in ASCII text: no copy then.
+    let comments = if text.is_ascii() {
+        scan_comments(text.as_bytes(), &events)
+    } else {
+        let chars: Vec<char> = text.chars().collect();
+        scan_comments(&chars[..], &events)
+    };
     let mut loader = Loader {
         events,
         pos: 0,
@@ -881,12 +911,12 @@ impl Emitter {
     }
 
     fn map(&mut self, m: &Map, col: usize) {
-        self.map_with_children_at(m, col, col + self.indent);
+        self.map_with_children_at(&m.0, col, col + self.indent);
     }
 
-    /// A map whose keys are at `col` and whose nested blocks start at `child`.
-    fn map_with_children_at(&mut self, m: &Map, col: usize, child: usize) {
-        for item in &m.0 {
+    /// A map's items, keys at `col`, nested blocks at `child`.
+    fn map_with_children_at(&mut self, items: &[Item], col: usize, child: usize) {
+        for item in items {
             match item {
                 Item::Comment(c) => self.comment(col, c.text()),
                 Item::Pair(k, v) => {
@@ -921,7 +951,7 @@ impl Emitter {
                     // Like yaml.v3, nested blocks of an item's keys are indented from the
                     // dash, not from the keys (`- k: |` content at dash + indent).
                     let child = col + self.indent.max(4);
-                    self.map_with_children_at(&Map(m.0[lead..].to_vec()), inner, child);
+                    self.map_with_children_at(&m.0[lead..], inner, child);
                     // The first key goes on the dash's line.
                     self.out.replace_range(start..start + inner, "");
                 }
