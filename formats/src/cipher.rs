@@ -138,7 +138,7 @@ pub fn parse_encoded(s: &str) -> Option<Encoded<'_>> {
         then: impl Fn(&'a str) -> Option<T>,
     ) -> Option<(&'a str, T)> {
         let mut end = t.len();
-        while let Some(p) = t[..end].rfind(sep) {
+        while let Some(p) = rfind(&t[..end], sep) {
             if p == 0 {
                 return None;
             }
@@ -146,6 +146,19 @@ pub fn parse_encoded(s: &str) -> Option<Encoded<'_>> {
                 return Some((&t[..p], r));
             }
             end = p + sep.len() - 1;
+        }
+        None
+    }
+    // `str::rfind` with a substring sets up a searcher on every call; the separators are
+    // short and found near the end, so look for their first byte from the right.
+    fn rfind(t: &str, sep: &str) -> Option<usize> {
+        let (b, s) = (t.as_bytes(), sep.as_bytes());
+        let mut end = b.len();
+        while let Some(p) = b[..end].iter().rposition(|&c| c == s[0]) {
+            if b[p..].starts_with(s) {
+                return Some(p);
+            }
+            end = p;
         }
         None
     }

@@ -9,6 +9,7 @@ pub mod flatten;
 pub mod ini;
 pub mod json;
 pub mod yaml;
+mod yaml_fast;
 
 use crate::error::{Code, Error, Result};
 use crate::metadata::Metadata;

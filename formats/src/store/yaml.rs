@@ -251,14 +251,14 @@ fn parse_go_int_base0(s: &str) -> Option<i128> {
     Some(if neg { -(v as i128) } else { v as i128 })
 }
 
-enum Resolved {
+pub(crate) enum Resolved {
     Value(Value),
     /// An integer in 2^63..2^64-1: sops cannot encrypt it (exit 23).
     TooBig,
 }
 
 /// Types a plain scalar as yaml.v3 does.
-fn resolve_plain(s: &str) -> Resolved {
+pub(crate) fn resolve_plain(s: &str) -> Resolved {
     if is_null_word(s) {
         return Resolved::Value(Value::Null);
     }
@@ -662,6 +662,16 @@ impl<'a> Loader<'a> {
 /// Parses a YAML stream (plain or encrypted file) into documents. `reject_duplicates`:
 /// a duplicate key is an error (sops checks plain input).
 pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+    // The YAML that sops and sealbox write is read by a fast line parser; anything it does
+    // not handle goes through the general loader below.
+    if let Some(docs) = super::yaml_fast::parse(text) {
+        return Ok(docs);
+    }
+    parse_general(text, reject_duplicates)
+}
+
+/// [`parse`] without the fast path: saphyr's events, the comment scan, the loader.
+pub(crate) fn parse_general(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
     let mut parser = Parser::new_from_str(text);
     let mut events = Vec::new();
     while let Some(r) = parser.next_event() {
@@ -735,6 +745,15 @@ fn is_base60_float(s: &str) -> bool {
 
 /// Whether a string must be quoted to read back as the same string.
 fn needs_quotes(s: &str) -> bool {
+    // Fast path for the common word-like keys and values: a letter, then letters, digits
+    // and underscores. Among those only the null and boolean words need quotes (the rest
+    // of the checks below are about other characters, or a leading digit).
+    let b = s.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    {
+        return YAML11_WORDS.contains(&s) || bool_word(s).is_some() || is_null_word(s);
+    }
     if s.is_empty() || YAML11_WORDS.contains(&s) || s.chars().any(|c| (c as u32) > 0xffff) {
         return true;
     }
@@ -1028,6 +1047,19 @@ pub fn emit_value(v: &Value, indent: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every parse in these tests also checks that the fast path, when it takes the input,
+    /// builds the same tree as the general loader.
+    fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+        let general = parse_general(text, reject_duplicates);
+        if let Some(fast) = super::super::yaml_fast::parse(text) {
+            match &general {
+                Ok(g) => assert!(*g == fast, "fast path differs on:\n{text}"),
+                Err(e) => panic!("fast path accepted what the loader rejects ({e}):\n{text}"),
+            }
+        }
+        general
+    }
 
     fn one(text: &str) -> Document {
         let mut d = parse(text, true).unwrap();
