@@ -267,27 +267,21 @@ impl Cipher {
         // Decoded into fixed buffers (no allocation); larger than needed so that a wrong
         // length is reported as such rather than as a decoding error.
         let mut iv = [0u8; 48];
-        let iv_len = B64
-            .decode_slice(enc.iv, &mut iv)
-            .map_err(|e| match e {
-                base64::DecodeSliceError::OutputSliceTooSmall => {
-                    bad("the IV is longer than 32 bytes; sops writes 32")
-                }
-                base64::DecodeSliceError::DecodeError(_) => bad("the iv field is not valid base64"),
-            })?;
+        let iv_len = B64.decode_slice(enc.iv, &mut iv).map_err(|e| match e {
+            base64::DecodeSliceError::OutputSliceTooSmall => {
+                bad("the IV is longer than 32 bytes; sops writes 32")
+            }
+            base64::DecodeSliceError::DecodeError(_) => bad("the iv field is not valid base64"),
+        })?;
         let mut tag = [0u8; 24];
-        let tag_len = B64
-            .decode_slice(enc.tag, &mut tag)
-            .map_err(|e| match e {
-                base64::DecodeSliceError::OutputSliceTooSmall => {
-                    bad("the tag is not 16 bytes long")
-                }
-                base64::DecodeSliceError::DecodeError(_) => {
-                    bad("the tag field is not valid base64")
-                }
-            })?;
+        let tag_len = B64.decode_slice(enc.tag, &mut tag).map_err(|e| match e {
+            base64::DecodeSliceError::OutputSliceTooSmall => bad("the tag is not 16 bytes long"),
+            base64::DecodeSliceError::DecodeError(_) => bad("the tag field is not valid base64"),
+        })?;
         if iv_len != 32 {
-            return Err(bad(&format!("the IV is {iv_len} bytes long; sops writes 32")));
+            return Err(bad(&format!(
+                "the IV is {iv_len} bytes long; sops writes 32"
+            )));
         }
         if tag_len != 16 {
             return Err(bad("the tag is not 16 bytes long"));
@@ -394,9 +388,11 @@ mod tests {
             "",
         ];
         for c in cases {
-            let want = re
-                .captures(c)
-                .map(|m| (1..=4).map(|i| m.get(i).unwrap().as_str()).collect::<Vec<_>>());
+            let want = re.captures(c).map(|m| {
+                (1..=4)
+                    .map(|i| m.get(i).unwrap().as_str())
+                    .collect::<Vec<_>>()
+            });
             let got = parse_encoded(c).map(|e| vec![e.data, e.iv, e.tag, e.typ]);
             assert_eq!(got, want, "{c:?}");
         }

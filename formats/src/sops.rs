@@ -181,7 +181,7 @@ struct WalkState<'t> {
     node: usize,
     /// The additional data of every key path visited (`a:`, `a:b:`, …), one after the
     /// other: a leaf's additional data is a range of it.
-    aad: String,
+    aad: Vec<u8>,
     /// The current key path's additional data in `aad` (empty at the top level).
     prefix: Range<usize>,
     stack: Vec<Vec<String>>,
@@ -207,8 +207,8 @@ impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
                     let (prefix, node) = (self.st.prefix.clone(), self.st.node);
                     let start = self.st.aad.len();
                     self.st.aad.extend_from_within(prefix.clone());
-                    self.st.aad.push_str(k);
-                    self.st.aad.push(':');
+                    self.st.aad.extend_from_slice(k.as_bytes());
+                    self.st.aad.push(b':');
                     self.st.prefix = start..self.st.aad.len();
                     self.st.paths.0.push((node, k.as_str()));
                     self.st.node = self.st.paths.0.len() - 1;
@@ -244,7 +244,9 @@ impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
             Value::Null => {}
             Value::Comment(c) => self.comment(c)?,
             leaf => {
-                let enc = self.sel.should_encrypt(&self.st.path, &self.st.stack, false);
+                let enc = self
+                    .sel
+                    .should_encrypt(&self.st.path, &self.st.stack, false);
                 self.visitor.leaf(leaf, &self.st, enc)?;
             }
         }
@@ -275,7 +277,7 @@ fn walk<'t, V: Visitor<'t>>(
         st: WalkState {
             path: Vec::new(),
             node: ROOT,
-            aad: String::new(),
+            aad: Vec::new(),
             prefix: 0..0,
             stack: Vec::new(),
             paths: Paths::default(),
@@ -382,7 +384,11 @@ impl<'t> Visitor<'t> for Encryptor<'t> {
         .ok_or_else(|| {
             Error::new(
                 Code::ErrorEncryptingTree,
-                format!("cannot encrypt the {} at {}", v.kind(), path_display(&w.path)),
+                format!(
+                    "cannot encrypt the {} at {}",
+                    v.kind(),
+                    path_display(&w.path)
+                ),
             )
         })?;
         if encrypted && !empty {
@@ -420,9 +426,9 @@ fn at_of(w: &WalkState<'_>) -> Range<usize> {
 
 /// The additional data of a leaf recorded by [`at_of`]: `a:b:`, or `:` at the top level
 /// (the only place where the range is empty).
-fn aad_of<'b>(buf: &'b str, r: &Range<usize>) -> &'b str {
+fn aad_of<'b>(buf: &'b [u8], r: &Range<usize>) -> &'b [u8] {
     if r.is_empty() {
-        ":"
+        b":"
     } else {
         &buf[r.clone()]
     }
@@ -470,7 +476,7 @@ pub fn encrypt_tree_with_stash(
     };
     let (st, r) = walk(docs, sel, &mut enc);
     r?;
-    let buf = st.aad.as_str();
+    let buf = st.aad.as_slice();
     let encrypt = |plain: &[u8], aad: &[u8], typ: ValueType| match stash
         .and_then(|s| s.get(typ, aad, plain))
     {
@@ -478,7 +484,7 @@ pub fn encrypt_tree_with_stash(
         None => cipher.encrypt(plain, aad, typ),
     };
     for_each_par(&mut enc.jobs, |(slot, r)| {
-        let aad = aad_of(buf, r).as_bytes();
+        let aad = aad_of(buf, r);
         match slot {
             EncSlot::Leaf(v) => {
                 let out = with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar")?;
@@ -588,7 +594,11 @@ fn typed_value(
     typ: ValueType,
     bad: impl Fn() -> Error,
 ) -> Result<Value> {
-    let as_str = |p: &[u8]| std::str::from_utf8(p).map(str::to_string).map_err(|_| bad());
+    let as_str = |p: &[u8]| {
+        std::str::from_utf8(p)
+            .map(str::to_string)
+            .map_err(|_| bad())
+    };
     Ok(match typ {
         ValueType::Str | ValueType::Bytes => Value::from_bytes(std::mem::take(&mut **plain)),
         ValueType::Int => Value::Int(parse_go_int(&as_str(plain)?).ok_or_else(&bad)?),
@@ -617,7 +627,7 @@ fn decrypt_tree_inner(
     // A walk error (an unencrypted value where one was expected) is reported after the
     // values before it, which would have failed first in a sequential walk.
     let (st, walk_result) = walk(docs, &sel, &mut dec);
-    let buf = st.aad.as_str();
+    let buf = st.aad.as_slice();
     let paths = &st.paths;
     for_each_par(&mut dec.items, |item| {
         let (stored, at, out) = match item {
@@ -626,7 +636,7 @@ fn decrypt_tree_inner(
             DecItem::Comment(c, at, out) => (c.text(), &*at, out),
         };
         let what = || format!("{} in {file}", paths.display(at.node));
-        *out = Some(cipher.decrypt_parts(stored, aad_of(buf, &at.aad).as_bytes(), &what));
+        *out = Some(cipher.decrypt_parts(stored, aad_of(buf, &at.aad), &what));
         Ok(())
     })?;
     let mut stash = want_stash.then(Stash::default);
@@ -636,7 +646,7 @@ fn decrypt_tree_inner(
             DecItem::Plain(b) => mac.update(&b[..]),
             DecItem::Leaf(v, at, out) => {
                 let (mut plain, typ, iv) = out.expect("decrypted")?;
-                let aad = aad_of(buf, &at.aad).as_bytes();
+                let aad = aad_of(buf, &at.aad);
                 if let Some(st) = &mut stash {
                     st.record(typ, aad, &plain, iv);
                 }
@@ -663,7 +673,7 @@ fn decrypt_tree_inner(
                     Ok((plain, typ, iv)) => match std::str::from_utf8(&plain) {
                         Ok(s) => {
                             if let Some(st) = &mut stash {
-                                st.record(typ, aad_of(buf, &at.aad).as_bytes(), &plain, iv);
+                                st.record(typ, aad_of(buf, &at.aad), &plain, iv);
                             }
                             *c = Comment::new(s);
                         }
@@ -935,7 +945,13 @@ mod tests {
         let mut docs = vec![big_tree()];
         let mac = encrypt_tree(&mut docs, &key, &sel(None), "2024-01-01T00:00:00Z").unwrap();
         // Each value is bound to its own path.
-        let v = docs[0].get("svc7").unwrap().as_map().unwrap().get("k3").unwrap();
+        let v = docs[0]
+            .get("svc7")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .get("k3")
+            .unwrap();
         let (p, _) = Cipher::new(&key)
             .decrypt(v.as_str().unwrap(), b"svc7:k3:", "x")
             .unwrap();
@@ -954,7 +970,11 @@ mod tests {
         }
         let e = decrypt_tree(&mut t, &md_for(mac, None), &key, false, "f").unwrap_err();
         assert_eq!(e.exit_code(), 25);
-        assert!(e.message.contains(r#"["svc2"]["k8"] in f"#), "{}", e.message);
+        assert!(
+            e.message.contains(r#"["svc2"]["k8"] in f"#),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

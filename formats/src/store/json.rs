@@ -551,7 +551,9 @@ fn write_valid(out: &mut String, s: &str) {
             None => break,
         }
         // U+2028 and U+2029 are E2 80 A8 / E2 80 A9; other E2 sequences stay as they are.
-        if b[i] == 0xE2 && !(b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9))) {
+        if b[i] == 0xE2
+            && !(b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9)))
+        {
             i += 1;
             continue;
         }

@@ -116,10 +116,7 @@ impl<'a> P<'a> {
                 return None;
             }
             let text = line.text;
-            let colon = text
-                .as_bytes()
-                .windows(2)
-                .position(|w| w == b": ");
+            let colon = text.as_bytes().windows(2).position(|w| w == b": ");
             let (key, rest) = match colon {
                 Some(p) => (&text[..p], text[p + 2..].trim_start_matches(' ')),
                 None => (text.strip_suffix(':')?, ""),
@@ -210,7 +207,11 @@ impl<'a> P<'a> {
         };
         // The content indentation is the first content line's.
         let mut j = self.i;
-        while self.lines.get(j).is_some_and(|l| l.text.is_empty() && l.indent == 0) {
+        while self
+            .lines
+            .get(j)
+            .is_some_and(|l| l.text.is_empty() && l.indent == 0)
+        {
             j += 1;
         }
         let m = self.lines.get(j)?.indent;
