@@ -397,13 +397,13 @@ fn take_string(mut z: Zeroizing<String>) -> String {
 // ---------------------------------------------------------------------------------------
 // Emitter
 
-struct Emitter {
+struct Emitter<'a> {
     out: String,
     ind: String,
-    path: Vec<String>,
+    path: Vec<&'a str>,
 }
 
-impl Emitter {
+impl<'a> Emitter<'a> {
     fn newline(&mut self, depth: usize) {
         self.out.push('\n');
         for _ in 0..depth {
@@ -411,7 +411,7 @@ impl Emitter {
         }
     }
 
-    fn map(&mut self, m: &Map, depth: usize) -> Result<()> {
+    fn map(&mut self, m: &'a Map, depth: usize) -> Result<()> {
         let mut first = true;
         for (k, v) in m.pairs() {
             self.out.push(if first { '{' } else { ',' });
@@ -419,7 +419,7 @@ impl Emitter {
             self.newline(depth + 1);
             write_text(&mut self.out, k);
             self.out.push_str(": ");
-            self.path.push(k.to_string());
+            self.path.push(k);
             self.value(v, depth + 1)?;
             self.path.pop();
         }
@@ -432,7 +432,7 @@ impl Emitter {
         Ok(())
     }
 
-    fn list(&mut self, l: &[Value], depth: usize) -> Result<()> {
+    fn list(&mut self, l: &'a [Value], depth: usize) -> Result<()> {
         let mut first = true;
         for v in l.iter().filter(|v| !matches!(v, Value::Comment(_))) {
             self.out.push(if first { '[' } else { ',' });
@@ -449,7 +449,7 @@ impl Emitter {
         Ok(())
     }
 
-    fn value(&mut self, v: &Value, depth: usize) -> Result<()> {
+    fn value(&mut self, v: &'a Value, depth: usize) -> Result<()> {
         match v {
             Value::Map(m) => self.map(m, depth)?,
             Value::List(l) => self.list(l, depth)?,

@@ -112,6 +112,18 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
     })
 }
 
+/// [`load_plain`] taking the bytes: the binary store keeps them without a copy.
+pub fn load_plain_owned(f: Format, bytes: Vec<u8>, what: &str) -> Result<Vec<Document>> {
+    match f {
+        Format::Binary => {
+            let mut m = Map::new();
+            m.push(BINARY_KEY, Value::from_bytes(bytes));
+            Ok(vec![m])
+        }
+        _ => load_plain(f, &bytes, what),
+    }
+}
+
 /// Loads a plaintext file. `what` names it in messages.
 pub fn load_plain(f: Format, bytes: &[u8], what: &str) -> Result<Vec<Document>> {
     let ctx = |e: Error| e.context(what);
