@@ -743,14 +743,32 @@ fn is_base60_float(s: &str) -> bool {
     true
 }
 
+/// Letters, digits and `_+/=,:.[]-`: the bytes of the quoting fast path.
+const PLAIN_SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'_' | b'+' | b'/' | b'=' | b',' | b':' | b'.' | b'[' | b']' | b'-'
+            );
+        c += 1;
+    }
+    t
+};
+
 /// Whether a string must be quoted to read back as the same string.
 fn needs_quotes(s: &str) -> bool {
-    // Fast path for the common word-like keys and values: a letter, then letters, digits
-    // and underscores. Among those only the null and boolean words need quotes (the rest
-    // of the checks below are about other characters, or a leading digit).
+    // Fast path for the common keys and values, `ENC[…]` strings included: a letter, then
+    // letters, digits and `_+/=,:.[]-`, not ending with `:`. Among those only the null and
+    // boolean words need quotes: the checks below are about spaces, tabs, other
+    // characters, a leading digit or indicator, or a trailing colon.
     let b = s.as_bytes();
     if b.first().is_some_and(u8::is_ascii_alphabetic)
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+        && b.last() != Some(&b':')
+        && b.iter().all(|&c| PLAIN_SAFE[c as usize])
     {
         return YAML11_WORDS.contains(&s) || bool_word(s).is_some() || is_null_word(s);
     }
@@ -816,6 +834,15 @@ fn double_quoted(s: &str) -> String {
 }
 
 /// A string as a one-line scalar.
+/// [`inline_str`] appended to `out` (no intermediate string).
+fn push_inline(out: &mut String, s: &str) {
+    if needs_quotes(s) {
+        out.push_str(&double_quoted(s));
+    } else {
+        out.push_str(s);
+    }
+}
+
 fn inline_str(s: &str) -> String {
     if needs_quotes(s) {
         double_quoted(s)
@@ -923,7 +950,10 @@ impl Emitter {
             }
             other => {
                 self.out.push(' ');
-                self.out.push_str(&scalar_text(other));
+                match other {
+                    Value::Str(s) => push_inline(&mut self.out, s),
+                    _ => self.out.push_str(&scalar_text(other)),
+                }
                 self.out.push('\n');
             }
         }
@@ -940,7 +970,7 @@ impl Emitter {
                 Item::Comment(c) => self.comment(col, c.text()),
                 Item::Pair(k, v) => {
                     self.pad(col);
-                    self.out.push_str(&inline_str(k));
+                    push_inline(&mut self.out, k);
                     self.out.push(':');
                     self.value_after(v, child);
                 }
@@ -1065,6 +1095,36 @@ mod tests {
         let mut d = parse(text, true).unwrap();
         assert_eq!(d.len(), 1);
         d.remove(0)
+    }
+
+    /// Strings on the quoting fast path read back as the same strings.
+    #[test]
+    fn quoting_fast_path_agrees() {
+        for w in [
+            "ENC[AES256_GCM,data:Ab+/9=,iv:x,tag:y,type:str]",
+            "a:b",
+            "yes",
+            "No",
+            "TRUE",
+            "Null",
+            "on",
+            "y",
+            "abc-def.ghi",
+            "x1_000",
+            "e1",
+            "a,b",
+            "a[0]",
+            "key=value",
+        ] {
+            let quoted = needs_quotes(w);
+            let emitted = emit_value(&Value::str(w), 2);
+            let back = parse(&format!("k: {}", emitted.trim_end()), true).unwrap();
+            assert_eq!(
+                back[0].get("k"),
+                Some(&Value::str(w)),
+                "{w}: quoted={quoted}"
+            );
+        }
     }
 
     fn round_trip(text: &str) {
