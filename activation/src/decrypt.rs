@@ -74,8 +74,9 @@ impl<'a> Decryptor<'a> {
             Format::Yaml | Format::Json if s.key.is_empty() => emit(docs),
             // quirk 6: fix – nested keys work for JSON as well as YAML (same tree walk).
             Format::Yaml | Format::Json => {
-                let first = docs.first().cloned().unwrap_or_default();
-                let v = walk_key(&first, &s.key).map_err(|e| {
+                let empty = Document::default();
+                let first = docs.first().unwrap_or(&empty);
+                let v = walk_key(first, &s.key).map_err(|e| {
                     format!(
                         "secret {} in {} is not valid: {e}",
                         s.entry.name, s.sops_file

@@ -153,11 +153,11 @@ fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<()> {
         None => None,
     };
     let plain = read_input(&t.input)?;
-    let mut docs = store::load_plain(t.input_format, &plain, &what).map_err(|e| match e.code {
-        Code::ErrorEncryptingTree => e,
-        _ => e.with_code(Code::CouldNotReadInputFile),
-    })?;
-    drop(plain);
+    let mut docs =
+        store::load_plain_owned(t.input_format, plain, &what).map_err(|e| match e.code {
+            Code::ErrorEncryptingTree => e,
+            _ => e.with_code(Code::CouldNotReadInputFile),
+        })?;
     if docs.is_empty() {
         return Err(Error::new(
             Code::NeedAtLeastOneDocument,

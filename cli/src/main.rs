@@ -393,18 +393,20 @@ fn main() -> ExitCode {
             }
         })
         .collect();
+    // The command is built once (building it is a measurable part of start-up).
+    let command = <Cli as clap::CommandFactory>::command();
     // `sealbox FILE` edits FILE, as `sops FILE` does.
     if let Some(first) = args.get(1) {
         let s = first.to_string_lossy();
-        let known = <Cli as clap::CommandFactory>::command()
-            .get_subcommands()
-            .any(|c| c.get_name() == s)
-            || s == "help";
+        let known = command.get_subcommands().any(|c| c.get_name() == s) || s == "help";
         if !known && !s.starts_with('-') {
             args.insert(1, "edit".into());
         }
     }
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

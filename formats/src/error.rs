@@ -117,9 +117,11 @@ impl std::error::Error for Error {}
 
 /// Formats a key path for messages: `["a"]["b"][0]`-free form `a.b` is ambiguous, so we use
 /// sops' own bracket syntax.
-pub fn path_display(path: &[String]) -> String {
+pub fn path_display<S: AsRef<str>>(path: &[S]) -> String {
     if path.is_empty() {
         return "(top level)".to_string();
     }
-    path.iter().map(|k| format!("[\"{k}\"]")).collect()
+    path.iter()
+        .map(|k| format!("[\"{}\"]", k.as_ref()))
+        .collect()
 }

@@ -5,16 +5,22 @@
 //! it is encrypted (§4.2 of the spec), and feed the MAC: SHA-512 over the plaintext bytes
 //! of the hashed leaves, concatenated, stored as uppercase hex encrypted with
 //! `lastmodified` as additional data.
+//!
+//! How it is made fast: the walk runs once and collects the values to encrypt or decrypt
+//! (with their additional data in one shared buffer, and their key path as an index into a
+//! shared list of path nodes, so nothing is allocated per value); the AES-GCM work then
+//! runs over that list, on several threads for large files; the MAC is fed in file order.
 
 use crate::cipher::{Cipher, DataKey, ValueType};
 use crate::error::{path_display, Code, Error, Result};
 use crate::metadata::{Metadata, Selector};
 use crate::numfmt::{go_float_f, parse_go_bool, parse_go_float, parse_go_int, sops_bool};
 use crate::timefmt::{canonical_time, mac_aad};
-use crate::tree::{Comment, Document, Item, Value};
+use crate::tree::{Comment, Document, Item, Map, Value};
 use regex::Regex;
 use sha2::{Digest, Sha256, Sha512};
 use std::collections::HashMap;
+use std::ops::Range;
 use zeroize::Zeroizing;
 
 /// The IVs of the values a decryption saw, so that re-encrypting an unchanged value
@@ -37,14 +43,8 @@ impl Stash {
         h.finalize().into()
     }
 
-    fn record(&mut self, typ: ValueType, aad: &[u8], plain: &[u8], stored: &str) {
-        use base64::Engine;
-        let iv = crate::cipher::parse_encoded(stored)
-            .and_then(|e| base64::engine::general_purpose::STANDARD.decode(e.iv).ok())
-            .and_then(|iv| <[u8; 32]>::try_from(iv).ok());
-        if let Some(iv) = iv {
-            self.0.insert(Self::id(typ, aad, plain), iv);
-        }
+    fn record(&mut self, typ: ValueType, aad: &[u8], plain: &[u8], iv: [u8; 32]) {
+        self.0.insert(Self::id(typ, aad, plain), iv);
     }
 
     fn get(&self, typ: ValueType, aad: &[u8], plain: &[u8]) -> Option<&[u8; 32]> {
@@ -107,7 +107,7 @@ impl Selection {
         Self::new(md.selector.as_ref(), md.mac_only_encrypted)
     }
 
-    fn should_encrypt(&self, path: &[String], stack: &[Vec<String>], is_comment: bool) -> bool {
+    fn should_encrypt(&self, path: &[&str], stack: &[Vec<String>], is_comment: bool) -> bool {
         match &self.rule {
             Rule::UnencryptedSuffix(s) => !path.iter().any(|k| k.ends_with(s.as_str())),
             Rule::EncryptedSuffix(s) => path.iter().any(|k| k.ends_with(s.as_str())),
@@ -137,93 +137,167 @@ impl Selection {
     }
 }
 
-/// What the walk does at each leaf.
-trait Visitor {
-    fn leaf(&mut self, v: &mut Value, path: &[String], encrypted: bool) -> Result<()>;
-    fn comment(&mut self, c: &mut Comment, path: &[String], encrypted: bool) -> Result<()>;
+/// Where a leaf is: its additional data (a range of the walk's shared buffer) and its key
+/// path (an index into the walk's path nodes; [`ROOT`] at the top level).
+#[derive(Clone)]
+struct At {
+    aad: Range<usize>,
+    node: usize,
 }
 
-struct Walk<'a, V> {
-    sel: &'a Selection,
-    visitor: V,
-    path: Vec<String>,
+/// The path node of the top level.
+const ROOT: usize = usize::MAX;
+
+/// The key paths of the walk: one node (parent, key) per map key visited.
+#[derive(Default)]
+struct Paths<'t>(Vec<(usize, &'t str)>);
+
+impl Paths<'_> {
+    fn keys(&self, mut node: usize) -> Vec<&str> {
+        let mut keys = Vec::new();
+        while node != ROOT {
+            let (parent, k) = self.0[node];
+            keys.push(k);
+            node = parent;
+        }
+        keys.reverse();
+        keys
+    }
+
+    fn display(&self, node: usize) -> String {
+        path_display(&self.keys(node))
+    }
+}
+
+/// What the walk does at each leaf and comment.
+trait Visitor<'t> {
+    fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
+    fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
+}
+
+/// The walk's position: key path, additional data, comment stack.
+struct WalkState<'t> {
+    path: Vec<&'t str>,
+    node: usize,
+    /// The additional data of every key path visited (`a:`, `a:b:`, …), one after the
+    /// other: a leaf's additional data is a range of it.
+    aad: Vec<u8>,
+    /// The current key path's additional data in `aad` (empty at the top level).
+    prefix: Range<usize>,
     stack: Vec<Vec<String>>,
+    paths: Paths<'t>,
 }
 
-impl<V: Visitor> Walk<'_, V> {
-    fn value(&mut self, v: &mut Value) -> Result<()> {
-        match v {
-            Value::Map(m) => {
-                self.stack.push(Vec::new());
-                for item in m.0.iter_mut() {
-                    match item {
-                        Item::Comment(c) => self.comment(c)?,
-                        Item::Pair(k, v) => {
-                            self.path.push(k.clone());
-                            let r = self.value(v);
-                            self.path.pop();
-                            r?;
-                            self.stack.last_mut().expect("pushed").clear();
-                        }
-                    }
+struct Walk<'s, 't, V> {
+    sel: &'s Selection,
+    visitor: &'s mut V,
+    st: WalkState<'t>,
+}
+
+impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
+    fn map(&mut self, m: &'t mut Map) -> Result<()> {
+        self.st.stack.push(Vec::new());
+        for item in m.0.iter_mut() {
+            match item {
+                Item::Comment(c) => self.comment(c)?,
+                Item::Pair(k, v) => {
+                    let k: &'t String = k;
+                    // Enter the key: the prefix grows by `k:` (copied to the end of the
+                    // buffer so that it stays contiguous).
+                    let (prefix, node) = (self.st.prefix.clone(), self.st.node);
+                    let start = self.st.aad.len();
+                    self.st.aad.extend_from_within(prefix.clone());
+                    self.st.aad.extend_from_slice(k.as_bytes());
+                    self.st.aad.push(b':');
+                    self.st.prefix = start..self.st.aad.len();
+                    self.st.paths.0.push((node, k.as_str()));
+                    self.st.node = self.st.paths.0.len() - 1;
+                    self.st.path.push(k);
+                    let r = self.value(v);
+                    self.st.path.pop();
+                    self.st.prefix = prefix;
+                    self.st.node = node;
+                    r?;
+                    self.st.stack.last_mut().expect("pushed").clear();
                 }
-                self.stack.pop();
             }
+        }
+        self.st.stack.pop();
+        Ok(())
+    }
+
+    fn value(&mut self, v: &'t mut Value) -> Result<()> {
+        match v {
+            Value::Map(m) => self.map(m)?,
             Value::List(l) => {
-                self.stack.push(Vec::new());
+                self.st.stack.push(Vec::new());
                 for e in l.iter_mut() {
                     if let Value::Comment(c) = e {
                         self.comment(c)?;
                     } else {
                         self.value(e)?;
-                        self.stack.last_mut().expect("pushed").clear();
+                        self.st.stack.last_mut().expect("pushed").clear();
                     }
                 }
-                self.stack.pop();
+                self.st.stack.pop();
             }
             Value::Null => {}
             Value::Comment(c) => self.comment(c)?,
             leaf => {
-                let enc = self.sel.should_encrypt(&self.path, &self.stack, false);
-                self.visitor.leaf(leaf, &self.path, enc)?;
+                let enc = self
+                    .sel
+                    .should_encrypt(&self.st.path, &self.st.stack, false);
+                self.visitor.leaf(leaf, &self.st, enc)?;
             }
         }
         Ok(())
     }
 
-    fn comment(&mut self, c: &mut Comment) -> Result<()> {
-        self.stack
+    fn comment(&mut self, c: &'t mut Comment) -> Result<()> {
+        self.st
+            .stack
             .last_mut()
             .expect("comments live in containers")
             .push(c.text().to_string());
-        let enc = self.sel.should_encrypt(&self.path, &self.stack, true);
-        self.visitor.comment(c, &self.path, enc)
+        let enc = self.sel.should_encrypt(&self.st.path, &self.st.stack, true);
+        self.visitor.comment(c, &self.st, enc)
     }
 }
 
-fn walk<V: Visitor>(docs: &mut [Document], sel: &Selection, visitor: V) -> Result<V> {
+/// Walks `docs` in file order. The walk's state (additional data, path nodes) is returned
+/// with the result, for the phase that works on what the visitor collected.
+fn walk<'t, V: Visitor<'t>>(
+    docs: &'t mut [Document],
+    sel: &Selection,
+    visitor: &mut V,
+) -> (WalkState<'t>, Result<()>) {
     let mut w = Walk {
         sel,
         visitor,
-        path: Vec::new(),
-        stack: Vec::new(),
+        st: WalkState {
+            path: Vec::new(),
+            node: ROOT,
+            aad: Vec::new(),
+            prefix: 0..0,
+            stack: Vec::new(),
+            paths: Paths::default(),
+        },
     };
+    let mut r = Ok(());
     for doc in docs.iter_mut() {
-        let mut v = Value::Map(std::mem::take(doc));
-        let r = w.value(&mut v);
-        if let Value::Map(m) = v {
-            *doc = m;
+        r = w.map(doc);
+        if r.is_err() {
+            break;
         }
-        r?;
     }
-    Ok(w.visitor)
+    (w.st, r)
 }
 
 /// The additional data for a value at `path`: `a:b:c:`.
-pub fn aad(path: &[String]) -> String {
+pub fn aad<S: AsRef<str>>(path: &[S]) -> String {
     let mut s = String::new();
     for k in path {
-        s.push_str(k);
+        s.push_str(k.as_ref());
         s.push(':');
     }
     if path.is_empty() {
@@ -232,78 +306,131 @@ pub fn aad(path: &[String]) -> String {
     s
 }
 
-/// The plaintext bytes of a scalar: what is encrypted and hashed (§2.4).
-fn plain_bytes(v: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
-    let (b, t) = match v {
-        Value::Str(s) => (s.as_bytes().to_vec(), ValueType::Str),
-        Value::Bytes(b) => (b.to_vec(), ValueType::Str),
-        Value::Int(i) => (i.to_string().into_bytes(), ValueType::Int),
-        Value::Float(f) => (go_float_f(*f).into_bytes(), ValueType::Float),
-        Value::Bool(b) => (sops_bool(*b).as_bytes().to_vec(), ValueType::Bool),
-        Value::Time(t) => (t.as_bytes().to_vec(), ValueType::Time),
+/// Calls `f` with the plaintext bytes of a scalar: what is encrypted and hashed (§2.4).
+/// None for non-scalars.
+fn with_plain<R>(v: &Value, f: impl FnOnce(&[u8], ValueType) -> R) -> Option<R> {
+    Some(match v {
+        Value::Str(s) => f(s.as_bytes(), ValueType::Str),
+        Value::Bytes(b) => f(b, ValueType::Str),
+        Value::Int(i) => f(Zeroizing::new(i.to_string()).as_bytes(), ValueType::Int),
+        Value::Float(x) => f(Zeroizing::new(go_float_f(*x)).as_bytes(), ValueType::Float),
+        Value::Bool(b) => f(sops_bool(*b).as_bytes(), ValueType::Bool),
+        Value::Time(t) => f(t.as_bytes(), ValueType::Time),
         _ => return None,
+    })
+}
+
+/// Below this many values the work stays on the calling thread.
+const PARALLEL_MIN: usize = 2048;
+
+/// Runs `f` over `items`, split into contiguous chunks on up to `available_parallelism`
+/// threads when there are many. Returns the first error in item order.
+fn for_each_par<T: Send>(items: &mut [T], f: impl Fn(&mut T) -> Result<()> + Sync) -> Result<()> {
+    let threads = if items.len() < PARALLEL_MIN {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(items.len() / (PARALLEL_MIN / 2))
+            .clamp(1, 8)
     };
-    Some((Zeroizing::new(b), t))
-}
-
-struct Encryptor<'a> {
-    cipher: &'a Cipher,
-    stash: Option<&'a Stash>,
-    sel: &'a Selection,
-    mac: Sha512,
-    unencrypted_comment_regex: Option<&'a Regex>,
-}
-
-impl Encryptor<'_> {
-    fn encrypt(&self, plain: &[u8], aad: &[u8], typ: ValueType) -> Result<String> {
-        match self.stash.and_then(|s| s.get(typ, aad, plain)) {
-            Some(iv) => self.cipher.encrypt_with_iv(plain, aad, typ, iv),
-            None => self.cipher.encrypt(plain, aad, typ),
-        }
+    if threads == 1 {
+        return items.iter_mut().try_for_each(f);
     }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let mut chunks = items.chunks_mut(chunk);
+        let first = chunks.next().expect("non-empty");
+        let handles: Vec<_> = chunks
+            .map(|c| s.spawn(move || c.iter_mut().try_for_each(f)))
+            .collect();
+        let mut r = first.iter_mut().try_for_each(f);
+        for h in handles {
+            let rh = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            if r.is_ok() {
+                r = rh;
+            }
+        }
+        r
+    })
 }
 
-impl Visitor for Encryptor<'_> {
-    fn leaf(&mut self, v: &mut Value, path: &[String], encrypted: bool) -> Result<()> {
-        let (plain, typ) = plain_bytes(v).ok_or_else(|| {
+/// A value or comment to encrypt.
+enum EncSlot<'t> {
+    Leaf(&'t mut Value),
+    Comment(&'t mut Comment),
+}
+
+struct Encryptor<'t> {
+    sel: &'t Selection,
+    mac: Sha512,
+    jobs: Vec<(EncSlot<'t>, Range<usize>)>,
+    /// The unencrypted_comment_regex matches encrypted comments.
+    ucr_matches_enc: bool,
+}
+
+impl<'t> Visitor<'t> for Encryptor<'t> {
+    fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
+        let hash = encrypted || !self.sel.mac_only_encrypted;
+        let mac = &mut self.mac;
+        let empty = with_plain(v, |plain, _| {
+            if hash {
+                mac.update(plain);
+            }
+            plain.is_empty()
+        })
+        .ok_or_else(|| {
             Error::new(
                 Code::ErrorEncryptingTree,
-                format!("cannot encrypt the {} at {}", v.kind(), path_display(path)),
+                format!(
+                    "cannot encrypt the {} at {}",
+                    v.kind(),
+                    path_display(&w.path)
+                ),
             )
         })?;
-        if encrypted || !self.sel.mac_only_encrypted {
-            self.mac.update(&plain[..]);
-        }
-        if encrypted && !plain.is_empty() {
-            *v = Value::str(self.encrypt(&plain, aad(path).as_bytes(), typ)?);
+        if encrypted && !empty {
+            let at = at_of(w);
+            self.jobs.push((EncSlot::Leaf(v), at));
         }
         Ok(())
     }
 
-    fn comment(&mut self, c: &mut Comment, path: &[String], encrypted: bool) -> Result<()> {
+    fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
         if !encrypted || c.text().is_empty() {
             return Ok(());
         }
-        if let Some(r) = self.unencrypted_comment_regex {
+        if self.ucr_matches_enc {
             // The stored ENC[…] text would itself match: sops refuses (exit 23), because the
             // decrypt walk would then see a different comment stack.
-            if r.is_match("ENC[AES256_GCM,data:") {
-                return Err(Error::new(
-                    Code::ErrorEncryptingTree,
-                    format!(
-                        "the unencrypted_comment_regex matches encrypted comments (at {}); decryption could not tell them apart",
-                        path_display(path)
-                    ),
-                ));
-            }
+            return Err(Error::new(
+                Code::ErrorEncryptingTree,
+                format!(
+                    "the unencrypted_comment_regex matches encrypted comments (at {}); decryption could not tell them apart",
+                    path_display(&w.path)
+                ),
+            ));
         }
-        let enc = self.encrypt(
-            c.text().as_bytes(),
-            aad(path).as_bytes(),
-            ValueType::Comment,
-        )?;
-        *c = Comment::new(enc);
+        let at = at_of(w);
+        self.jobs.push((EncSlot::Comment(c), at));
         Ok(())
+    }
+}
+
+/// Where the current position's additional data is in the walk's buffer.
+fn at_of(w: &WalkState<'_>) -> Range<usize> {
+    w.prefix.clone()
+}
+
+/// The additional data of a leaf recorded by [`at_of`]: `a:b:`, or `:` at the top level
+/// (the only place where the range is empty).
+fn aad_of<'b>(buf: &'b [u8], r: &Range<usize>) -> &'b [u8] {
+    if r.is_empty() {
+        b":"
+    } else {
+        &buf[r.clone()]
     }
 }
 
@@ -337,113 +464,102 @@ pub fn encrypt_tree_with_stash(
     stash: Option<&Stash>,
 ) -> Result<String> {
     let cipher = Cipher::new(key);
-    let ucr = match &sel.rule {
-        Rule::UnencryptedCommentRegex(r) => Some(r),
-        _ => None,
+    let ucr_matches_enc = match &sel.rule {
+        Rule::UnencryptedCommentRegex(r) => r.is_match("ENC[AES256_GCM,data:"),
+        _ => false,
     };
-    let enc = walk(
-        docs,
+    let mut enc = Encryptor {
         sel,
-        Encryptor {
-            cipher: &cipher,
-            stash,
-            sel,
-            mac: sel.new_hasher(),
-            unencrypted_comment_regex: ucr,
-        },
-    )?;
+        mac: sel.new_hasher(),
+        jobs: Vec::new(),
+        ucr_matches_enc,
+    };
+    let (st, r) = walk(docs, sel, &mut enc);
+    r?;
+    let buf = st.aad.as_slice();
+    let encrypt = |plain: &[u8], aad: &[u8], typ: ValueType| match stash
+        .and_then(|s| s.get(typ, aad, plain))
+    {
+        Some(iv) => cipher.encrypt_with_iv(plain, aad, typ, iv),
+        None => cipher.encrypt(plain, aad, typ),
+    };
+    for_each_par(&mut enc.jobs, |(slot, r)| {
+        let aad = aad_of(buf, r);
+        match slot {
+            EncSlot::Leaf(v) => {
+                let out = with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar")?;
+                **v = Value::Str(Zeroizing::new(out));
+            }
+            EncSlot::Comment(c) => {
+                let out = encrypt(c.text().as_bytes(), aad, ValueType::Comment)?;
+                **c = Comment::new(out);
+            }
+        }
+        Ok(())
+    })?;
     let mac = hex_upper(&enc.mac.finalize());
     cipher
         .encrypt(mac.as_bytes(), lastmodified.as_bytes(), ValueType::Str)
         .map_err(|e| e.with_code(Code::ErrorEncryptingMac))
 }
 
-struct Decryptor<'a> {
-    cipher: &'a Cipher,
-    stash: Option<Stash>,
-    sel: &'a Selection,
-    mac: Sha512,
-    file: &'a str,
+type Decrypted = Result<(Zeroizing<Vec<u8>>, ValueType, [u8; 32])>;
+
+/// What the decrypt walk found, in file order.
+enum DecItem<'t> {
+    /// The plaintext bytes of an unencrypted leaf that the MAC covers.
+    Plain(Zeroizing<Vec<u8>>),
+    /// An encrypted value, and (after the parallel phase) its decryption.
+    Leaf(&'t mut Value, At, Option<Decrypted>),
+    /// An encrypted comment, and its decryption.
+    Comment(&'t mut Comment, At, Option<Decrypted>),
 }
 
-impl Visitor for Decryptor<'_> {
-    fn leaf(&mut self, v: &mut Value, path: &[String], encrypted: bool) -> Result<()> {
+struct Decryptor<'t> {
+    sel: &'t Selection,
+    items: Vec<DecItem<'t>>,
+    file: &'t str,
+}
+
+fn at_dec(w: &WalkState<'_>) -> At {
+    At {
+        aad: at_of(w),
+        node: w.node,
+    }
+}
+
+impl<'t> Visitor<'t> for Decryptor<'t> {
+    fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
         if !encrypted {
             if !self.sel.mac_only_encrypted {
-                if let Some((b, _)) = plain_bytes(v) {
-                    self.mac.update(&b[..]);
+                if let Some(b) = with_plain(v, |b, _| Zeroizing::new(b.to_vec())) {
+                    self.items.push(DecItem::Plain(b));
                 }
             }
             return Ok(());
         }
-        let what = format!("{} in {}", path_display(path), self.file);
-        let stored = match v {
-            Value::Str(s) => s,
-            other => {
-                return Err(Error::new(
-                    Code::ErrorDecryptingTree,
-                    format!(
-                        "the value at {what} is an unencrypted {} where an encrypted value was expected",
-                        other.kind()
-                    ),
-                )
-                .with_hint("restore the file from version control, or set the value again with sealbox"))
+        match v {
+            Value::Str(s) if s.is_empty() => Ok(()),
+            Value::Str(_) => {
+                self.items.push(DecItem::Leaf(v, at_dec(w), None));
+                Ok(())
             }
-        };
-        if stored.is_empty() {
-            return Ok(());
-        }
-        let (plain, typ) = self.cipher.decrypt(stored, aad(path).as_bytes(), &what)?;
-        if let Some(st) = &mut self.stash {
-            st.record(typ, aad(path).as_bytes(), &plain, stored);
-        }
-        let bad_plain = || {
-            Error::new(
+            other => Err(Error::new(
                 Code::ErrorDecryptingTree,
                 format!(
-                    "the decrypted value at {what} is not a valid {}",
-                    typ.name()
+                    "the value at {} in {} is an unencrypted {} where an encrypted value was expected",
+                    path_display(&w.path),
+                    self.file,
+                    other.kind()
                 ),
             )
-        };
-        let as_str = || std::str::from_utf8(&plain).map_err(|_| bad_plain());
-        let new = match typ {
-            ValueType::Str | ValueType::Bytes => Value::from_bytes(plain.to_vec()),
-            ValueType::Int => Value::Int(parse_go_int(as_str()?).ok_or_else(bad_plain)?),
-            ValueType::Float => Value::Float(parse_go_float(as_str()?).ok_or_else(bad_plain)?),
-            ValueType::Bool => Value::Bool(parse_go_bool(as_str()?).ok_or_else(bad_plain)?),
-            ValueType::Time => Value::Time(canonical_time(as_str()?).ok_or_else(bad_plain)?),
-            ValueType::Comment => {
-                // A list comment stored as a string (sops 3.11's writer): never hashed.
-                *v = Value::Comment(Comment::new(as_str()?));
-                return Ok(());
-            }
-        };
-        if let Some((b, _)) = plain_bytes(&new) {
-            self.mac.update(&b[..]);
+            .with_hint("restore the file from version control, or set the value again with sealbox")),
         }
-        *v = new;
-        Ok(())
     }
 
-    fn comment(&mut self, c: &mut Comment, path: &[String], encrypted: bool) -> Result<()> {
-        if !encrypted || !crate::cipher::is_encrypted(c.text()) {
-            return Ok(());
-        }
-        let what = format!("comment under {} in {}", path_display(path), self.file);
-        match self.cipher.decrypt(c.text(), aad(path).as_bytes(), &what) {
-            Ok((plain, typ)) => match String::from_utf8(plain.to_vec()) {
-                Ok(s) if self.stash.is_some() => {
-                    if let Some(st) = &mut self.stash {
-                        st.record(typ, aad(path).as_bytes(), &plain, c.text());
-                    }
-                    *c = Comment::new(s)
-                }
-                Ok(s) => *c = Comment::new(s),
-                Err(_) => tracing::warn!("{what}: decrypted comment is not UTF-8; kept encrypted"),
-            },
-            // sops keeps comments it cannot decrypt, with a warning.
-            Err(_) => tracing::warn!("could not decrypt the {what}; kept as it is"),
+    fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
+        if encrypted && crate::cipher::is_encrypted(c.text()) {
+            self.items.push(DecItem::Comment(c, at_dec(w), None));
         }
         Ok(())
     }
@@ -472,6 +588,27 @@ pub fn decrypt_tree_with_stash(
     decrypt_tree_inner(docs, md, key, ignore_mac, file, true).map(Option::unwrap_or_default)
 }
 
+/// The tree value of a decrypted plaintext of type `typ`; `bad` builds the error.
+fn typed_value(
+    plain: &mut Zeroizing<Vec<u8>>,
+    typ: ValueType,
+    bad: impl Fn() -> Error,
+) -> Result<Value> {
+    let as_str = |p: &[u8]| {
+        std::str::from_utf8(p)
+            .map(str::to_string)
+            .map_err(|_| bad())
+    };
+    Ok(match typ {
+        ValueType::Str | ValueType::Bytes => Value::from_bytes(std::mem::take(&mut **plain)),
+        ValueType::Int => Value::Int(parse_go_int(&as_str(plain)?).ok_or_else(&bad)?),
+        ValueType::Float => Value::Float(parse_go_float(&as_str(plain)?).ok_or_else(&bad)?),
+        ValueType::Bool => Value::Bool(parse_go_bool(&as_str(plain)?).ok_or_else(&bad)?),
+        ValueType::Time => Value::Time(canonical_time(&as_str(plain)?).ok_or_else(&bad)?),
+        ValueType::Comment => Value::Comment(Comment::new(as_str(plain)?)),
+    })
+}
+
 fn decrypt_tree_inner(
     docs: &mut [Document],
     md: &Metadata,
@@ -482,22 +619,80 @@ fn decrypt_tree_inner(
 ) -> Result<Option<Stash>> {
     let sel = Selection::for_metadata(md)?;
     let cipher = Cipher::new(key);
-    let dec = walk(
-        docs,
-        &sel,
-        Decryptor {
-            stash: want_stash.then(Stash::default),
-            cipher: &cipher,
-            sel: &sel,
-            mac: sel.new_hasher(),
-            file,
-        },
-    )?;
-    let stash = dec.stash;
+    let mut dec = Decryptor {
+        sel: &sel,
+        items: Vec::new(),
+        file,
+    };
+    // A walk error (an unencrypted value where one was expected) is reported after the
+    // values before it, which would have failed first in a sequential walk.
+    let (st, walk_result) = walk(docs, &sel, &mut dec);
+    let buf = st.aad.as_slice();
+    let paths = &st.paths;
+    for_each_par(&mut dec.items, |item| {
+        let (stored, at, out) = match item {
+            DecItem::Plain(_) => return Ok(()),
+            DecItem::Leaf(v, at, out) => (v.as_str().unwrap_or_default(), &*at, out),
+            DecItem::Comment(c, at, out) => (c.text(), &*at, out),
+        };
+        let what = || format!("{} in {file}", paths.display(at.node));
+        *out = Some(cipher.decrypt_parts(stored, aad_of(buf, &at.aad), &what));
+        Ok(())
+    })?;
+    let mut stash = want_stash.then(Stash::default);
+    let mut mac = sel.new_hasher();
+    for item in dec.items {
+        match item {
+            DecItem::Plain(b) => mac.update(&b[..]),
+            DecItem::Leaf(v, at, out) => {
+                let (mut plain, typ, iv) = out.expect("decrypted")?;
+                let aad = aad_of(buf, &at.aad);
+                if let Some(st) = &mut stash {
+                    st.record(typ, aad, &plain, iv);
+                }
+                let bad = || {
+                    Error::new(
+                        Code::ErrorDecryptingTree,
+                        format!(
+                            "the decrypted value at {} in {file} is not a valid {}",
+                            paths.display(at.node),
+                            typ.name()
+                        ),
+                    )
+                };
+                let new = typed_value(&mut plain, typ, bad)?;
+                // A list comment stored as a string (sops 3.11's writer) is never hashed.
+                if !matches!(new, Value::Comment(_)) {
+                    with_plain(&new, |b, _| mac.update(b));
+                }
+                *v = new;
+            }
+            DecItem::Comment(c, at, out) => {
+                let what = || format!("comment under {} in {file}", paths.display(at.node));
+                match out.expect("decrypted") {
+                    Ok((plain, typ, iv)) => match std::str::from_utf8(&plain) {
+                        Ok(s) => {
+                            if let Some(st) = &mut stash {
+                                st.record(typ, aad_of(buf, &at.aad), &plain, iv);
+                            }
+                            *c = Comment::new(s);
+                        }
+                        Err(_) => tracing::warn!(
+                            "{}: decrypted comment is not UTF-8; kept encrypted",
+                            what()
+                        ),
+                    },
+                    // sops keeps comments it cannot decrypt, with a warning.
+                    Err(_) => tracing::warn!("could not decrypt the {}; kept as it is", what()),
+                }
+            }
+        }
+    }
+    walk_result?;
     if ignore_mac {
         return Ok(stash);
     }
-    let computed = hex_upper(&dec.mac.finalize());
+    let computed = hex_upper(&mac.finalize());
     let mac_err = |m: String| {
         Error::new(Code::MacMismatch, m).with_hint(
             "the file was changed outside sops/sealbox; if you trust the change, decrypt with --ignore-mac and re-encrypt",
@@ -720,9 +915,71 @@ mod tests {
         );
     }
 
+    /// A tree large enough for the parallel phase: nested maps, lists, comments and
+    /// unencrypted leaves, so that chunk boundaries fall everywhere.
+    fn big_tree() -> Document {
+        let mut top = Map::new();
+        for s in 0..40 {
+            let mut svc = Map::new();
+            svc.push_comment(format!(" service {s}"));
+            for k in 0..100 {
+                match k % 5 {
+                    0 => svc.push(format!("k{k}"), Value::Int(k * s)),
+                    1 => svc.push(format!("k{k}_unencrypted"), Value::str(format!("p{k}"))),
+                    2 => svc.push(
+                        format!("l{k}"),
+                        Value::List(vec![Value::str("a"), Value::Comment(Comment::new(" c"))]),
+                    ),
+                    _ => svc.push(format!("k{k}"), Value::str(format!("v{s}-{k}"))),
+                }
+            }
+            top.push(format!("svc{s}"), Value::Map(svc));
+        }
+        top.push("last", Value::Bool(true));
+        top
+    }
+
+    #[test]
+    fn parallel_walk_round_trips_and_reports_the_first_error() {
+        let key = tv_key();
+        let mut docs = vec![big_tree()];
+        let mac = encrypt_tree(&mut docs, &key, &sel(None), "2024-01-01T00:00:00Z").unwrap();
+        // Each value is bound to its own path.
+        let v = docs[0]
+            .get("svc7")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .get("k3")
+            .unwrap();
+        let (p, _) = Cipher::new(&key)
+            .decrypt(v.as_str().unwrap(), b"svc7:k3:", "x")
+            .unwrap();
+        assert_eq!(&p[..], b"v7-3");
+        let encrypted = docs.clone();
+        decrypt_tree(&mut docs, &md_for(mac.clone(), None), &key, false, "f").unwrap();
+        assert_eq!(docs[0], big_tree());
+        // Two broken values: the error names the first one in file order.
+        let mut t = encrypted.clone();
+        for (svc, k) in [("svc30", "k4"), ("svc2", "k8")] {
+            let m = match t[0].get_mut(svc).unwrap() {
+                Value::Map(m) => m,
+                _ => unreachable!(),
+            };
+            *m.get_mut(k).unwrap() = m.get("k3").unwrap().clone();
+        }
+        let e = decrypt_tree(&mut t, &md_for(mac, None), &key, false, "f").unwrap_err();
+        assert_eq!(e.exit_code(), 25);
+        assert!(
+            e.message.contains(r#"["svc2"]["k8"] in f"#),
+            "{}",
+            e.message
+        );
+    }
+
     #[test]
     fn aad_rules() {
-        assert_eq!(aad(&[]), ":");
-        assert_eq!(aad(&["a".into(), "b".into()]), "a:b:");
+        assert_eq!(aad::<String>(&[]), ":");
+        assert_eq!(aad(&["a", "b"]), "a:b:");
     }
 }

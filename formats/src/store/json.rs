@@ -318,11 +318,15 @@ impl Parser<'_> {
         let mut s = Zeroizing::new(String::new());
         loop {
             let run = self.pos;
-            while let Some(c) = self.peek() {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.pos += 1;
+            let rest = &self.b[run..];
+            self.pos += rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(rest.len());
+            if s.capacity() == 0 {
+                // Most strings are one run: allocate once, exactly (each reallocation of a
+                // Zeroizing string leaves an unwiped copy behind).
+                s.reserve_exact(self.pos - run);
             }
             s.push_str(&self.src[run..self.pos]);
             match self.peek() {
@@ -393,13 +397,13 @@ fn take_string(mut z: Zeroizing<String>) -> String {
 // ---------------------------------------------------------------------------------------
 // Emitter
 
-struct Emitter {
+struct Emitter<'a> {
     out: String,
     ind: String,
-    path: Vec<String>,
+    path: Vec<&'a str>,
 }
 
-impl Emitter {
+impl<'a> Emitter<'a> {
     fn newline(&mut self, depth: usize) {
         self.out.push('\n');
         for _ in 0..depth {
@@ -407,15 +411,15 @@ impl Emitter {
         }
     }
 
-    fn map(&mut self, m: &Map, depth: usize) -> Result<()> {
+    fn map(&mut self, m: &'a Map, depth: usize) -> Result<()> {
         let mut first = true;
         for (k, v) in m.pairs() {
             self.out.push(if first { '{' } else { ',' });
             first = false;
             self.newline(depth + 1);
-            write_str(&mut self.out, k.as_bytes());
+            write_text(&mut self.out, k);
             self.out.push_str(": ");
-            self.path.push(k.to_string());
+            self.path.push(k);
             self.value(v, depth + 1)?;
             self.path.pop();
         }
@@ -428,7 +432,7 @@ impl Emitter {
         Ok(())
     }
 
-    fn list(&mut self, l: &[Value], depth: usize) -> Result<()> {
+    fn list(&mut self, l: &'a [Value], depth: usize) -> Result<()> {
         let mut first = true;
         for v in l.iter().filter(|v| !matches!(v, Value::Comment(_))) {
             self.out.push(if first { '[' } else { ',' });
@@ -445,13 +449,13 @@ impl Emitter {
         Ok(())
     }
 
-    fn value(&mut self, v: &Value, depth: usize) -> Result<()> {
+    fn value(&mut self, v: &'a Value, depth: usize) -> Result<()> {
         match v {
             Value::Map(m) => self.map(m, depth)?,
             Value::List(l) => self.list(l, depth)?,
-            Value::Str(s) => write_str(&mut self.out, s.as_bytes()),
+            Value::Str(s) => write_text(&mut self.out, s),
             Value::Bytes(b) => write_str(&mut self.out, b),
-            Value::Time(t) => write_str(&mut self.out, t.as_bytes()),
+            Value::Time(t) => write_text(&mut self.out, t),
             Value::Int(i) => self.out.push_str(&i.to_string()),
             Value::Float(f) => match format_float(*f) {
                 Some(s) => self.out.push_str(&s),
@@ -498,33 +502,83 @@ pub(crate) fn format_float(f: f64) -> Option<String> {
 /// Writes `b` as a JSON string with Go's HTML-safe escaping. Invalid UTF-8 bytes become
 /// `\ufffd`, one per byte, as Go does.
 fn write_str(out: &mut String, b: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(b.len() + 2);
     out.push('"');
     for chunk in b.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{0}'..='\u{1f}' => {
-                    let n = c as u32;
-                    out.push_str("\\u");
-                    for shift in [12, 8, 4, 0] {
-                        out.push(HEX[((n >> shift) & 0xf) as usize] as char);
-                    }
-                }
-                _ => out.push(c),
-            }
-        }
+        write_valid(out, chunk.valid());
         for _ in chunk.invalid() {
             out.push_str("\\ufffd");
         }
     }
     out.push('"');
+}
+
+/// [`write_str`] for text that is known to be UTF-8.
+fn write_text(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    write_valid(out, s);
+    out.push('"');
+}
+
+/// The bytes that may start an escape: `"`, `\\`, `<`, `>`, `&`, controls, and 0xE2 (the
+/// first byte of U+2028 and U+2029).
+const MAY_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
+
+/// The escaped body of valid text: runs that need no escape are copied as they are (a
+/// binary file's value is one run of megabytes).
+fn write_valid(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = s.as_bytes();
+    let (mut run, mut i) = (0, 0);
+    while i < b.len() {
+        match b[i..].iter().position(|&c| MAY_ESCAPE[c as usize]) {
+            Some(n) => i += n,
+            None => break,
+        }
+        // U+2028 and U+2029 are E2 80 A8 / E2 80 A9; other E2 sequences stay as they are.
+        if b[i] == 0xE2
+            && !(b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9)))
+        {
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[run..i]);
+        let c = s[i..].chars().next().expect("a char at a boundary");
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            _ => {
+                let n = c as u32;
+                out.push_str("\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(HEX[((n >> shift) & 0xf) as usize] as char);
+                }
+            }
+        }
+        i += c.len_utf8();
+        run = i;
+    }
+    out.push_str(&s[run..]);
 }
 
 #[cfg(test)]

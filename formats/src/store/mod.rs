@@ -9,6 +9,7 @@ pub mod flatten;
 pub mod ini;
 pub mod json;
 pub mod yaml;
+mod yaml_fast;
 
 use crate::error::{Code, Error, Result};
 use crate::metadata::Metadata;
@@ -109,6 +110,18 @@ fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
         )
         .with_hint("use --input-type binary to encrypt arbitrary bytes")
     })
+}
+
+/// [`load_plain`] taking the bytes: the binary store keeps them without a copy.
+pub fn load_plain_owned(f: Format, bytes: Vec<u8>, what: &str) -> Result<Vec<Document>> {
+    match f {
+        Format::Binary => {
+            let mut m = Map::new();
+            m.push(BINARY_KEY, Value::from_bytes(bytes));
+            Ok(vec![m])
+        }
+        _ => load_plain(f, &bytes, what),
+    }
 }
 
 /// Loads a plaintext file. `what` names it in messages.

@@ -80,8 +80,33 @@ fn syntax_error(line: usize, col: usize, what: &str) -> Error {
     .with_hint("fix the syntax at that position")
 }
 
+/// The source text indexed by character (saphyr's spans count characters): the bytes
+/// themselves when the text is ASCII (no copy), else the decoded characters.
+trait Chars {
+    fn at(&self, i: usize) -> char;
+    fn count(&self) -> usize;
+}
+
+impl Chars for [u8] {
+    fn at(&self, i: usize) -> char {
+        self[i] as char
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Chars for [char] {
+    fn at(&self, i: usize) -> char {
+        self[i]
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
 /// Finds the comments in the gaps between events.
-fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok> {
+fn scan_comments<C: Chars + ?Sized>(chars: &C, events: &[(Event<'_>, Span)]) -> Vec<CommentTok> {
     let mut out = Vec::new();
     let mut line = 1usize;
     let mut col = 0usize;
@@ -106,15 +131,15 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
         .collect();
     spans.sort_unstable();
     let mut next_span = 0usize;
-    while i < chars.len() {
+    while i < chars.count() {
         while next_span < spans.len() && spans[next_span].1 <= i {
             next_span += 1;
         }
         if next_span < spans.len() && spans[next_span].0 <= i {
             // Inside a scalar: skip to its end, tracking lines.
-            let end = spans[next_span].1.min(chars.len());
+            let end = spans[next_span].1.min(chars.count());
             while i < end {
-                if chars[i] == '\n' {
+                if chars.at(i) == '\n' {
                     line += 1;
                     col = 0;
                 } else {
@@ -124,15 +149,15 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
             }
             continue;
         }
-        let c = chars[i];
-        if c == '#' && (i == 0 || chars[i - 1].is_whitespace()) {
+        let c = chars.at(i);
+        if c == '#' && (i == 0 || chars.at(i - 1).is_whitespace()) {
             let start = i;
             let (cl, cc) = (line, col);
             // A comment ends at a line break: `\n`, or a lone `\r`, which YAML also counts.
-            while i < chars.len() && !matches!(chars[i], '\n' | '\r') {
+            while i < chars.count() && !matches!(chars.at(i), '\n' | '\r') {
                 i += 1;
             }
-            let text: String = chars[start + 1..i].iter().collect();
+            let text: String = (start + 1..i).map(|j| chars.at(j)).collect();
             out.push(CommentTok {
                 index: start,
                 line: cl,
@@ -155,14 +180,14 @@ fn scan_comments(chars: &[char], events: &[(Event<'_>, Span)]) -> Vec<CommentTok
 
 /// The index just past the closing quote of a quoted scalar whose opening quote (after
 /// any anchor or tag) is at or after `start`.
-fn quoted_end(chars: &[char], start: usize) -> Option<usize> {
-    let open = (start..chars.len()).find(|&i| chars[i] == '"' || chars[i] == '\'')?;
-    let q = chars[open];
+fn quoted_end<C: Chars + ?Sized>(chars: &C, start: usize) -> Option<usize> {
+    let open = (start..chars.count()).find(|&i| matches!(chars.at(i), '"' | '\''))?;
+    let q = chars.at(open);
     let mut i = open + 1;
-    while i < chars.len() {
-        match chars[i] {
+    while i < chars.count() {
+        match chars.at(i) {
             '\\' if q == '"' => i += 2,
-            '\'' if q == '\'' && chars.get(i + 1) == Some(&'\'') => i += 2,
+            '\'' if q == '\'' && i + 1 < chars.count() && chars.at(i + 1) == '\'' => i += 2,
             c if c == q => return Some(i + 1),
             _ => i += 1,
         }
@@ -261,14 +286,14 @@ fn parse_go_int_base0(s: &str) -> Option<i128> {
     Some(if neg { -(v as i128) } else { v as i128 })
 }
 
-enum Resolved {
+pub(crate) enum Resolved {
     Value(Value),
     /// An integer in 2^63..2^64-1: sops cannot encrypt it (exit 23).
     TooBig,
 }
 
 /// Types a plain scalar as yaml.v3 does.
-fn resolve_plain(s: &str) -> Resolved {
+pub(crate) fn resolve_plain(s: &str) -> Resolved {
     if is_null_word(s) {
         return Resolved::Value(Value::Null);
     }
@@ -724,6 +749,16 @@ fn check_printable(text: &str) -> Result<()> {
 /// a duplicate key is an error (sops checks plain input).
 pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
     check_printable(text)?;
+    // The YAML that sops and sealbox write is read by a fast line parser; anything it does
+    // not handle goes through the general loader below.
+    if let Some(docs) = super::yaml_fast::parse(text) {
+        return Ok(docs);
+    }
+    parse_general(text, reject_duplicates)
+}
+
+/// [`parse`] without the fast path: saphyr's events, the comment scan, the loader.
+pub(crate) fn parse_general(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
     let mut parser = Parser::new_from_str(text);
     let mut events = Vec::new();
     while let Some(r) = parser.next_event() {
@@ -737,8 +772,13 @@ pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
             break;
         }
     }
-    let chars: Vec<char> = text.chars().collect();
-    let comments = scan_comments(&chars, &events);
+    // Character indices are byte indices in ASCII text: no copy then.
+    let comments = if text.is_ascii() {
+        scan_comments(text.as_bytes(), &events)
+    } else {
+        let chars: Vec<char> = text.chars().collect();
+        scan_comments(&chars[..], &events)
+    };
     let mut loader = Loader {
         events,
         pos: 0,
@@ -792,8 +832,35 @@ fn is_base60_float(s: &str) -> bool {
     true
 }
 
+/// Letters, digits and `_+/=,:.[]-`: the bytes of the quoting fast path.
+const PLAIN_SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'_' | b'+' | b'/' | b'=' | b',' | b':' | b'.' | b'[' | b']' | b'-'
+            );
+        c += 1;
+    }
+    t
+};
+
 /// Whether a string must be quoted to read back as the same string.
 fn needs_quotes(s: &str) -> bool {
+    // Fast path for the common keys and values, `ENC[…]` strings included: a letter, then
+    // letters, digits and `_+/=,:.[]-`, not ending with `:`. Among those only the null and
+    // boolean words need quotes: the checks below are about spaces, tabs, other
+    // characters, a leading digit or indicator, or a trailing colon.
+    let b = s.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.last() != Some(&b':')
+        && b.iter().all(|&c| PLAIN_SAFE[c as usize])
+    {
+        return YAML11_WORDS.contains(&s) || bool_word(s).is_some() || is_null_word(s);
+    }
     if s.is_empty() || YAML11_WORDS.contains(&s) || s.chars().any(|c| (c as u32) > 0xffff) {
         return true;
     }
@@ -856,6 +923,15 @@ fn double_quoted(s: &str) -> String {
 }
 
 /// A string as a one-line scalar.
+/// [`inline_str`] appended to `out` (no intermediate string).
+fn push_inline(out: &mut String, s: &str) {
+    if needs_quotes(s) {
+        out.push_str(&double_quoted(s));
+    } else {
+        out.push_str(s);
+    }
+}
+
 fn inline_str(s: &str) -> String {
     if needs_quotes(s) {
         double_quoted(s)
@@ -963,24 +1039,27 @@ impl Emitter {
             }
             other => {
                 self.out.push(' ');
-                self.out.push_str(&scalar_text(other));
+                match other {
+                    Value::Str(s) => push_inline(&mut self.out, s),
+                    _ => self.out.push_str(&scalar_text(other)),
+                }
                 self.out.push('\n');
             }
         }
     }
 
     fn map(&mut self, m: &Map, col: usize) {
-        self.map_with_children_at(m, col, col + self.indent);
+        self.map_with_children_at(&m.0, col, col + self.indent);
     }
 
-    /// A map whose keys are at `col` and whose nested blocks start at `child`.
-    fn map_with_children_at(&mut self, m: &Map, col: usize, child: usize) {
-        for item in &m.0 {
+    /// A map's items, keys at `col`, nested blocks at `child`.
+    fn map_with_children_at(&mut self, items: &[Item], col: usize, child: usize) {
+        for item in items {
             match item {
                 Item::Comment(c) => self.comment(col, c.text()),
                 Item::Pair(k, v) => {
                     self.pad(col);
-                    self.out.push_str(&inline_str(k));
+                    push_inline(&mut self.out, k);
                     self.out.push(':');
                     self.value_after(v, child);
                 }
@@ -1010,7 +1089,7 @@ impl Emitter {
                     // Like yaml.v3, nested blocks of an item's keys are indented from the
                     // dash, not from the keys (`- k: |` content at dash + indent).
                     let child = col + self.indent.max(4);
-                    self.map_with_children_at(&Map(m.0[lead..].to_vec()), inner, child);
+                    self.map_with_children_at(&m.0[lead..], inner, child);
                     // The first key goes on the dash's line.
                     self.out.replace_range(start..start + inner, "");
                 }
@@ -1092,10 +1171,53 @@ pub fn emit_value(v: &Value, indent: usize) -> String {
 mod tests {
     use super::*;
 
+    /// Every parse in these tests also checks that the fast path, when it takes the input,
+    /// builds the same tree as the general loader.
+    fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+        let general = parse_general(text, reject_duplicates);
+        if let Some(fast) = super::super::yaml_fast::parse(text) {
+            match &general {
+                Ok(g) => assert!(*g == fast, "fast path differs on:\n{text}"),
+                Err(e) => panic!("fast path accepted what the loader rejects ({e}):\n{text}"),
+            }
+        }
+        general
+    }
+
     fn one(text: &str) -> Document {
         let mut d = parse(text, true).unwrap();
         assert_eq!(d.len(), 1);
         d.remove(0)
+    }
+
+    /// Strings on the quoting fast path read back as the same strings.
+    #[test]
+    fn quoting_fast_path_agrees() {
+        for w in [
+            "ENC[AES256_GCM,data:Ab+/9=,iv:x,tag:y,type:str]",
+            "a:b",
+            "yes",
+            "No",
+            "TRUE",
+            "Null",
+            "on",
+            "y",
+            "abc-def.ghi",
+            "x1_000",
+            "e1",
+            "a,b",
+            "a[0]",
+            "key=value",
+        ] {
+            let quoted = needs_quotes(w);
+            let emitted = emit_value(&Value::str(w), 2);
+            let back = parse(&format!("k: {}", emitted.trim_end()), true).unwrap();
+            assert_eq!(
+                back[0].get("k"),
+                Some(&Value::str(w)),
+                "{w}: quoted={quoted}"
+            );
+        }
     }
 
     fn round_trip(text: &str) {
