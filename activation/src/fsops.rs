@@ -72,17 +72,29 @@ pub fn make_dir_all(p: &Path, mode: u32) -> std::io::Result<()> {
 
 /// Creates the parent directories of `name` under `base` (0751, `0:keys_gid` unless
 /// `chown` is false). Any existing component that is not a real directory is an error.
-pub fn make_parents(base: &Path, name: &str, keys_gid: u32, do_chown: bool) -> Res<()> {
+/// `made` holds the directories this run already made (each is made, chmod'ed and
+/// chown'ed once, not once per file below it).
+pub fn make_parents(
+    base: &Path,
+    name: &str,
+    keys_gid: u32,
+    do_chown: bool,
+    made: &mut std::collections::HashSet<PathBuf>,
+) -> Res<()> {
     let comps: Vec<&str> = name.split('/').collect();
     let mut p = base.to_path_buf();
     for c in &comps[..comps.len() - 1] {
         p.push(c);
+        if made.contains(&p) {
+            continue;
+        }
         make_dir(&p, 0o751).map_err(|e| format!("cannot create directory {}: {e}", p.display()))?;
         if do_chown {
             chown(&p, Some(0), Some(keys_gid))
                 .map_err(|e| format!("cannot chown directory {}: {e}", p.display()))?;
             fault::point("chown dir");
         }
+        made.insert(p.clone());
     }
     Ok(())
 }

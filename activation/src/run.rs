@@ -257,13 +257,14 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     // 11./12. write secrets and templates
     // quirk 10: keep – on a write error the half-written generation stays (it is not
     // linked, and it is replaced on the next run because G did not change).
+    let mut made_dirs = std::collections::HashSet::new();
     for (what, list) in [
         ("cannot write secrets", &secrets),
         ("cannot render templates", &templates),
     ] {
         for i in list.iter() {
             let owner = (!m.user_mode).then_some((i.entry.uid, i.entry.gid));
-            fsops::make_parents(&d, &i.rel, kgid, chown_dirs)
+            fsops::make_parents(&d, &i.rel, kgid, chown_dirs, &mut made_dirs)
                 .and_then(|()| {
                     fsops::write_new_file(&join(&d, &i.rel), &i.bytes, i.entry.mode, owner)
                 })
