@@ -138,22 +138,39 @@ fn encrypted(f: Format, data: &[u8]) {
         Ok(o) => o,
         Err(e) => return check_err("emit_encrypted", &e),
     };
-    let (docs2, md2) = store::load_encrypted(f, &out, "re-emitted").unwrap_or_else(|e| {
-        panic!(
-            "{}: our own encrypted output does not load again: {e}\noutput: {:?}",
-            f.name(),
-            String::from_utf8_lossy(&out)
-        )
-    });
-    assert_eq!(md, md2, "{}: metadata changed in the round trip", f.name());
-    let out2 = store::emit_encrypted(f, &docs2, &md2, &opts)
-        .unwrap_or_else(|e| panic!("{}: re-loaded file does not emit: {e}", f.name()));
+    // One normalising pass is allowed, as for plain files: metadata entries sealbox keeps
+    // verbatim (key groups of other key services) can hold a lossy spelling such as the
+    // float `7.`, written `7`, which reads back as an integer.
+    let pass = |bytes: &[u8]| {
+        let (d, m) = store::load_encrypted(f, bytes, "re-emitted").unwrap_or_else(|e| {
+            panic!(
+                "{}: our own encrypted output does not load again: {e}\noutput: {:?}",
+                f.name(),
+                String::from_utf8_lossy(bytes)
+            )
+        });
+        let o = store::emit_encrypted(f, &d, &m, &opts)
+            .unwrap_or_else(|e| panic!("{}: re-loaded file does not emit: {e}", f.name()));
+        (m, o)
+    };
+    let (md2, out2) = pass(&out);
+    if md2 == md && out2 == out {
+        return;
+    }
+    let (md3, out3) = pass(&out2);
+    assert_eq!(
+        md2,
+        md3,
+        "{}: metadata changes on every round trip",
+        f.name()
+    );
     assert!(
-        out2 == out,
-        "{}: encrypted emit is not a fixpoint:\nfirst:  {:?}\nsecond: {:?}",
+        out3 == out2,
+        "{}: encrypted emit does not reach a fixpoint:\nfirst:  {:?}\nsecond: {:?}\nthird:  {:?}",
         f.name(),
         String::from_utf8_lossy(&out),
-        String::from_utf8_lossy(&out2)
+        String::from_utf8_lossy(&out2),
+        String::from_utf8_lossy(&out3)
     );
 }
 

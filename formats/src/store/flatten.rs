@@ -58,7 +58,9 @@ enum Seg<'a> {
     List(usize),
 }
 
-fn segments(key: &str) -> Result<Vec<Seg<'_>>> {
+/// `max_index`: the largest list index a valid key can hold (a list cannot have more items
+/// than there are flattened entries); a larger one would only make us allocate.
+fn segments(key: &str, max_index: usize) -> Result<Vec<Seg<'_>>> {
     let bad = || Error::generic(format!("invalid flattened metadata key {key:?}"));
     let mut segs = Vec::new();
     let mut rest = key;
@@ -88,7 +90,14 @@ fn segments(key: &str) -> Result<Vec<Seg<'_>>> {
         segs.push(if is_map {
             Seg::Map(seg)
         } else {
-            Seg::List(seg.parse().map_err(|_| bad())?)
+            let i: usize = seg.parse().map_err(|_| bad())?;
+            if i > max_index {
+                return Err(Error::generic(format!(
+                    "invalid flattened metadata key {key:?}: list index {i} but only {} metadata entries",
+                    max_index + 1
+                )));
+            }
+            Seg::List(i)
         });
         rest = tail;
     }
@@ -136,7 +145,11 @@ fn insert(node: &mut Value, segs: &[Seg<'_>], value: String) -> Result<()> {
 pub fn unflatten(pairs: &[(String, String)]) -> Result<Value> {
     let mut root = Value::Map(Map::new());
     for (k, v) in pairs {
-        insert(&mut root, &segments(k)?, v.replace("\\n", "\n"))?;
+        insert(
+            &mut root,
+            &segments(k, pairs.len())?,
+            v.replace("\\n", "\n"),
+        )?;
     }
     Ok(root)
 }

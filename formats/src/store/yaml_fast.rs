@@ -21,7 +21,13 @@ struct Line<'a> {
 struct P<'a> {
     lines: Vec<Line<'a>>,
     i: usize,
+    /// Maps and lists open around the current line.
+    depth: usize,
 }
+
+/// Documents nested deeper than this go to the general loader, which refuses nesting past
+/// its own limit (256) with an error; the margin keeps the two from ever disagreeing.
+const MAX_FAST_DEPTH: usize = 200;
 
 /// Characters that cannot start a plain scalar here (YAML indicators, and a space).
 fn bad_start(c: u8) -> bool {
@@ -104,6 +110,17 @@ impl<'a> P<'a> {
     }
 
     fn map(&mut self, indent: usize) -> Option<Map> {
+        self.depth += 1;
+        let r = if self.depth > MAX_FAST_DEPTH {
+            None
+        } else {
+            self.map_at(indent)
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn map_at(&mut self, indent: usize) -> Option<Map> {
         let mut m = Map::new();
         let mut seen: HashSet<&'a str> = HashSet::new();
         loop {
@@ -166,6 +183,17 @@ impl<'a> P<'a> {
     }
 
     fn list(&mut self, indent: usize) -> Option<Vec<Value>> {
+        self.depth += 1;
+        let r = if self.depth > MAX_FAST_DEPTH {
+            None
+        } else {
+            self.list_at(indent)
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn list_at(&mut self, indent: usize) -> Option<Vec<Value>> {
         let mut l = Vec::new();
         loop {
             self.skip_blank();
@@ -283,7 +311,11 @@ pub(crate) fn parse(text: &str) -> Option<Vec<Document>> {
         // Comments are placed by the general loader's rules.
         return None;
     }
-    let mut p = P { lines, i: 0 };
+    let mut p = P {
+        lines,
+        i: 0,
+        depth: 0,
+    };
     p.skip_blank();
     if p.cur()?.indent != 0 {
         return None;
