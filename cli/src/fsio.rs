@@ -20,38 +20,10 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// A crash-test checkpoint after a filesystem step. Only with the test-only cargo feature
-/// `fault-injection` (a compile error in release builds): with `SEALBOX_FAULT_AFTER=N` set,
-/// prints `sealbox-fault: <n> <label>` to stderr and SIGKILLs the process at the N-th
-/// (`tests/crash.rs`). Otherwise an empty inline function.
-#[cfg(not(feature = "fault-injection"))]
-#[inline(always)]
-pub(crate) fn fault_point(_label: &str) {}
-
-#[cfg(all(feature = "fault-injection", not(debug_assertions)))]
-compile_error!("the fault-injection feature is for test builds only, never for release builds");
-
-/// See the other `fault_point`.
-#[cfg(feature = "fault-injection")]
-pub(crate) fn fault_point(label: &str) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static AFTER: OnceLock<Option<u64>> = OnceLock::new();
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let Some(after) = *AFTER.get_or_init(|| {
-        std::env::var("SEALBOX_FAULT_AFTER")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    }) else {
-        return;
-    };
-    let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
-    eprintln!("sealbox-fault: {n} {label}");
-    if n == after {
-        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-        std::process::abort();
-    }
-}
+/// A crash-test checkpoint after a filesystem step: sealbox-install's, which is an empty
+/// inline function unless the test-only feature `fault-injection` is on (this crate's
+/// feature of that name turns it on; `tests/crash.rs`).
+pub(crate) use sealbox_activation::fault::point as fault_point;
 
 /// Mode of new plaintext files.
 pub const PLAINTEXT_MODE: u32 = 0o600;
