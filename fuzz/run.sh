@@ -6,6 +6,8 @@
 #
 #   fuzz/run.sh            # 60 s per target
 #   fuzz/run.sh 600 yaml   # 10 minutes on the yaml target only
+#   FUZZ_RUNS=20000 fuzz/run.sh   # 20,000 inputs per target from a fixed seed (FUZZ_SEED,
+#                                 # default 1): the same commit gives the same run (CI)
 #
 # New inputs go to fuzz/corpus/<target>/ only when FUZZ_KEEP_CORPUS=1 (otherwise to a
 # scratch copy). A crash stops the run: the input is in fuzz/artifacts/<target>/; make it
@@ -52,11 +54,20 @@ for t in "${targets[@]}"; do
     fi
     seeds=("$corpus")
     [ -d "regressions/$t" ] && seeds+=("regressions/$t")
-    echo "==> $t (${secs}s)"
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        echo "==> $t ($FUZZ_RUNS inputs, seed ${FUZZ_SEED:-1})"
+    else
+        echo "==> $t (${secs}s)"
+    fi
     # -rss_limit_mb: an input that makes a parser allocate past this is a finding too.
     rc=0
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        budget=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+    else
+        budget=(-max_total_time="$secs")
+    fi
     cargo "${toolchain[@]}" fuzz run -O -s "$san" "$t" "${seeds[@]}" -- \
-        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 >"$log" 2>&1 || rc=$?
     grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+ +DONE|panicked|SUMMARY|Test unit written|ERROR' "$log" || true
     if [ "$rc" -ne 0 ]; then

@@ -58,9 +58,12 @@ enum Seg<'a> {
     List(usize),
 }
 
-/// `max_index`: the largest list index a valid key can hold (a list cannot have more items
-/// than there are flattened entries); a larger one would only make us allocate.
-fn segments(key: &str, max_index: usize) -> Result<Vec<Seg<'_>>> {
+/// The largest list index a flattened metadata key may hold. Indices may skip (null items
+/// are not written), so the entry count is no bound; this one keeps a hostile key such as
+/// `sops_age__list_5555555555__map_enc` from making us allocate gigabytes.
+const MAX_LIST_INDEX: usize = 65_535;
+
+fn segments(key: &str) -> Result<Vec<Seg<'_>>> {
     let bad = || Error::generic(format!("invalid flattened metadata key {key:?}"));
     let mut segs = Vec::new();
     let mut rest = key;
@@ -91,10 +94,9 @@ fn segments(key: &str, max_index: usize) -> Result<Vec<Seg<'_>>> {
             Seg::Map(seg)
         } else {
             let i: usize = seg.parse().map_err(|_| bad())?;
-            if i > max_index {
+            if i > MAX_LIST_INDEX {
                 return Err(Error::generic(format!(
-                    "invalid flattened metadata key {key:?}: list index {i} but only {} metadata entries",
-                    max_index + 1
+                    "invalid flattened metadata key {key:?}: list index {i} is over {MAX_LIST_INDEX}"
                 )));
             }
             Seg::List(i)
@@ -145,11 +147,7 @@ fn insert(node: &mut Value, segs: &[Seg<'_>], value: String) -> Result<()> {
 pub fn unflatten(pairs: &[(String, String)]) -> Result<Value> {
     let mut root = Value::Map(Map::new());
     for (k, v) in pairs {
-        insert(
-            &mut root,
-            &segments(k, pairs.len())?,
-            v.replace("\\n", "\n"),
-        )?;
+        insert(&mut root, &segments(k)?, v.replace("\\n", "\n"))?;
     }
     Ok(root)
 }
