@@ -748,7 +748,6 @@ fn check_printable(text: &str) -> Result<()> {
 /// Parses a YAML stream (plain or encrypted file) into documents. `reject_duplicates`:
 /// a duplicate key is an error (sops checks plain input).
 pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
-    check_printable(text)?;
     // The YAML that sops and sealbox write is read by a fast line parser; anything it does
     // not handle goes through the general loader below.
     if let Some(docs) = super::yaml_fast::parse(text) {
@@ -759,6 +758,8 @@ pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
 
 /// [`parse`] without the fast path: saphyr's events, the comment scan, the loader.
 pub(crate) fn parse_general(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+    // The fast path takes printable ASCII only, so this check belongs to the general loader.
+    check_printable(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut events = Vec::new();
     while let Some(r) = parser.next_event() {
