@@ -182,6 +182,14 @@ pub fn is_encrypted(s: &str) -> bool {
     parse_encoded(s).is_some()
 }
 
+/// A fresh IV from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS): one
+/// system call per value was a measurable part of encrypting a large file.
+pub fn random_iv() -> [u8; 32] {
+    let mut iv = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut iv);
+    iv
+}
+
 /// Encrypts and decrypts values under one data key (the AES key schedule is built once).
 pub struct Cipher {
     aead: Aes256Gcm32,
@@ -195,14 +203,10 @@ impl Cipher {
         }
     }
 
-    /// Encrypts `plaintext` with additional data `aad`, a fresh random IV, and type `typ`.
-    ///
-    /// The IV comes from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS): one
-    /// system call per value was a measurable part of encrypting a large file.
+    /// Encrypts `plaintext` with additional data `aad`, a fresh random IV ([`random_iv`]),
+    /// and type `typ`.
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8], typ: ValueType) -> Result<String> {
-        let mut iv = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut iv);
-        self.encrypt_with_iv(plaintext, aad, typ, &iv)
+        self.encrypt_with_iv(plaintext, aad, typ, &random_iv())
     }
 
     /// Encrypts with a given IV (test vectors, and reusing IVs of unchanged values).
@@ -213,11 +217,26 @@ impl Cipher {
         typ: ValueType,
         iv: &[u8; 32],
     ) -> Result<String> {
-        let mut buf = Zeroizing::new(plaintext.to_vec());
+        self.encrypt_owned(plaintext.to_vec(), aad, typ, iv)
+    }
+
+    /// [`Cipher::encrypt_with_iv`] taking the plaintext buffer: it is encrypted in place
+    /// (the plaintext is overwritten by the ciphertext, which is not secret and so not
+    /// wiped), saving a copy and a wipe of large values.
+    pub fn encrypt_owned(
+        &self,
+        plaintext: Vec<u8>,
+        aad: &[u8],
+        typ: ValueType,
+        iv: &[u8; 32],
+    ) -> Result<String> {
+        let mut buf = Zeroizing::new(plaintext);
         let tag = self
             .aead
             .encrypt_in_place_detached(Nonce::from_slice(iv), aad, &mut buf)
             .map_err(|_| Error::new(Code::ErrorEncryptingTree, "AES-GCM encryption failed"))?;
+        // Ciphertext from here on: no need to wipe it.
+        let buf = std::mem::take(&mut *buf);
         let mut out = String::with_capacity(4 * buf.len().div_ceil(3) + 110);
         out.push_str("ENC[AES256_GCM,data:");
         B64.encode_string(&buf[..], &mut out);
