@@ -132,6 +132,9 @@ pub struct Encoded<'a> {
 /// right.
 pub fn parse_encoded(s: &str) -> Option<Encoded<'_>> {
     let rest = s.strip_prefix("ENC[AES256_GCM,data:")?;
+    if let Some(e) = parse_plain_encoded(rest) {
+        return Some(e);
+    }
     let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
     // The rightmost `sep` in `t[..end]` that leaves a non-empty group before it and for
     // which `then` matches what follows, trying further left on failure.
@@ -175,6 +178,38 @@ pub fn parse_encoded(s: &str) -> Option<Encoded<'_>> {
         split(t, ",tag:", |t| split(t, ",type:", typ))
     })?;
     Some(Encoded { data, iv, tag, typ })
+}
+
+/// The fast path of [`parse_encoded`] for what sops writes (`rest` follows the `data:`):
+/// exactly three commas, no newline, and one `]`, at the end. The three commas must then be
+/// the separators, so the one possible match is the greedy one. None when the text is not
+/// of that shape (the general splitter decides then).
+fn parse_plain_encoded(rest: &str) -> Option<Encoded<'_>> {
+    let b = rest.as_bytes();
+    let (&last, body) = b.split_last()?;
+    // One branch-free pass (vectorized): count the commas, look for `\n` and `]`.
+    let (commas, odd) = body.iter().fold((0usize, false), |(n, odd), &c| {
+        (n + (c == b',') as usize, odd | (c == b'\n') | (c == b']'))
+    });
+    if last != b']' || commas != 3 || odd {
+        return None;
+    }
+    let c1 = body.iter().position(|&c| c == b',')?;
+    let c2 = c1 + 1 + body[c1 + 1..].iter().position(|&c| c == b',')?;
+    let c3 = c2 + 1 + body[c2 + 1..].iter().position(|&c| c == b',')?;
+    let groups = rest[c1..].starts_with(",iv:")
+        && rest[c2..].starts_with(",tag:")
+        && rest[c3..].starts_with(",type:")
+        && c1 > 0
+        && c2 > c1 + 4
+        && c3 > c2 + 5
+        && body.len() > c3 + 6;
+    groups.then(|| Encoded {
+        data: &rest[..c1],
+        iv: &rest[c1 + 4..c2],
+        tag: &rest[c2 + 5..c3],
+        typ: &rest[c3 + 6..body.len()],
+    })
 }
 
 /// Whether `s` looks like an encrypted value.
@@ -408,6 +443,18 @@ mod tests {
             "ENC[AES256_GCM,data:,iv:b,tag:c,type:x]",
             "ENC[AES256_GCM,data",
             "",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,type:x] ",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,typ:x]",
+            "ENC[AES256_GCM,data:a,iv:,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,type:]",
+            "ENC[AES256_GCM,data:,iv:b,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,,type:x]",
+            "ENC[AES256_GCM,data:a;iv:b,tag:c,type:x,]",
+            "ENC[AES256_GCM,data:a\n,iv:b,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a],iv:b,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,type:x]]",
+            "ENC[AES256_GCM,data:zsvbi70=,iv:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,tag:cPyACupaRycEEMgTOcVu6w==,type:str]",
         ];
         for c in cases {
             let want = re.captures(c).map(|m| {

@@ -681,6 +681,10 @@ fn decrypt_tree_inner(
                 if !matches!(new, Value::Comment(_)) {
                     with_plain(&new, |b, _| mac.update(b));
                 }
+                // The stored ENC[…] text is not secret: freed without the wipe.
+                if let Value::Str(s) = v {
+                    drop(std::mem::take(&mut **s));
+                }
                 *v = new;
             }
             DecItem::Comment(c, at, out) => {
