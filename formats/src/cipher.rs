@@ -132,6 +132,9 @@ pub struct Encoded<'a> {
 /// right.
 pub fn parse_encoded(s: &str) -> Option<Encoded<'_>> {
     let rest = s.strip_prefix("ENC[AES256_GCM,data:")?;
+    if let Some(e) = parse_plain_encoded(rest) {
+        return Some(e);
+    }
     let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
     // The rightmost `sep` in `t[..end]` that leaves a non-empty group before it and for
     // which `then` matches what follows, trying further left on failure.
@@ -177,9 +180,49 @@ pub fn parse_encoded(s: &str) -> Option<Encoded<'_>> {
     Some(Encoded { data, iv, tag, typ })
 }
 
+/// The fast path of [`parse_encoded`] for what sops writes (`rest` follows the `data:`):
+/// exactly three commas, no newline, and one `]`, at the end. The three commas must then be
+/// the separators, so the one possible match is the greedy one. None when the text is not
+/// of that shape (the general splitter decides then).
+fn parse_plain_encoded(rest: &str) -> Option<Encoded<'_>> {
+    let b = rest.as_bytes();
+    let (&last, body) = b.split_last()?;
+    // One branch-free pass (vectorized): count the commas, look for `\n` and `]`.
+    let (commas, odd) = body.iter().fold((0usize, false), |(n, odd), &c| {
+        (n + (c == b',') as usize, odd | (c == b'\n') | (c == b']'))
+    });
+    if last != b']' || commas != 3 || odd {
+        return None;
+    }
+    let c1 = body.iter().position(|&c| c == b',')?;
+    let c2 = c1 + 1 + body[c1 + 1..].iter().position(|&c| c == b',')?;
+    let c3 = c2 + 1 + body[c2 + 1..].iter().position(|&c| c == b',')?;
+    let groups = rest[c1..].starts_with(",iv:")
+        && rest[c2..].starts_with(",tag:")
+        && rest[c3..].starts_with(",type:")
+        && c1 > 0
+        && c2 > c1 + 4
+        && c3 > c2 + 5
+        && body.len() > c3 + 6;
+    groups.then(|| Encoded {
+        data: &rest[..c1],
+        iv: &rest[c1 + 4..c2],
+        tag: &rest[c2 + 5..c3],
+        typ: &rest[c3 + 6..body.len()],
+    })
+}
+
 /// Whether `s` looks like an encrypted value.
 pub fn is_encrypted(s: &str) -> bool {
     parse_encoded(s).is_some()
+}
+
+/// A fresh IV from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS): one
+/// system call per value was a measurable part of encrypting a large file.
+pub fn random_iv() -> [u8; 32] {
+    let mut iv = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut iv);
+    iv
 }
 
 /// Encrypts and decrypts values under one data key (the AES key schedule is built once).
@@ -195,14 +238,10 @@ impl Cipher {
         }
     }
 
-    /// Encrypts `plaintext` with additional data `aad`, a fresh random IV, and type `typ`.
-    ///
-    /// The IV comes from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS): one
-    /// system call per value was a measurable part of encrypting a large file.
+    /// Encrypts `plaintext` with additional data `aad`, a fresh random IV ([`random_iv`]),
+    /// and type `typ`.
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8], typ: ValueType) -> Result<String> {
-        let mut iv = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut iv);
-        self.encrypt_with_iv(plaintext, aad, typ, &iv)
+        self.encrypt_with_iv(plaintext, aad, typ, &random_iv())
     }
 
     /// Encrypts with a given IV (test vectors, and reusing IVs of unchanged values).
@@ -213,11 +252,26 @@ impl Cipher {
         typ: ValueType,
         iv: &[u8; 32],
     ) -> Result<String> {
-        let mut buf = Zeroizing::new(plaintext.to_vec());
+        self.encrypt_owned(plaintext.to_vec(), aad, typ, iv)
+    }
+
+    /// [`Cipher::encrypt_with_iv`] taking the plaintext buffer: it is encrypted in place
+    /// (the plaintext is overwritten by the ciphertext, which is not secret and so not
+    /// wiped), saving a copy and a wipe of large values.
+    pub fn encrypt_owned(
+        &self,
+        plaintext: Vec<u8>,
+        aad: &[u8],
+        typ: ValueType,
+        iv: &[u8; 32],
+    ) -> Result<String> {
+        let mut buf = Zeroizing::new(plaintext);
         let tag = self
             .aead
             .encrypt_in_place_detached(Nonce::from_slice(iv), aad, &mut buf)
             .map_err(|_| Error::new(Code::ErrorEncryptingTree, "AES-GCM encryption failed"))?;
+        // Ciphertext from here on: no need to wipe it.
+        let buf = std::mem::take(&mut *buf);
         let mut out = String::with_capacity(4 * buf.len().div_ceil(3) + 110);
         out.push_str("ENC[AES256_GCM,data:");
         B64.encode_string(&buf[..], &mut out);
@@ -389,6 +443,18 @@ mod tests {
             "ENC[AES256_GCM,data:,iv:b,tag:c,type:x]",
             "ENC[AES256_GCM,data",
             "",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,type:x] ",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,typ:x]",
+            "ENC[AES256_GCM,data:a,iv:,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,type:]",
+            "ENC[AES256_GCM,data:,iv:b,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,,type:x]",
+            "ENC[AES256_GCM,data:a;iv:b,tag:c,type:x,]",
+            "ENC[AES256_GCM,data:a\n,iv:b,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a],iv:b,tag:c,type:x]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,type:x]]",
+            "ENC[AES256_GCM,data:zsvbi70=,iv:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,tag:cPyACupaRycEEMgTOcVu6w==,type:str]",
         ];
         for c in cases {
             let want = re.captures(c).map(|m| {

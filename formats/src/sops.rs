@@ -477,17 +477,33 @@ pub fn encrypt_tree_with_stash(
     let (st, r) = walk(docs, sel, &mut enc);
     r?;
     let buf = st.aad.as_slice();
-    let encrypt = |plain: &[u8], aad: &[u8], typ: ValueType| match stash
+    let iv_for = |plain: &[u8], aad: &[u8], typ: ValueType| match stash
         .and_then(|s| s.get(typ, aad, plain))
     {
-        Some(iv) => cipher.encrypt_with_iv(plain, aad, typ, iv),
-        None => cipher.encrypt(plain, aad, typ),
+        Some(iv) => *iv,
+        None => crate::cipher::random_iv(),
+    };
+    let encrypt = |plain: &[u8], aad: &[u8], typ: ValueType| {
+        cipher.encrypt_with_iv(plain, aad, typ, &iv_for(plain, aad, typ))
     };
     for_each_par(&mut enc.jobs, |(slot, r)| {
         let aad = aad_of(buf, r);
         match slot {
             EncSlot::Leaf(v) => {
-                let out = with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar")?;
+                // Strings are encrypted in their own buffer (taken out of the tree, which
+                // gets the ciphertext): no copy, and no wipe of the plaintext needed.
+                let owned = match &mut **v {
+                    Value::Str(s) => Some(std::mem::take(&mut **s).into_bytes()),
+                    Value::Bytes(b) => Some(std::mem::take(&mut **b)),
+                    _ => None,
+                };
+                let out = match owned {
+                    Some(p) => {
+                        let iv = iv_for(&p, aad, ValueType::Str);
+                        cipher.encrypt_owned(p, aad, ValueType::Str, &iv)
+                    }
+                    None => with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar"),
+                }?;
                 **v = Value::Str(Zeroizing::new(out));
             }
             EncSlot::Comment(c) => {
@@ -664,6 +680,10 @@ fn decrypt_tree_inner(
                 // A list comment stored as a string (sops 3.11's writer) is never hashed.
                 if !matches!(new, Value::Comment(_)) {
                     with_plain(&new, |b, _| mac.update(b));
+                }
+                // The stored ENC[…] text is not secret: freed without the wipe.
+                if let Value::Str(s) = v {
+                    drop(std::mem::take(&mut **s));
                 }
                 *v = new;
             }

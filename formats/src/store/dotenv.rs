@@ -24,7 +24,13 @@ pub fn parse(text: &str) -> Result<Document> {
             Error::generic(format!("invalid dotenv input line {}: no `=`", n + 1))
                 .with_hint("each line must be KEY=VALUE or a # comment")
         })?;
-        m.push(k, Value::str(v.replace("\\n", "\n")));
+        // Most values hold no backslash: one exact copy, no search for `\n`.
+        let v = if v.as_bytes().contains(&b'\\') {
+            v.replace("\\n", "\n")
+        } else {
+            v.to_string()
+        };
+        m.push(k, Value::str(v));
     }
     Ok(m)
 }
@@ -63,7 +69,12 @@ pub fn emit(doc: &Document, extra: &[(String, String)]) -> Result<String> {
                 })?;
                 out.push_str(k);
                 out.push('=');
-                out.push_str(&s.replace('\n', "\\n"));
+                for (i, part) in s.split('\n').enumerate() {
+                    if i > 0 {
+                        out.push_str("\\n");
+                    }
+                    out.push_str(part);
+                }
                 out.push('\n');
             }
         }

@@ -50,13 +50,18 @@ pub fn parse(text: &str) -> Result<Document> {
 /// (`-1` = tab, `0` = one token per line without indentation, `N > 0` = N spaces;
 /// `< -1` is an error). The output ends with `"\n"`. Comments are skipped.
 pub fn emit(doc: &Document, indent: i32) -> Result<String> {
+    emit_with_meta(doc, indent, None)
+}
+
+/// [`emit`] of `doc` followed by a last key `sops` holding `meta`, when given.
+pub fn emit_with_meta(doc: &Document, indent: i32, meta: Option<&Value>) -> Result<String> {
     let ind = indent_str(indent)?;
     let mut e = Emitter {
         out: String::new(),
         ind,
         path: Vec::new(),
     };
-    e.map(doc, 0)?;
+    e.pairs(doc.pairs().chain(meta.map(|m| ("sops", m))), 0)?;
     e.out.push('\n');
     Ok(e.out)
 }
@@ -318,11 +323,7 @@ impl Parser<'_> {
         let mut s = Zeroizing::new(String::new());
         loop {
             let run = self.pos;
-            let rest = &self.b[run..];
-            self.pos += rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                .unwrap_or(rest.len());
+            self.pos += find_special(&self.b[run..]);
             if s.capacity() == 0 {
                 // Most strings are one run: allocate once, exactly (each reallocation of a
                 // Zeroizing string leaves an unwiped copy behind).
@@ -389,6 +390,32 @@ impl Parser<'_> {
     }
 }
 
+/// The length of the leading 32-byte blocks of `b` in which no byte satisfies `hit`: a
+/// branch-free test of a whole block that the compiler vectorizes, so that the megabytes
+/// of a binary file's value are scanned many bytes per cycle rather than one.
+#[inline]
+fn skip_blocks(b: &[u8], hit: impl Fn(u8) -> bool) -> usize {
+    const N: usize = 32;
+    let mut n = 0;
+    for block in b.chunks_exact(N) {
+        if block.iter().fold(0u8, |acc, &c| acc | hit(c) as u8) != 0 {
+            break;
+        }
+        n += N;
+    }
+    n
+}
+
+/// The position of the first `"`, `\\` or control character in `b` (its length if none).
+fn find_special(b: &[u8]) -> usize {
+    let special = |c: u8| (c == b'"') | (c == b'\\') | (c < 0x20);
+    let n = skip_blocks(b, special);
+    n + b[n..]
+        .iter()
+        .position(|&c| special(c))
+        .unwrap_or(b.len() - n)
+}
+
 /// Keys are plain `String`s in the tree: move the text out of the zeroizing buffer.
 fn take_string(mut z: Zeroizing<String>) -> String {
     std::mem::take(&mut *z)
@@ -412,8 +439,16 @@ impl<'a> Emitter<'a> {
     }
 
     fn map(&mut self, m: &'a Map, depth: usize) -> Result<()> {
+        self.pairs(m.pairs(), depth)
+    }
+
+    fn pairs(
+        &mut self,
+        pairs: impl Iterator<Item = (&'a str, &'a Value)>,
+        depth: usize,
+    ) -> Result<()> {
         let mut first = true;
-        for (k, v) in m.pairs() {
+        for (k, v) in pairs {
             self.out.push(if first { '{' } else { ',' });
             first = false;
             self.newline(depth + 1);
@@ -546,6 +581,15 @@ fn write_valid(out: &mut String, s: &str) {
     let b = s.as_bytes();
     let (mut run, mut i) = (0, 0);
     while i < b.len() {
+        i += skip_blocks(&b[i..], |c| {
+            (c < 0x20)
+                | (c == b'"')
+                | (c == b'\\')
+                | (c == b'<')
+                | (c == b'>')
+                | (c == b'&')
+                | (c == 0xE2)
+        });
         match b[i..].iter().position(|&c| MAY_ESCAPE[c as usize]) {
             Some(n) => i += n,
             None => break,

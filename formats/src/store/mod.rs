@@ -183,7 +183,13 @@ fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docu
         // key); reading it the same way gives the same exit codes. Nothing is accepted that
         // would not be: a replaced character changes a value, key or ciphertext.
         Format::Json | Format::Binary => {
-            vec![json::parse(&String::from_utf8_lossy(bytes)).map_err(ctx)?]
+            // (`from_utf8` first: its ASCII fast path is much quicker than the lossy
+            // decoder on a large binary file.)
+            let text = match std::str::from_utf8(bytes) {
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(bytes),
+            };
+            vec![json::parse(&text).map_err(ctx)?]
         }
         Format::Dotenv => {
             let mut doc = dotenv::parse(utf8(bytes, what)?).map_err(ctx)?;
@@ -233,25 +239,9 @@ fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docu
 pub fn emit_plain(f: Format, docs: &[Document], opts: &StoreOptions) -> Result<Vec<u8>> {
     match f {
         Format::Yaml => Ok(yaml::emit(docs, opts.yaml_indent).into_bytes()),
-        Format::Json => {
-            let first = docs.first().cloned().unwrap_or_default();
-            Ok(json::emit(&first, opts.json_indent)?.into_bytes())
-        }
-        Format::Binary => {
-            let data = match docs {
-                [d] => d.get(BINARY_KEY).and_then(Value::as_bytes),
-                _ => None,
-            };
-            data.map(<[u8]>::to_vec).ok_or_else(|| {
-                Error::new(Code::ErrorDumpingTree, "no binary data found in tree").with_hint(
-                    "binary output needs a single top-level \"data\" string; pick another --output-type",
-                )
-            })
-        }
-        Format::Dotenv => {
-            let first = docs.first().cloned().unwrap_or_default();
-            Ok(dotenv::emit(&first, &[])?.into_bytes())
-        }
+        Format::Json => Ok(json::emit(first_or_empty(docs), opts.json_indent)?.into_bytes()),
+        Format::Binary => binary_data(docs).map(<[u8]>::to_vec),
+        Format::Dotenv => Ok(dotenv::emit(first_or_empty(docs), &[])?.into_bytes()),
         Format::Ini => {
             let merged = merge_documents(docs);
             Ok(ini::emit(&merged, None)?.into_bytes())
@@ -259,16 +249,40 @@ pub fn emit_plain(f: Format, docs: &[Document], opts: &StoreOptions) -> Result<V
     }
 }
 
-/// INI output takes every document's sections.
-fn merge_documents(docs: &[Document]) -> Document {
+/// The bytes binary output writes: the single top-level `data` string (borrowed, so a
+/// large file is not copied once more before it is written).
+pub fn binary_data(docs: &[Document]) -> Result<&[u8]> {
+    let data = match docs {
+        [d] => d.get(BINARY_KEY).and_then(Value::as_bytes),
+        _ => None,
+    };
+    data.ok_or_else(|| {
+        Error::new(Code::ErrorDumpingTree, "no binary data found in tree").with_hint(
+            "binary output needs a single top-level \"data\" string; pick another --output-type",
+        )
+    })
+}
+
+/// The first document, or an empty one (JSON and dotenv write only the first).
+fn first_or_empty(docs: &[Document]) -> &Document {
+    static EMPTY: Map = Map(Vec::new());
+    docs.first().unwrap_or(&EMPTY)
+}
+
+/// INI output takes every document's sections (borrowed when there is one document).
+fn merge_documents(docs: &[Document]) -> std::borrow::Cow<'_, Document> {
+    if let [d] = docs {
+        return std::borrow::Cow::Borrowed(d);
+    }
     let mut m = Map::new();
     for d in docs {
         m.0.extend(d.0.iter().cloned());
     }
-    m
+    std::borrow::Cow::Owned(m)
 }
 
-/// Emits encrypted documents with their metadata.
+/// Emits encrypted documents with their metadata (written as a last `sops` key of each
+/// document, without copying the documents).
 pub fn emit_encrypted(
     f: Format,
     docs: &[Document],
@@ -276,28 +290,18 @@ pub fn emit_encrypted(
     opts: &StoreOptions,
 ) -> Result<Vec<u8>> {
     let meta = md.to_value();
-    let with_meta = |d: &Document| {
-        let mut d = d.clone();
-        d.push("sops", meta.clone());
-        d
-    };
     match f {
-        Format::Yaml => {
-            let docs: Vec<Document> = docs.iter().map(with_meta).collect();
-            Ok(yaml::emit(&docs, opts.yaml_indent).into_bytes())
-        }
+        Format::Yaml => Ok(yaml::emit_with_meta(docs, opts.yaml_indent, Some(&meta)).into_bytes()),
         Format::Json | Format::Binary => {
-            let first = docs.first().cloned().unwrap_or_default();
             let indent = if f == Format::Binary {
                 opts.json_binary_indent
             } else {
                 opts.json_indent
             };
-            Ok(json::emit(&with_meta(&first), indent)?.into_bytes())
+            Ok(json::emit_with_meta(first_or_empty(docs), indent, Some(&meta))?.into_bytes())
         }
         Format::Dotenv => {
-            let first = docs.first().cloned().unwrap_or_default();
-            Ok(dotenv::emit(&first, &flatten::flatten(&meta))?.into_bytes())
+            Ok(dotenv::emit(first_or_empty(docs), &flatten::flatten(&meta))?.into_bytes())
         }
         Format::Ini => {
             let merged = merge_documents(docs);

@@ -1123,6 +1123,11 @@ impl Emitter {
 /// Emits documents separated by `---`, `indent` spaces per level (yaml.v3's clamp: 2..=9,
 /// anything else gives 2).
 pub fn emit(docs: &[Document], indent: usize) -> String {
+    emit_with_meta(docs, indent, None)
+}
+
+/// [`emit`] with a last key `sops` holding `meta` in every document, when given.
+pub fn emit_with_meta(docs: &[Document], indent: usize, meta: Option<&Value>) -> String {
     let indent = if (2..=9).contains(&indent) { indent } else { 2 };
     let mut e = Emitter {
         out: String::new(),
@@ -1132,14 +1137,17 @@ pub fn emit(docs: &[Document], indent: usize) -> String {
         if i > 0 {
             e.out.push_str("---\n");
         }
-        // A document without keys is `{}` (as sops writes an empty one), also in a stream
-        // and after its comments: written as nothing (or as comments alone), it would
-        // vanish when the output is read again.
-        if d.pairs().next().is_none() {
-            e.map(d, 0);
-            e.out.push_str("{}\n");
-        } else {
-            e.map(d, 0);
+        e.map(d, 0);
+        match meta {
+            Some(m) => {
+                e.out.push_str("sops:");
+                e.value_after(m, indent);
+            }
+            // A document without keys is `{}` (as sops writes an empty one), also in a
+            // stream and after its comments: written as nothing (or as comments alone), it
+            // would vanish when the output is read again.
+            None if d.pairs().next().is_none() => e.out.push_str("{}\n"),
+            None => {}
         }
     }
     e.out
