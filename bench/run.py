@@ -78,6 +78,9 @@ def need(name):
 def version(argv):
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        if out.returncode != 0:
+            # rops has no --version: name the binary instead of quoting its usage error.
+            return f"{argv[0]} (no version option)"
         return (out.stdout or out.stderr).strip().splitlines()[0]
     except Exception:  # noqa: BLE001 - only for the report header
         return "?"
