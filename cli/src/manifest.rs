@@ -622,15 +622,11 @@ pub fn build(
         }
         let credential = f.string("credentialName");
         if let Some(cn) = &credential {
-            // systemd's rule for credential names: a file name of printable ASCII.
-            if cn.is_empty()
-                || cn.len() > 255
-                || cn.starts_with('.')
-                || !cn
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
-            {
-                f.err("'credentialName' must be a plain file name of printable ASCII (no '/', ':', spaces or leading '.'), such as \"app-db\"; it becomes /run/credstore/NAME".into());
+            // The rule sealbox-install applies (systemd's, and no leading '.').
+            if let Err(e) = sealbox_activation::credstore::check_name(cn) {
+                f.err(format!(
+                    "'credentialName' {cn:?}: {e}; it becomes /run/credstore/NAME"
+                ));
             } else if let Some(first) = credentials.get(cn) {
                 f.err(format!(
                     "credentialName '{cn}' is already used by {first}; credential names must be unique"
