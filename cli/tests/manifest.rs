@@ -455,7 +455,10 @@ fn invalid_descriptions_name_file_and_entry() {
         (
             "credslash.toml",
             "[secrets.a]\ncredentialName = \"a/b\"\n",
-            &["secrets.a", "'credentialName' \"a/b\": the credential name contains '/'"],
+            &[
+                "secrets.a",
+                "'credentialName' \"a/b\": the credential name contains '/'",
+            ],
         ),
         (
             "syntax.toml",
