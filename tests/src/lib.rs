@@ -55,83 +55,69 @@ fn is_executable(p: &Path) -> bool {
 /// and target directory as the running test executable (`<target>/<profile>/deps/<test>`).
 fn sealbox_bin() -> Result<PathBuf, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SEALBOX_BIN").filter(|p| !p.is_empty()) {
-            let p = PathBuf::from(p);
-            return if is_executable(&p) {
-                Ok(p)
-            } else {
-                Err(format!("SEALBOX_BIN={} is not an executable", p.display()))
-            };
-        }
-        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        // <target>/<profile>/deps/<exe>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?
-            .to_path_buf();
-        let target_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "sealbox-cli", "--bin", "sealbox"])
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .stdin(Stdio::null());
-        if release {
-            cmd.arg("--release");
-        }
-        let out = cmd
-            .output()
-            .map_err(|e| format!("cannot run cargo build: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo build -p sealbox-cli failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let bin = profile_dir.join("sealbox");
-        if is_executable(&bin) {
-            Ok(bin)
-        } else {
-            Err(format!("built sealbox but {} is missing", bin.display()))
-        }
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_bin("SEALBOX_BIN", "sealbox-cli", "sealbox"))
+        .clone()
 }
 
 /// Builds `sealbox-install` once per test process (like [`Peers`] builds `sealbox`) and
 /// returns its path; `$SEALBOX_INSTALL_BIN` overrides.
 pub fn install_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SEALBOX_INSTALL_BIN").filter(|p| !p.is_empty()) {
-            return PathBuf::from(p);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
-        let target_dir = profile_dir.parent().expect("target dir");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "sealbox-activation"])
-            .args(["--bin", "sealbox-install", "--target-dir"])
-            .arg(target_dir)
-            .stdin(Stdio::null());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let out = cmd.output().expect("run cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build -p sealbox-activation failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        profile_dir.join("sealbox-install")
+        workspace_bin(
+            "SEALBOX_INSTALL_BIN",
+            "sealbox-activation",
+            "sealbox-install",
+        )
     })
     .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The binary `bin` of workspace package `package`: `$env_var` if set, else built with the
+/// same profile and target directory as the running test executable
+/// (`<target>/<profile>/deps/<test>`).
+fn workspace_bin(env_var: &str, package: &str, bin: &str) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(env_var).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!("{env_var}={} is not an executable", p.display()))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?
+        .to_path_buf();
+    let target_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .stdin(Stdio::null());
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build -p {package} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let path = profile_dir.join(bin);
+    if is_executable(&path) {
+        Ok(path)
+    } else {
+        Err(format!("built {bin} but {} is missing", path.display()))
+    }
 }
 
 /// Runs `cmd` through a small python3 wrapper that waits for it and reports its peak
