@@ -384,13 +384,7 @@ fn dry_activation_and_systemctl_mode() {
         stderr(&o)
     );
     // systemctl mode with a recording fake systemctl on PATH
-    let bin = t.join("bin");
-    ns.ok(&format!(
-        "mkdir -p {b} && printf '#!/bin/sh\\necho \"$@\" >> {t}/systemctl.log\\n' > {b}/systemctl && chmod +x {b}/systemctl",
-        b = bin.display(),
-        t = t.display()
-    ));
-    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let path = ns.recording_systemctl();
     let o = ns.install(&["-restart-units", &mf], &[("PATH", &path)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(

@@ -169,13 +169,7 @@ fn watch_mode_bursts_units_readers_failures_and_sigterm() {
     let m = f.manifest(vec![a, b], vec![tt], 0);
     let mf = m.write(&h, "m.json");
     // the recording systemctl stand-in
-    let bin = t.join("bin");
-    ns.ok(&format!(
-        "mkdir -p {b} && printf '#!/bin/sh\\necho \"$@\" >> {t}/systemctl.log\\n' > {b}/systemctl && chmod +x {b}/systemctl",
-        b = bin.display(),
-        t = t.display()
-    ));
-    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let path = ns.recording_systemctl();
     let log = h.join("watch.log");
     let mut c = ns.nsenter();
     c.arg(BIN)

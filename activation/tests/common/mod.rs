@@ -221,6 +221,18 @@ exec sleep 600"#;
         c.output().unwrap()
     }
 
+    /// Puts a `systemctl` stand-in into `<t>/bin` that appends its arguments to
+    /// `<t>/systemctl.log`; returns a PATH with it first.
+    pub fn recording_systemctl(&self) -> String {
+        let bin = self.t.join("bin");
+        self.ok(&format!(
+            "mkdir -p {b} && printf '#!/bin/sh\\necho \"$@\" >> {t}/systemctl.log\\n' > {b}/systemctl && chmod +x {b}/systemctl",
+            b = bin.display(),
+            t = self.t.display()
+        ));
+        format!("{}:/usr/bin:/bin", bin.display())
+    }
+
     /// `stat` of a path inside the namespace: "type|mode|uid|gid" (not following symlinks).
     pub fn stat(&self, p: &Path) -> String {
         self.ok(&format!("stat -c '%F|%a|%u|%g' '{}'", p.display()))
