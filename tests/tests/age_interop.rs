@@ -3,17 +3,11 @@
 //! decrypts as the real sops decrypts it.
 
 use sealbox_tests::json::{self, Value};
-use sealbox_tests::{shared_dir, Keys, Peers, Sandbox};
+use sealbox_tests::{vectors_dir, Keys, Peers, Sandbox};
 use std::path::PathBuf;
 
 fn vectors() -> PathBuf {
-    let d = shared_dir().join("vectors/sops-nix");
-    assert!(
-        d.join("secrets.yaml").is_file(),
-        "sops-nix vectors not found in {} (set SEALBOX_SHARED)",
-        d.display()
-    );
-    d
+    vectors_dir("sops-nix")
 }
 
 const SOPS_NIX_SSH_RECIPIENT: &str =
@@ -71,7 +65,7 @@ fn age_entries_yaml(enc: &str) -> Vec<(String, String)> {
 
 #[test]
 fn data_key_opens_with_real_age() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write("plain.yaml", "secret: value\n");
@@ -135,7 +129,7 @@ fn data_key_opens_with_real_age() {
 
 #[test]
 fn keygen_matches_age_keygen() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let sb = Sandbox::new();
     let out = sb
         .run(&peers.sealbox, &["keygen", "-o", "k.txt"], &[], None)
@@ -185,7 +179,7 @@ fn keygen_matches_age_keygen() {
 
 #[test]
 fn ssh_to_age_sops_nix_vectors() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let v = vectors();
     let sb = Sandbox::new();
     let pubf = v.join("ssh-ed25519-key.pub");
@@ -263,7 +257,7 @@ fn ssh_to_age_sops_nix_vectors() {
 
 #[test]
 fn sops_nix_file_decrypts_like_sops() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let v = vectors();
     let sb = Sandbox::new();
     let file = v.join("secrets.yaml");

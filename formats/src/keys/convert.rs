@@ -100,36 +100,26 @@ pub fn generate_age_key() -> (Zeroizing<String>, String) {
 mod tests {
     use super::*;
 
-    const VEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/sops-nix");
+    /// sops-nix's test assets, kept in the repository (`tests/vectors/sops-nix`).
+    const VEC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/sops-nix");
     const ED_PUB_AGE: &str = "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs";
     const ED_SECRET_AGE: &str =
         "AGE-SECRET-KEY-1D88T3T22862F5SWX0V7M7CG9Q5T9FA90CCN9NVLJRCQATZ3WGL3QMR7CN4";
 
-    fn vector(name: &str) -> Option<String> {
-        // The shared vectors live outside the repository; fall back to /work/shared.
-        for dir in [VEC_DIR, "/work/shared/vectors/sops-nix"] {
-            if let Ok(s) = std::fs::read_to_string(format!("{dir}/{name}")) {
-                return Some(s);
-            }
-        }
-        None
+    fn vector(name: &str) -> String {
+        std::fs::read_to_string(format!("{VEC_DIR}/{name}"))
+            .unwrap_or_else(|e| panic!("{VEC_DIR}/{name}: {e}"))
     }
 
     #[test]
     fn keys_ssh_to_age_public_vector() {
-        let Some(publine) = vector("ssh-ed25519-key.pub") else {
-            eprintln!("vectors not found, skipping");
-            return;
-        };
+        let publine = vector("ssh-ed25519-key.pub");
         assert_eq!(ssh_to_age_public(&publine).unwrap(), ED_PUB_AGE);
     }
 
     #[test]
     fn keys_ssh_to_age_private_vector() {
-        let Some(pem) = vector("ssh-ed25519-key") else {
-            eprintln!("vectors not found, skipping");
-            return;
-        };
+        let pem = vector("ssh-ed25519-key");
         let secret = ssh_to_age_private(&pem).unwrap();
         assert_eq!(secret.as_str(), ED_SECRET_AGE);
         // The converted secret's public key is the converted public key.

@@ -682,14 +682,9 @@ mod tests {
         assert_eq!(ids.unwrap(&enc).unwrap().as_slice(), &[3u8; 33]);
     }
 
-    fn vectors() -> Option<std::path::PathBuf> {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/sops-nix");
-        let p = if p.exists() {
-            p
-        } else {
-            PathBuf::from("/work/shared/vectors/sops-nix")
-        };
-        p.exists().then_some(p)
+    /// sops-nix's test assets, kept in the repository (`tests/vectors/sops-nix`).
+    fn vectors() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/sops-nix")
     }
 
     /// The `enc` blocks of the sops-nix `secrets.yaml` (written by the real sops).
@@ -715,10 +710,7 @@ mod tests {
 
     #[test]
     fn keys_unwrap_real_sops_blobs() {
-        let Some(dir) = vectors() else {
-            eprintln!("vectors not found, skipping");
-            return;
-        };
+        let dir = vectors();
         let encs = sops_nix_age_encs(&dir);
         assert_eq!(encs.len(), 2);
         let text = std::fs::read_to_string(dir.join("age-keys.txt")).unwrap();
