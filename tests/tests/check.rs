@@ -51,13 +51,12 @@ fn expected(r: &Repo) -> Vec<(String, String, String)> {
     ]
 }
 
-fn setup() -> Repo {
-    let peers = Peers::require();
+fn setup(peers: &Peers) -> Repo {
     let keys = tempfile::tempdir().unwrap();
-    let host = age_key(&peers, keys.path(), "host");
-    let admin = age_key(&peers, keys.path(), "admin");
-    let p1 = age_key(&peers, keys.path(), "p1");
-    let p2 = age_key(&peers, keys.path(), "p2");
+    let host = age_key(peers, keys.path(), "host");
+    let admin = age_key(peers, keys.path(), "admin");
+    let p1 = age_key(peers, keys.path(), "p1");
+    let p2 = age_key(peers, keys.path(), "p2");
     let sb = Sandbox::new();
     sb.write(
         ".sops.yaml",
@@ -107,7 +106,7 @@ fn setup() -> Repo {
     std::fs::write(&h11, text.replace("version: 3.11.0", "version: banana")).unwrap();
     Repo {
         sb,
-        peers,
+        peers: peers.clone(),
         host,
         admin,
         p1,
@@ -118,7 +117,8 @@ fn setup() -> Repo {
 
 #[test]
 fn check_finds_exactly_the_planted_problems() {
-    let r = setup();
+    let peers = sealbox_tests::require!(Peers::get());
+    let r = setup(&peers);
     let want = expected(&r);
     let check = |extra: &[&str]| {
         let mut args = vec!["check", "--max-age", "30"];
@@ -225,7 +225,8 @@ fn check_finds_exactly_the_planted_problems() {
 
 #[test]
 fn check_decrypt_finds_a_tampered_mac() {
-    let r = setup();
+    let peers = sealbox_tests::require!(Peers::get());
+    let r = setup(&peers);
     // h01 gets h02's MAC (encrypted under another data key).
     let mac_of = |p: &Path| {
         let t = std::fs::read_to_string(p).unwrap();

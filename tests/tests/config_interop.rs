@@ -36,7 +36,7 @@ fn summary(enc: &str) -> (Vec<String>, Vec<(String, Value)>) {
 
 #[test]
 fn creation_rules_match_sops() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write(

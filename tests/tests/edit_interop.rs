@@ -100,7 +100,7 @@ const BASE_TREE: &str = r#"{"name": "demo", "db": {"user": "admin", "password": 
 
 #[test]
 fn edit_changes_one_value_and_sops_decrypts() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write("plain.yaml", YAML_DOC);
@@ -166,7 +166,7 @@ fn meta_lines(t: &str) -> Vec<String> {
 /// indentation).
 #[test]
 fn rewrite_keeps_sops_block_bytes() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let mut failures = Vec::new();
     for (ext, doc) in [("yaml", YAML_DOC), ("json", JSON_DOC)] {
@@ -199,7 +199,7 @@ fn rewrite_keeps_sops_block_bytes() {
 
 #[test]
 fn edit_invalid_yaml_with_stdin_at_eof_leaves_everything() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write("plain.yaml", YAML_DOC);
@@ -293,7 +293,7 @@ const STEPS: &[Step] = &[
 ];
 
 fn set_unset(ext: &str, doc: &str) {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     let file = format!("secret.{ext}");
@@ -340,7 +340,7 @@ fn set_unset_json_checked_by_sops() {
 
 #[test]
 fn exec_env_and_exec_file_on_sops_file() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write(

@@ -14,7 +14,7 @@ fn exit_codes_match_sops_json() {
 
 fn exit_codes_match_sops(ext: &str) {
     let yaml = ext == "yaml";
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let other = Keys::generate(&peers);
     let sb = Sandbox::new();
@@ -224,7 +224,7 @@ fn exit_codes_match_sops(ext: &str) {
 fn io_flags() {
     use sealbox_tests::json;
     use std::os::unix::fs::PermissionsExt;
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     let r = keys.age1.recipient.as_str();

@@ -66,7 +66,7 @@ fn assert_same(what: &str, want: &[u8], got: &[u8]) {
 
 #[test]
 fn binary_1mib_both_directions() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     let mut rng = StdRng::seed_from_u64(0xb1a2_0001);
@@ -167,7 +167,7 @@ fn dotenv_doc() -> String {
 
 #[test]
 fn dotenv_500_keys_both_directions() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write("plain.env", dotenv_doc());
@@ -298,7 +298,7 @@ fn ini_quoted_value_with_comment_chars() {
 }
 
 fn ini_case(doc: &str) {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write("plain.ini", doc);
@@ -426,7 +426,7 @@ fn ext(t: &str) -> &'static str {
 /// other tool decrypts; the result must equal sops' own round trip of the same conversion.
 #[test]
 fn conversions_at_encrypt_cross_tools() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let mut failures = Vec::new();
     for &(name, input, text, output) in CONVERSIONS {
@@ -467,7 +467,7 @@ fn conversions_at_encrypt_cross_tools() {
 /// `--output-type B` by the other; the result must equal sops' decryption of the same file.
 #[test]
 fn conversions_at_decrypt_cross_tools() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let mut failures = Vec::new();
     for &(name, input, text, output) in CONVERSIONS {
@@ -505,7 +505,7 @@ fn conversions_at_decrypt_cross_tools() {
 /// `\U0001F389` (spec §12); the YAML output of sealbox must be the same bytes.
 #[test]
 fn yaml_output_quotes_non_bmp_like_sops() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     sb.write("plain.json", "{\"u\": \"значение 🎉\", \"e\": \"é\"}\n");

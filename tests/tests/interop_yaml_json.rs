@@ -67,7 +67,7 @@ fn for_all_seeds(
     name: &str,
     case: impl Fn(&Peers, &Keys, &Doc, &Sandbox) -> Result<(), String> + Sync,
 ) {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let n = seeds();
     // SEALBOX_INTEROP_FORMATS=json (or yaml) narrows the run while debugging

@@ -33,7 +33,7 @@ fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
 }
 
 fn run_groups(n: usize, threshold: usize) {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let dir = tempfile::tempdir().unwrap();
     let keys: Vec<(String, String)> = (0..n)
         .map(|i| age_key(&peers, dir.path(), &format!("g{i}")))
@@ -126,7 +126,7 @@ fn recipients_and_values(text: &str) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn updatekeys_removes_a_recipient_for_the_real_sops() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let dir = tempfile::tempdir().unwrap();
     let (ra, ka) = age_key(&peers, dir.path(), "a");
     let (rb, kb) = age_key(&peers, dir.path(), "b");

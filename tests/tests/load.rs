@@ -43,7 +43,7 @@ fn plain_yaml(n: usize) -> String {
 #[test]
 fn hundred_thousand_key_file_round_trips() {
     let n = count("SEALBOX_LOAD_KEYS", 100_000);
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let sb = Sandbox::new();
     let (recipient, key_file) = age_keygen(&peers, sb.path(), "load");
     let plain = plain_yaml(n);
@@ -105,7 +105,7 @@ fn js(s: &str) -> String {
 #[test]
 fn ten_thousand_secrets_install() {
     let n = count("SEALBOX_LOAD_SECRETS", 10_000);
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let bin = install_bin();
     let sb = Sandbox::new();
     let h = sb.path().to_path_buf();

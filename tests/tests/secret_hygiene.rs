@@ -119,7 +119,7 @@ struct Case {
 
 #[test]
 fn no_error_path_prints_a_planted_secret() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let sb = Sandbox::new();
     let (recipient, key_file) = age_keygen(&peers, sb.path(), "id");
     let (other_recipient, other_key) = age_keygen(&peers, sb.path(), "other");

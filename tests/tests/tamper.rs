@@ -310,7 +310,7 @@ fn tampered_json_fails_like_sops() {
 }
 
 fn tampered_files_fail_like_sops(ext: &str, plain: &str) {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     let file = format!("plain.{ext}");
@@ -342,7 +342,7 @@ fn tampered_files_fail_like_sops(ext: &str, plain: &str) {
 /// must give the same exit code as sops.
 #[test]
 fn tampered_comment_matches_sops() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let env = [(keys.age1.env_var, keys.age1.key_file.to_str().unwrap())];
     let sb = Sandbox::new();

@@ -433,7 +433,7 @@ fn compare_with_sops(
 
 #[test]
 fn every_bit_flip_is_refused_or_changes_nothing() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     let files = make_files(&peers, &keys, &sb);

@@ -65,7 +65,7 @@ fn canon(peers: &Peers, keys: &Keys, sb: &Sandbox, name: &str, text: &[u8]) -> R
 
 #[test]
 fn yaml_edge_cases_both_directions() {
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     let env = [(keys.age1.env_var, keys.age1.key_file.to_str().unwrap())];
@@ -160,7 +160,7 @@ const JSON_CASES: &[(&str, &str)] = &[
 #[test]
 fn json_edge_cases_both_directions() {
     use sealbox_tests::json;
-    let peers = Peers::require();
+    let peers = sealbox_tests::require!(Peers::get());
     let keys = Keys::generate(&peers);
     let sb = Sandbox::new();
     let env = [(keys.age1.env_var, keys.age1.key_file.to_str().unwrap())];
