@@ -29,8 +29,8 @@ use std::process::ExitCode;
                   completions: `sealbox completions bash|zsh|fish`."
 )]
 pub struct Cli {
-    /// Path to the .sops.yaml to use (disables the search upward from the current directory).
-    /// Global, as in sops: before or after the subcommand.
+    /// Path to the .sops.yaml to use (disables the search upward from the current directory);
+    /// before or after the subcommand.
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
