@@ -470,13 +470,22 @@ fn main() -> ExitCode {
     // The command is built once (building it is a measurable part of start-up).
     let command = command();
     // `sealbox FILE` edits FILE, as `sops FILE` does; a mistyped command is not a file.
-    if let Some(first) = args.get(1) {
+    // The global `--config X` may come first (`sops --config X FILE` edits FILE too).
+    let mut at = 1;
+    while let Some(a) = args.get(at) {
+        match a.to_str() {
+            Some("--config") => at += 2,
+            Some(a) if a.starts_with("--config=") => at += 1,
+            _ => break,
+        }
+    }
+    if let Some(first) = args.get(at) {
         let s = first.to_string_lossy();
         let known = command.get_subcommands().any(|c| c.get_name() == s) || s == "help";
         if !known && !s.starts_with('-') {
             let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
             match firstword::classify(first, &names) {
-                firstword::FirstWord::File => args.insert(1, "edit".into()),
+                firstword::FirstWord::File => args.insert(at, "edit".into()),
                 firstword::FirstWord::Typo(close) => {
                     eprintln!("{}", firstword::typo_message(&s, &close));
                     return ExitCode::from(1);

@@ -435,3 +435,39 @@ fn man_pages_render_with_man_for_every_command() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("sealbox-decrypt"), "{}", stderr(&bad));
 }
+
+#[test]
+fn config_before_a_bare_file_name_still_edits_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let editor = recording_editor(t.path());
+    let recipient = "age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs";
+    fs::create_dir(t.path().join("cfg")).unwrap();
+    fs::write(
+        t.path().join("cfg/rules.yaml"),
+        format!("creation_rules:\n  - age: {recipient}\n"),
+    )
+    .unwrap();
+    let env = [("EDITOR", editor.to_str().unwrap())];
+    // As `sops --config X FILE`: the recipients come from that config.
+    ok(run_in(
+        t.path(),
+        &["--config", "cfg/rules.yaml", "a.yaml"],
+        &env,
+    ));
+    ok(run_in(
+        t.path(),
+        &["--config=cfg/rules.yaml", "b.yaml"],
+        &env,
+    ));
+    for f in ["a.yaml", "b.yaml"] {
+        let text = fs::read_to_string(t.path().join(f)).unwrap();
+        assert!(text.contains(recipient), "{f}: {text}");
+    }
+    let typo = run_in(
+        t.path(),
+        &["--config", "cfg/rules.yaml", "decrpyt", "a.yaml"],
+        &env,
+    );
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(stderr(&typo).contains("did you mean `sealbox decrypt`?"));
+}
