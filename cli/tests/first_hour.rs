@@ -402,7 +402,7 @@ fn man_pages_render_with_man_for_every_command() {
             .args(["-l", "-P", "cat"])
             .arg(dir.join(p))
             .env("MANWIDTH", "80")
-            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -416,6 +416,7 @@ fn man_pages_render_with_man_for_every_command() {
         .args(["-l", "-P", "cat"])
         .arg(dir.join("sealbox.1"))
         .env("MANWIDTH", "80")
+        .env("LC_ALL", "C.UTF-8")
         .output()
         .unwrap();
     let text = stdout(&top);

@@ -202,6 +202,7 @@ fn the_install_block_installs_every_binary_with_its_pages_and_completions() {
             .env("HOME", &home)
             .env("PATH", path_with(&[&bin]))
             .env("MANWIDTH", "80")
+            .env("LC_ALL", "C.UTF-8")
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -269,6 +270,7 @@ fn sealbox_install_man_page_renders() {
         .args(["-l", "-P", "cat"])
         .arg(&file)
         .env("MANWIDTH", "80")
+        .env("LC_ALL", "C.UTF-8")
         .stdin(Stdio::null())
         .output()
         .unwrap();
