@@ -1,5 +1,9 @@
 # sealbox: the `sealbox` CLI and the `sealbox-install` activation binary.
-{ lib, rustPlatform }:
+{
+  lib,
+  rustPlatform,
+  stdenv,
+}:
 let
   root = ../.;
 in
@@ -44,6 +48,18 @@ rustPlatform.buildRustPackage {
     "-p"
     "sealbox-formats"
   ];
+
+  # Shell completions and manual pages, written by the binaries themselves from their
+  # argument definitions (skipped when cross-compiling: the build machine cannot run them).
+  postInstall = lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
+    mkdir -p $out/share/bash-completion/completions $out/share/zsh/site-functions \
+      $out/share/fish/vendor_completions.d $out/share/man/man8
+    $out/bin/sealbox completions bash > $out/share/bash-completion/completions/sealbox
+    $out/bin/sealbox completions zsh > $out/share/zsh/site-functions/_sealbox
+    $out/bin/sealbox completions fish > $out/share/fish/vendor_completions.d/sealbox.fish
+    $out/bin/sealbox man -o $out/share/man/man1
+    $out/bin/sealbox-install --man > $out/share/man/man8/sealbox-install.8
+  '';
 
   meta = {
     description = "sops-compatible secrets CLI and sops-nix compatible activation binary";

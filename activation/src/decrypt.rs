@@ -1,5 +1,7 @@
-//! Decryption (spec §5) and template rendering (§6). Everything here works in memory:
-//! nothing is written until every secret has been decrypted.
+//! Decryption and template rendering (docs/activation.md#decryption,
+//! docs/activation.md#templates; the `quirk N` notes are docs/activation.md#quirks).
+//! Everything here works in memory: nothing is written until every secret has been
+//! decrypted.
 
 use crate::validate::{walk_key, PlannedSecret, PlannedTemplate};
 use sealbox_formats::keys::Identities;

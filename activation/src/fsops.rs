@@ -1,5 +1,6 @@
 //! Filesystem operations: the secrets mount, generation directories, secret files, the
-//! atomic symlink switch, custom-path symlinks and pruning (spec §4 steps 6, 10–12, 15–17).
+//! atomic symlink switch, custom-path symlinks and pruning (steps 6, 10–12 and 15–17 of
+//! docs/activation.md#the-activation-sequence).
 //!
 //! Rules: a secret file is created with O_EXCL|O_NOFOLLOW and its final mode, `fchmod`ed to
 //! that mode exactly (the umask cannot widen or narrow it), `fchown`ed before the first
@@ -312,8 +313,8 @@ pub fn remove_any(p: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Mounts ramfs (or tmpfs) at `mp` unless it already is one (spec §4 step 6), then
-/// `chown 0:keys_gid`. `mkdir -p` first.
+/// Mounts ramfs (or tmpfs) at `mp` unless it already is one, then `chown 0:keys_gid`;
+/// `mkdir -p` first (step 6 of docs/activation.md#the-activation-sequence).
 pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<()> {
     use nix::mount::{mount, MsFlags};
     let pre = "failed to mount filesystem for secrets";
@@ -456,14 +457,14 @@ fn check_parents(path: &Path) -> Res<()> {
     Ok(())
 }
 
-/// Creates or fixes the custom-path symlink `path → target` (spec §4 step 16). `owner` is
+/// Creates or fixes the custom-path symlink `path → target` (activation step 16). `owner` is
 /// `None` in user mode (plain symlink, no lchown).
 pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> Res<()> {
     if owner.is_some() {
         check_parents(path)?;
     }
     if let Some(parent) = path.parent() {
-        // Spec §4.16 has 0777 & ~umask; under umask 000 that is a world-writable parent
+        // sops-nix uses 0777 & ~umask; under umask 000 that is a world-writable parent
         // in which anyone could replace the symlink. 0755 whatever the umask.
         make_dir_all(parent, 0o755)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
@@ -532,7 +533,7 @@ pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> 
     ))
 }
 
-/// Removes generations `N ≤ current − keep` (never `current`), spec §4 step 17.
+/// Removes generations `N ≤ current − keep` (never `current`): activation step 17.
 pub fn prune(mp: &Path, current: u64, keep: u64) -> Res<Vec<u64>> {
     let mut removed = Vec::new();
     if keep == 0 {

@@ -1,6 +1,6 @@
-//! The sops-nix manifest (spec §2), decoded with Go `encoding/json` semantics: unknown
-//! fields are ignored, `null` or a missing field is the zero value, and a value of the wrong
-//! JSON type is an error naming the field.
+//! The sops-nix manifest (docs/activation.md#the-manifest), decoded with Go `encoding/json`
+//! semantics: unknown fields are ignored, `null` or a missing field is the zero value, and a
+//! value of the wrong JSON type is an error naming the field.
 
 use sealbox_formats::store::json;
 use sealbox_formats::{Map, Value};
@@ -61,7 +61,7 @@ pub struct Common {
     pub reload_units: Vec<String>,
 }
 
-/// A secret entry (§2.2).
+/// A secret entry (docs/activation.md#secret-entries).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Secret {
     /// Shared fields.
@@ -77,7 +77,7 @@ pub struct Secret {
     pub credential_name: Option<String>,
 }
 
-/// A template entry (§2.3).
+/// A template entry (docs/activation.md#template-entries).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Template {
     /// Shared fields.
@@ -278,7 +278,7 @@ pub fn parse(text: &str) -> Res<Manifest> {
     Ok(out)
 }
 
-/// Replaces `%r` by `runtime_dir` and `%%` by `%` (spec §4 step 2: split on `%%` first).
+/// Replaces `%r` by `runtime_dir` and `%%` by `%` (activation step 2: split on `%%` first).
 pub fn expand_percent(s: &str, runtime_dir: &str) -> String {
     s.split("%%")
         .map(|piece| piece.replace("%r", runtime_dir))

@@ -1,4 +1,6 @@
-//! The activation sequence (spec §4), check modes (§9) and change detection (§7).
+//! The activation sequence (docs/activation.md#the-activation-sequence, numbered as
+//! below), check modes (docs/activation.md#check-modes) and change detection
+//! (docs/activation.md#change-detection); the `quirk N` notes are docs/activation.md#quirks.
 
 use crate::decrypt::{render, used_secrets, Decryptor};
 use crate::fsops::{self, join};

@@ -1,5 +1,6 @@
-//! Manifest validation (spec §4 step 3, §9): names, modes, formats, owners, placeholders,
-//! template texts and – in `sopsfile` check mode – the encrypted files themselves.
+//! Manifest validation (step 3 of docs/activation.md#the-activation-sequence, and
+//! docs/activation.md#check-modes): names, modes, formats, owners, placeholders, template
+//! texts and – in `sopsfile` check mode – the encrypted files themselves.
 
 use crate::manifest::{Common, Manifest};
 use sealbox_formats::store::{self, Format};
@@ -61,7 +62,7 @@ pub enum Owners {
     Unresolved,
 }
 
-/// What to check (spec §9).
+/// What to check (docs/activation.md#check-modes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Depth {
     /// Manifest only.
@@ -219,7 +220,7 @@ fn entry(c: &Common, owners: Owners) -> Result<Entry, String> {
     })
 }
 
-/// Where a key-walk failed (spec §5), with the messages sops-nix uses.
+/// Where a key-walk failed (docs/activation.md#decryption), with the messages sops-nix uses.
 pub fn walk_key<'a>(doc: &'a Document, key: &str) -> Result<&'a Value, String> {
     let parts: Vec<&str> = key.split('/').collect();
     let mut cur: Option<&Value> = None;

@@ -1,4 +1,5 @@
-//! Command line, check modes (§9), the module's manifest shape and SSH key import.
+//! Command line, check modes (docs/activation.md#check-modes), the module's manifest shape
+//! and SSH key import.
 
 mod common;
 use common::*;
@@ -36,8 +37,8 @@ fn positional_count_and_flags() {
     );
 }
 
-/// The manifest as the real NixOS module writes it (spec §2.4), with `null` owners,
-/// `sopsFileHash` and `neededForUsers`, passes manifest check mode.
+/// The manifest as the real NixOS module writes it (docs/activation.md#example), with `null`
+/// owners, `sopsFileHash` and `neededForUsers`, passes manifest check mode.
 #[test]
 fn module_manifest_passes_manifest_check() {
     let m = r#"{"ageKeyFile":"/var/lib/sops-nix/key.txt","ageSshKeyPaths":[],"gnupgHome":null,"keepGenerations":1,

@@ -1,5 +1,5 @@
 //! YAML secrets (needs the real YAML store of sealbox-formats) and a manifest shaped
-//! exactly like the NixOS module's (spec §2.4): `null` owners, `sopsFileHash`,
+//! exactly like the NixOS module's (docs/activation.md#example): `null` owners, `sopsFileHash`,
 //! `neededForUsers`, a template.
 
 mod common;

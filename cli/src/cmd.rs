@@ -40,6 +40,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Keygen(a) => keygen(a),
         Command::SshToAge(a) => ssh_to_age(a),
         Command::Manifest(a) => crate::manifest::manifest(a),
+        Command::Completions(a) => crate::manual::completions(a),
+        Command::Man(a) => crate::manual::man(a),
     };
     done.map(|()| ExitCode::SUCCESS)
 }
@@ -368,18 +370,13 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
         Some(p) => {
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
+            crate::keyfile::make_parent_dirs(p)?;
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(p)
-                .map_err(|e| {
-                    Error::new(
-                        Code::CouldNotWriteOutputFile,
-                        format!("{}: cannot create: {e}", p.display()),
-                    )
-                    .with_hint("sealbox keygen never overwrites a key file; choose another path")
-                })?;
+                .map_err(|e| crate::keyfile::create_error(p, e))?;
             f.write_all(text.as_bytes()).map_err(|e| {
                 Error::new(
                     Code::CouldNotWriteOutputFile,
@@ -425,15 +422,18 @@ fn ssh_to_age(a: &SshToAgeArgs) -> Result<()> {
         zeroize::Zeroizing::new(out)
     };
     match &a.output {
-        Some(p) => write_atomic(
-            p,
-            out.as_bytes(),
-            if a.private_key {
-                PLAINTEXT_MODE
-            } else {
-                ENCRYPTED_MODE
-            },
-        ),
+        Some(p) => crate::keyfile::make_parent_dirs(p).and_then(|()| {
+            write_atomic(
+                p,
+                out.as_bytes(),
+                if a.private_key {
+                    PLAINTEXT_MODE
+                } else {
+                    ENCRYPTED_MODE
+                },
+            )
+            .map_err(|e| crate::keyfile::write_hint(p, e))
+        }),
         None => write_stdout(out.as_bytes()),
     }
 }

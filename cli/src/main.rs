@@ -7,9 +7,12 @@ mod cmd;
 mod edit;
 mod editor;
 mod exec;
+mod firstword;
 mod fsio;
+mod keyfile;
 mod keyscmd;
 mod manifest;
+mod manual;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -17,9 +20,17 @@ use std::process::ExitCode;
 
 /// Secrets files in the sops format: encrypt, decrypt, and keys.
 #[derive(Parser, Debug)]
-#[command(name = "sealbox", version, about, max_term_width = 100)]
+#[command(
+    name = "sealbox",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "`sealbox FILE` edits FILE, as `sops FILE` does. Manual: `sealbox man`; \
+                  completions: `sealbox completions bash|zsh|fish`."
+)]
 pub struct Cli {
-    /// Path to the .sops.yaml to use (disables the search upward from the current directory).
+    /// Path to the .sops.yaml to use (disables the search upward from the current directory);
+    /// before or after the subcommand.
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -64,6 +75,43 @@ pub enum Command {
     /// Build a sealbox-install manifest (JSON) from a TOML or YAML description, for hosts
     /// without Nix (see examples/systemd/README.md).
     Manifest(ManifestArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print a manual page, or write them all with -o DIR.
+    Man(ManArgs),
+}
+
+/// Subcommands that never read `.sops.yaml`. `--config` stays accepted there (it is a global
+/// flag, as in sops, so scripts may pass it everywhere) but is left out of their help.
+pub(crate) const WITHOUT_CONFIG: &[&str] = &[
+    "filestatus",
+    "exec-env",
+    "exec-file",
+    "recipients",
+    "keygen",
+    "ssh-to-age",
+    "manifest",
+    "completions",
+    "man",
+];
+
+/// The command line definition: the derived one, with `--config` hidden where it does
+/// nothing. clap copies a global argument into a subcommand only when the subcommand has
+/// none of that id, so a hidden copy there keeps it working (its value still reaches
+/// `Cli::config`) and out of the help, the completions and the manual pages.
+pub fn command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let config = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == "config")
+        .expect("the global --config argument")
+        .clone()
+        .global(false)
+        .hide(true);
+    for name in WITHOUT_CONFIG {
+        cmd = cmd.mut_subcommand(name, |s| s.arg(config.clone()));
+    }
+    cmd
 }
 
 /// Options shared by commands that read and write a file.
@@ -328,8 +376,34 @@ pub enum CheckFormat {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Install: `sealbox completions bash > \
+    ~/.local/share/bash-completion/completions/sealbox`, `sealbox completions zsh > \
+    ~/.zfunc/_sealbox` (with `fpath+=~/.zfunc` before `compinit` in ~/.zshrc), `sealbox \
+    completions fish > ~/.config/fish/completions/sealbox.fish`.")]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Install: `sealbox man -o ~/.local/share/man/man1` (then `man sealbox`, \
+    `man sealbox-decrypt`, …). Read one now: `sealbox man decrypt | man -l -`."
+)]
+pub struct ManArgs {
+    /// Print this command's page (e.g. decrypt) instead of sealbox(1).
+    #[arg(value_name = "COMMAND", conflicts_with = "output")]
+    pub command: Option<String>,
+    /// Write sealbox.1 and sealbox-COMMAND.1 for every command into DIR (created if missing).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 pub struct KeygenArgs {
-    /// Write the identity to FILE (created 0600, never overwritten).
+    /// Write the identity to FILE (created 0600, never overwritten; missing directories are
+    /// created 0700).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print the recipients of an existing identity file instead (like age-keygen -y).
@@ -342,7 +416,7 @@ pub struct SshToAgeArgs {
     /// Read the key from FILE (default: stdin).
     #[arg(short = 'i', value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Write the result to FILE (default: stdout).
+    /// Write the result to FILE (default: stdout; missing directories are created 0700).
     #[arg(short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Convert a private key (to AGE-SECRET-KEY-1…) instead of a public key.
@@ -394,13 +468,29 @@ fn main() -> ExitCode {
         })
         .collect();
     // The command is built once (building it is a measurable part of start-up).
-    let command = <Cli as clap::CommandFactory>::command();
-    // `sealbox FILE` edits FILE, as `sops FILE` does.
-    if let Some(first) = args.get(1) {
+    let command = command();
+    // `sealbox FILE` edits FILE, as `sops FILE` does; a mistyped command is not a file.
+    // The global `--config X` may come first (`sops --config X FILE` edits FILE too).
+    let mut at = 1;
+    while let Some(a) = args.get(at) {
+        match a.to_str() {
+            Some("--config") => at += 2,
+            Some(a) if a.starts_with("--config=") => at += 1,
+            _ => break,
+        }
+    }
+    if let Some(first) = args.get(at) {
         let s = first.to_string_lossy();
         let known = command.get_subcommands().any(|c| c.get_name() == s) || s == "help";
         if !known && !s.starts_with('-') {
-            args.insert(1, "edit".into());
+            let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+            match firstword::classify(first, &names) {
+                firstword::FirstWord::File => args.insert(at, "edit".into()),
+                firstword::FirstWord::Typo(close) => {
+                    eprintln!("{}", firstword::typo_message(&s, &close));
+                    return ExitCode::from(1);
+                }
+            }
         }
     }
     let parsed = command

@@ -1,9 +1,10 @@
 //! `sealbox manifest`: builds the sops-nix manifest JSON that `sealbox-install` reads from a
 //! small TOML or YAML description, for hosts without Nix.
 //!
-//! The description mirrors the NixOS module's `sops.*` options (spec `nixos-module.md` §1)
+//! The description mirrors the NixOS module's `sops.*` options (docs/nixos-module.md#options)
 //! with the same defaults, and the output is what the module's `manifestFor` would write
-//! (§2): secrets and templates sorted by name, JSON keys sorted. Templates write
+//! (docs/nixos-module.md#building-the-manifest): secrets and templates sorted by name, JSON
+//! keys sorted. Templates write
 //! `${secret:NAME}` where the module would interpolate `config.sops.placeholder.NAME`; it
 //! becomes the module's placeholder `<SOPS:<sha256 hex of NAME>:PLACEHOLDER>`.
 //!
@@ -101,7 +102,7 @@ fn lang_of(file: &Path, flag: Option<&str>) -> Result<Lang> {
     }
 }
 
-/// The placeholder the NixOS module gives secret `name` (spec activation.md §6).
+/// The placeholder the NixOS module gives secret `name` (docs/activation.md#templates).
 pub fn placeholder(name: &str) -> String {
     let digest = Sha256::digest(name.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();

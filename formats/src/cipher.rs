@@ -367,7 +367,8 @@ mod tests {
         DataKey::from_slice(&b).unwrap()
     }
 
-    // TV-2 of the spec: deterministic values under DK = 00..1f, IV = one byte repeated.
+    // TV-2 (docs/format.md#test-vectors): deterministic values under DK = 00..1f, IV = one
+    // byte repeated.
     #[test]
     fn spec_tv2_vectors() {
         let c = Cipher::new(&tv_key());

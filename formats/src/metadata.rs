@@ -8,7 +8,7 @@
 use crate::error::{Code, Error, Result};
 use crate::tree::{Item, Map, Value};
 
-/// Which leaves are encrypted (at most one selector per file; sops §4.1).
+/// Which leaves are encrypted (at most one selector per file; docs/format.md#selectors).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selector {
     /// `unencrypted_suffix`

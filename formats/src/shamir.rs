@@ -114,7 +114,7 @@ mod tests {
         )
     }
 
-    // TV-6 of the spec: two shares from a real sops file.
+    // TV-6 (docs/format.md#test-vectors): two shares from a real sops file.
     #[test]
     fn spec_tv6() {
         let a = hex("416beed98c246ca3860d9a0347d3976dd809cb2a8e7c3a31a51be81a18ed3cfc01");

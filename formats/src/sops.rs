@@ -2,9 +2,9 @@
 //!
 //! Both walks visit every leaf depth-first in file order, keeping the key path (map keys
 //! only; list indices are not part of it) and sops' comment stack, decide per leaf whether
-//! it is encrypted (§4.2 of the spec), and feed the MAC: SHA-512 over the plaintext bytes
-//! of the hashed leaves, concatenated, stored as uppercase hex encrypted with
-//! `lastmodified` as additional data.
+//! it is encrypted (docs/format.md#which-values-are-encrypted), and feed the MAC
+//! (docs/format.md#mac): SHA-512 over the plaintext bytes of the hashed leaves, concatenated,
+//! stored as uppercase hex encrypted with `lastmodified` as additional data.
 //!
 //! How it is made fast: the walk runs once and collects the values to encrypt or decrypt
 //! (with their additional data in one shared buffer, and their key path as an index into a
@@ -306,7 +306,8 @@ pub fn aad<S: AsRef<str>>(path: &[S]) -> String {
     s
 }
 
-/// Calls `f` with the plaintext bytes of a scalar: what is encrypted and hashed (§2.4).
+/// Calls `f` with the plaintext bytes of a scalar: what is encrypted and hashed
+/// (docs/format.md#plaintext-forms).
 /// None for non-scalars.
 fn with_plain<R>(v: &Value, f: impl FnOnce(&[u8], ValueType) -> R) -> Option<R> {
     Some(match v {
@@ -752,7 +753,7 @@ mod tests {
         Selection::new(s.as_ref(), false).unwrap()
     }
 
-    /// The TV-2/TV-3 tree of the spec (before encryption).
+    /// The TV-2/TV-3 tree (docs/format.md#test-vectors) before encryption.
     fn tv_tree() -> Document {
         let mut m = Map::new();
         m.push_comment(" top comment");
@@ -865,7 +866,7 @@ mod tests {
 
     #[test]
     fn comment_regex_semantics_match_spec_example() {
-        // §4.2 example with encrypted_comment_regex sops:enc.
+        // sops' example of encrypted_comment_regex sops:enc (docs/format.md#the-comment-stack).
         let mut m = Map::new();
         m.push_comment(" sops:enc");
         m.push("secret", Value::str("s"));

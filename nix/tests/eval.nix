@@ -1,6 +1,6 @@
 # Evaluation tests of the sealbox NixOS and home-manager modules with nothing
-# but nixpkgs' lib (spec nixos-module.md §9): option stubs for the host options
-# the module touches, a stub `pkgs`, `lib.evalModules`.
+# but nixpkgs' lib (docs/nixos-module.md#evaluating-without-nixpkgs): option
+# stubs for the host options the module touches, a stub `pkgs`, `lib.evalModules`.
 #
 #   nix-instantiate --eval --strict --json nix/tests/eval.nix \
 #     --arg lib 'import /path/to/nixpkgs/lib'
@@ -203,7 +203,7 @@ let
       "db/password" = ph "db/password";
       "renamed-file" = ph "renamed";
     })
-    (eq "placeholder hash as sops-nix (spec example)" (ph "test_key")
+    (eq "placeholder hash as sops-nix (docs/activation.md#templates)" (ph "test_key")
       "<SOPS:92488e1e3eeecdf99f3ed2ce59233efb4b4fb612d5655c0ce9ea52b5a502e655:PLACEHOLDER>"
     )
     (eq "template names" (map (t: t.name) bm.templates) [ "app.env" ])

@@ -1,6 +1,6 @@
 # A host configuration that sets every `sops.*` option sops-nix has, evaluated
-# with nothing but nixpkgs' lib (spec nixos-module.md §9). The activation test
-# `activation/tests/nix_module.rs` evaluates it, checks the manifests with
+# with nothing but nixpkgs' lib (docs/nixos-module.md#evaluating-without-nixpkgs).
+# The activation test `activation/tests/nix_module.rs` evaluates it, checks the manifests with
 # `sealbox-install --check-mode=sopsfile` and installs them in a private mount
 # namespace; with `module` pointing at sops-nix's module it yields sops-nix's
 # manifests for the same configuration, so both trees can be compared.

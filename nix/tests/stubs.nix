@@ -1,5 +1,5 @@
 # Declarations of the NixOS host options the sealbox module reads or writes
-# (spec nixos-module.md §7), so it can be evaluated with nixpkgs' lib alone.
+# (docs/nixos-module.md#host-options), so it can be evaluated with nixpkgs' lib alone.
 { lib, ... }:
 let
   inherit (lib) mkOption types;

@@ -34,7 +34,8 @@ fn yaml_body(text: &str) -> &str {
 }
 
 /// Checks which values and comments of the encrypted file are `ENC[…]` and which stay plain,
-/// as predicted by spec §4.2, plus the recorded selector.
+/// as predicted by sops' rule (docs/format.md#which-values-are-encrypted), plus the recorded
+/// selector.
 pub fn check_encrypted(doc: &Doc, sel: Selector, enc: &str) -> Result<(), String> {
     let pred = predict(doc, sel);
     // a YAML document encrypted with `--output-type json` is checked leaf by leaf like JSON

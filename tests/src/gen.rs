@@ -1,5 +1,6 @@
 //! Seeded generator of plaintext YAML and JSON documents, with the tree they mean and the
-//! selector model (§4 of the spec) to predict which leaves a sops-compatible writer encrypts.
+//! selector model (docs/format.md#which-values-are-encrypted) to predict which leaves a
+//! sops-compatible writer encrypts.
 
 use crate::json::{self, Value};
 use rand::rngs::StdRng;
@@ -261,7 +262,8 @@ pub fn generate(seed: u64, format: Format) -> Doc {
         format,
         long_budget: 1,
         // With a comment regex, sops 3.11 itself cannot read back comments inside lists
-        // (spec §4.2 asymmetry: encrypted list comments are list strings), so avoid them.
+        // (docs/format.md#the-comment-stack: encrypted list comments are list strings), so
+        // avoid them.
         list_comments: !matches!(
             selector_for(seed),
             Selector::EncryptedCommentRegex | Selector::UnencryptedCommentRegex
@@ -657,7 +659,7 @@ fn render_json(n: &Node, indent: usize, pretty: bool, ascii: bool, out: &mut Str
 }
 
 // ---------------------------------------------------------------------------------------------
-// Selector model (spec §4.2)
+// Selector model (docs/format.md#which-values-are-encrypted)
 
 /// Which leaves get encrypted, and the flags that select it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -710,7 +712,7 @@ impl Selector {
         }
     }
 
-    /// spec §4.2 `shouldBeEncrypted`.
+    /// sops' `shouldBeEncrypted` (docs/format.md#which-values-are-encrypted).
     pub fn should_encrypt(self, path: &[String], stack: &[Vec<String>], is_comment: bool) -> bool {
         let any_key = path.iter().any(|k| self.key_match(k));
         match self {

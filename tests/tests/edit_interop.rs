@@ -1,5 +1,6 @@
 //! `edit`, `set`, `unset`, `exec-env` and `exec-file` of sealbox on files the real sops 3.11
-//! encrypted; the results are checked by the real sops (spec §10.3, §10.5, §10.6).
+//! encrypted; the results are checked by the real sops (docs/format.md#tree-paths,
+//! docs/format.md#editing, docs/format.md#exec-env-and-exec-file).
 
 use sealbox_tests::json::{self, Value};
 use sealbox_tests::{Keys, Out, Peers, Sandbox};

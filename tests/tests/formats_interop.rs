@@ -1,6 +1,6 @@
 //! The binary, dotenv and INI stores, and conversions between stores (`--input-type` /
 //! `--output-type`), crossing between sealbox and the real sops 3.11 in both directions
-//! (spec §1.5–§1.8).
+//! (docs/format.md#stores).
 //!
 //! "Reference" output is what the real sops gives for its own round trip of the same input, so
 //! sops' own normalisation (dropped blank lines, go-ini layout, …) is the expected result.
@@ -502,7 +502,7 @@ fn conversions_at_decrypt_cross_tools() {
 }
 
 /// yaml.v3 double-quotes a string holding a character outside the BMP and writes it as
-/// `\U0001F389` (spec §12); the YAML output of sealbox must be the same bytes.
+/// `\U0001F389` (docs/format.md#edge-cases); the YAML output of sealbox must be the same bytes.
 #[test]
 fn yaml_output_quotes_non_bmp_like_sops() {
     let peers = sealbox_tests::require!(Peers::get());

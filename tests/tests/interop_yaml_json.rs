@@ -234,7 +234,8 @@ fn decrypt_and_compare(
     result
 }
 
-/// Hands `id` to the tools through one of the sources sops reads (spec §7.2), chosen by `n`.
+/// Hands `id` to the tools through one of the sources sops reads
+/// (docs/format.md#identity-sources), chosen by `n`.
 fn identity_source(
     sb: &Sandbox,
     id: &Identity,

@@ -1,4 +1,5 @@
-//! Hand-picked YAML edge cases (spec §1.3, §11 TV-7, §12) in both directions.
+//! Hand-picked YAML edge cases in both directions (docs/format.md#yaml, TV-7 of
+//! docs/format.md#test-vectors, docs/format.md#edge-cases).
 //!
 //! "Same document" here means: the same text after a round trip through the real sops
 //! (`canon(x) = sops decrypt(sops encrypt(x))`), which normalises both sides with yaml.v3,
@@ -166,7 +167,7 @@ fn json_edge_cases_both_directions() {
     let env = [(keys.age1.env_var, keys.age1.key_file.to_str().unwrap())];
     let r = keys.age1.recipient.as_str();
     let mut failures = Vec::new();
-    // one huge value (spec §12: 1,000,000 chars)
+    // one huge value (1,000,000 chars, as in docs/format.md#edge-cases)
     let huge = format!("{{\"huge\": \"{}\"}}", "xé🎉".repeat(250_000));
     let mut cases: Vec<(&str, String)> = JSON_CASES
         .iter()

@@ -1,6 +1,7 @@
 //! `sealbox-install [--check-mode off|manifest|sopsfile] [--ignore-passwd] [--keep-going]
 //! [--restart-units] [--wait-for-key SECONDS] [--watch [--debounce MS] | --diff]
-//! MANIFEST.json` – installs a sops-nix manifest's secrets.
+//! MANIFEST.json` – installs a sops-nix manifest's secrets. `sealbox-install --man` prints
+//! its manual page (section 8), made from the same definitions as `--help`.
 
 use clap::Parser;
 use sealbox_activation::diff::diff;
@@ -45,8 +46,90 @@ struct Cli {
     /// restart or reload; write nothing.
     #[arg(long)]
     diff: bool,
+    /// Print the manual page (roff, section 8) and exit: `sealbox-install --man | man -l -`,
+    /// or save it as sealbox-install.8 in a man8 directory.
+    #[arg(long, exclusive = true)]
+    man: bool,
     /// The manifest JSON file.
-    manifest: PathBuf,
+    // Required; an `Option` only because `--man` (an exclusive flag) comes without one.
+    #[arg(required = true)]
+    manifest: Option<PathBuf>,
+}
+
+/// The manual page: clap's rendering of the options, plus what `--help` does not say.
+fn man_page() -> std::io::Result<Vec<u8>> {
+    use clap::CommandFactory;
+    use clap_mangen::roff::{bold, roman, Roff};
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .section("8")
+        .manual("sealbox manual")
+        .render(&mut buf)?;
+    let mut r = Roff::new();
+    let item = |r: &mut Roff, term: &str, text: &str| {
+        r.control("TP", []);
+        r.text([bold(term)]);
+        r.text([roman(text)]);
+    };
+    r.control("SH", ["DESCRIPTION OF A RUN"]);
+    r.text([roman(
+        "Every secret is decrypted in memory first; only then is generation N+1 written under \
+         secretsMountPoint (a ramfs, or tmpfs), each file created with its final mode and \
+         owner. Templates are rendered into N+1/rendered, the units of changed secrets are \
+         restarted or reloaded, symlinkPath is switched to the new generation atomically, \
+         custom paths are linked and old generations pruned. If any secret fails, nothing is \
+         written. The Go spellings of the flags (-check-mode=manifest) are accepted.",
+    )]);
+    r.control("SH", ["ENVIRONMENT"]);
+    item(
+        &mut r,
+        "NIXOS_ACTION=dry-activate",
+        "Dry activation: the new generation is written, nothing is switched.",
+    );
+    item(
+        &mut r,
+        "SOPS_RESTART_UNITS_VIA_SYSTEMCTL=1",
+        "Restart and reload units with systemctl, like --restart-units.",
+    );
+    item(
+        &mut r,
+        "SEALBOX_NIXOS_RUN_DIR",
+        "Where the restart and reload lists go (default /run/nixos; skipped when missing).",
+    );
+    item(
+        &mut r,
+        "SEALBOX_CREDSTORE_DIR",
+        "The systemd credential store (default /run/credstore).",
+    );
+    item(
+        &mut r,
+        "XDG_RUNTIME_DIR",
+        "The value of %r in user mode (home-manager).",
+    );
+    item(
+        &mut r,
+        "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY",
+        "Identities used when the manifest names no key.",
+    );
+    item(
+        &mut r,
+        "SEALBOX_LOG",
+        "Log filter for stderr (default: warn).",
+    );
+    r.control("SH", ["EXIT STATUS"]);
+    r.text([roman(
+        "0 on success; 1 on any error (one line per problem, naming the secret and the file); \
+         2 on a usage error.",
+    )]);
+    r.control("SH", ["SEE ALSO"]);
+    r.text([
+        bold("sealbox"),
+        roman("(1), "),
+        bold("systemd.exec"),
+        roman("(5)"),
+    ]);
+    r.to_writer(&mut buf)?;
+    Ok(buf)
 }
 
 fn seconds(s: &str) -> Result<Duration, String> {
@@ -58,7 +141,7 @@ fn seconds(s: &str) -> Result<Duration, String> {
 
 /// Go's flag package spells long flags with one dash (`-check-mode=x`): rewrite them.
 fn go_spelling(args: impl Iterator<Item = String>) -> Vec<String> {
-    const LONG: [&str; 8] = [
+    const LONG: [&str; 9] = [
         "check-mode",
         "ignore-passwd",
         "keep-going",
@@ -67,6 +150,7 @@ fn go_spelling(args: impl Iterator<Item = String>) -> Vec<String> {
         "watch",
         "debounce",
         "diff",
+        "man",
     ];
     let mut out = Vec::new();
     let mut positional = false;
@@ -102,6 +186,19 @@ fn main() -> ExitCode {
     // quirk 1: fix – a wrong number of positional arguments is a usage error (exit 2), not
     // a silent exit 0 (clap's usage errors exit 2).
     let cli = Cli::parse_from(argv);
+    if cli.man {
+        use std::io::Write;
+        return match man_page().and_then(|p| std::io::stdout().write_all(&p)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{prog}: cannot write the manual page: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let Some(manifest) = cli.manifest else {
+        unreachable!("clap requires MANIFEST without --man");
+    };
     let mut o = Options::from_env(&prog);
     o.check_mode = match CheckMode::parse(&cli.check_mode) {
         Ok(c) => c,
@@ -119,7 +216,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     if cli.diff {
-        return match diff(&cli.manifest, &o) {
+        return match diff(&manifest, &o) {
             Ok(lines) => {
                 for l in lines {
                     println!("{l}");
@@ -135,7 +232,7 @@ fn main() -> ExitCode {
         };
     }
     if cli.watch {
-        return match watch(&cli.manifest, &o, Duration::from_millis(cli.debounce)) {
+        return match watch(&manifest, &o, Duration::from_millis(cli.debounce)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{prog}: watch: {e}");
@@ -143,7 +240,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    match run(&cli.manifest, &o) {
+    match run(&manifest, &o) {
         Ok(()) => ExitCode::SUCCESS,
         Err(errs) => {
             for e in errs {

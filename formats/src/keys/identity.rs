@@ -1,4 +1,5 @@
-//! age identities: where sops finds them (§7.2) and unwrapping `enc` blobs (§6.4).
+//! age identities: where sops finds them (docs/format.md#identity-sources) and unwrapping
+//! `enc` blobs (docs/format.md#unwrapping-order).
 
 use std::fmt;
 use std::io::{BufReader, Read};
@@ -146,9 +147,10 @@ impl Ident {
     }
 }
 
-/// All identities found, in sops order (§7.2), with the list of locations tried and the
-/// per-source errors. A source that fails (a bad line, an unreadable file, a failing
-/// command) contributes no identity, but the other sources still load.
+/// All identities found, in sops order (docs/format.md#identity-sources), with the list of
+/// locations tried and the per-source errors. A source that fails (a bad line, an
+/// unreadable file, a failing command) contributes no identity, but the other sources
+/// still load.
 #[derive(Clone, Default)]
 pub struct Identities {
     ids: Vec<Ident>,
@@ -368,7 +370,7 @@ impl Identities {
         Self::default()
     }
 
-    /// Loads every source of §7.2 in sops order: the SSH key file, `~/.ssh/id_ed25519`,
+    /// Loads every identity source in sops order: the SSH key file, `~/.ssh/id_ed25519`,
     /// `~/.ssh/id_rsa`, `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the default
     /// keys file. Errors are recorded per source (see [`Identities::sources`]), never fatal.
     pub fn load(src: &IdentitySources) -> Identities {

@@ -1,4 +1,5 @@
-//! age and SSH recipients and identities (sops §6.2, §6.4, §7), and ssh-to-age.
+//! age and SSH recipients and identities (docs/format.md#the-data-key,
+//! docs/format.md#recipients-and-identities), and ssh-to-age.
 //!
 //! * [`Recipient`]: a recipient string as stored in a sops file (`age1…`, `ssh-ed25519 …`,
 //!   `ssh-rsa …`) and [`Recipient::wrap`], which writes the armored `enc` blob sops

@@ -1,4 +1,5 @@
-//! age recipients as sops writes them (§6.2, §7.1).
+//! age recipients as sops writes them (docs/format.md#age-wrapping,
+//! docs/format.md#recipient-strings).
 //!
 //! Each `enc` blob is an armored age file for one recipient, written by the `age` crate.
 //! It may carry a random "grease" stanza next to the recipient's (rage does this on purpose
@@ -108,7 +109,8 @@ fn rsa_key_has_zero_integer(line: &str) -> bool {
 }
 
 impl Recipient {
-    /// Parses a recipient string (§7.1), after trimming surrounding whitespace:
+    /// Parses a recipient string (docs/format.md#recipient-strings), after trimming
+    /// surrounding whitespace:
     ///
     /// * `age1…` with more than one `1`: an age plugin recipient → error
     ///   `age plugins are not supported yet`;
@@ -210,7 +212,7 @@ impl Recipient {
 }
 
 /// Comma-splits a recipient list (`--age`, `SOPS_AGE_RECIPIENTS`, …), trims each item and
-/// parses it. An empty item (e.g. a trailing comma) is an error (§7.1).
+/// parses it. An empty item (e.g. a trailing comma) is an error, as in sops.
 pub fn parse_recipient_list(s: &str) -> Result<Vec<Recipient>> {
     s.split(',')
         .map(|item| {
