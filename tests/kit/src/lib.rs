@@ -9,6 +9,8 @@
 //! of the workspace, so every test crate (also `sealbox-activation`'s and `sealbox-cli`'s
 //! own tests) can use it without a dependency cycle.
 
+pub mod openbao;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
