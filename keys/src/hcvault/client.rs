@@ -360,6 +360,14 @@ impl Client {
 
     /// The bounded retry loop over `addrs`. Errors carry the last failure's kind and the
     /// attempt list; their message is completed by the caller.
+    ///
+    /// Rounds go over every address not yet ruled out, with a backoff between rounds
+    /// ([`FIRST_BACKOFF`] doubling to [`MAX_BACKOFF`], ±20 %). A round in which no server
+    /// answered (refused, timed out, TLS failure, sealed, uninitialised) counts against
+    /// `VAULT_MAX_RETRIES`; a round in which some server answered but was between states
+    /// (5xx, 429, a standby pointing at a vanished active node) does not, because a Raft
+    /// election ends by itself. Nothing starts after the deadline and every request's
+    /// timeout is clipped to it.
     fn failover(
         &self,
         addrs: &[String],
@@ -378,8 +386,9 @@ impl Client {
         let mut skip = vec![false; addrs.len()];
         let mut last_kind = ErrorKind::Unreachable;
         let mut backoff = FIRST_BACKOFF;
-        let mut gave_up = "";
-        'rounds: for round in 0..=s.max_retries {
+        let mut counted = 0u32;
+        let gave_up = 'rounds: loop {
+            let mut transition = false;
             for (i, addr) in addrs.iter().enumerate() {
                 if skip[i] {
                     continue;
@@ -394,11 +403,9 @@ impl Client {
                 }
                 let now = Instant::now();
                 if now >= deadline {
-                    gave_up = "the deadline (SEALBOX_VAULT_DEADLINE) passed";
-                    break 'rounds;
+                    break 'rounds "the deadline (SEALBOX_VAULT_DEADLINE) passed";
                 }
                 let timeout = s.request_timeout.min(deadline - now);
-                let started = Instant::now();
                 let outcome = self
                     .transport
                     .attempt(s, addr, &known, method, path, token, body, timeout);
@@ -417,10 +424,12 @@ impl Client {
                         kind,
                         what,
                         skip: sk,
+                        transition: tr,
                     } => {
-                        tracing::debug!(address = %addr, %what, round, elapsed = ?started.elapsed(), "Vault request failed");
+                        tracing::debug!(address = %addr, %what, transition = tr, "Vault request failed");
                         last_kind = kind;
                         skip[i] = sk;
+                        transition |= tr;
                         attempts.push(Attempt {
                             address: addr.clone(),
                             outcome: what,
@@ -429,29 +438,28 @@ impl Client {
                 }
             }
             if skip.iter().all(|x| *x) {
-                gave_up = "no address is left to try";
-                break;
+                break "no address is left to try";
             }
-            if round == s.max_retries {
-                gave_up = "the retries (VAULT_MAX_RETRIES) are used up";
-                break;
+            if !transition {
+                counted += 1;
+                if counted > s.max_retries {
+                    break "the retries (VAULT_MAX_RETRIES) are used up";
+                }
             }
             let wait = jitter(backoff);
-            let now = Instant::now();
-            if now + wait >= deadline {
-                gave_up = "the deadline (SEALBOX_VAULT_DEADLINE) would pass";
-                break;
+            if Instant::now() + wait >= deadline {
+                break "the deadline (SEALBOX_VAULT_DEADLINE) would pass";
             }
             std::thread::sleep(wait);
             backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
+        };
         let last = attempts
             .last()
             .map(|a| format!("{} at {}", a.outcome, a.address))
             .unwrap_or_else(|| "no request could be made".into());
-        let msg = if addrs.len() > 1 || attempts.len() > 1 {
+        let msg = if attempts.len() > 1 {
             format!(
-                "{last}; gave up after {} attempt(s): {gave_up}",
+                "{last}; gave up after {} attempts: {gave_up}",
                 attempts.len()
             )
         } else {

@@ -36,11 +36,13 @@ pub(crate) enum Outcome {
     Ok(Zeroizing<Vec<u8>>),
     /// A failure another address, or a later try, may not have. `skip`: do not try this
     /// address again in this operation (a TLS failure, an uninitialised node, a refused
-    /// redirect).
+    /// redirect). `transition`: the server answered but is between states (5xx, 429, a
+    /// standby pointing at an active node that is gone): a cluster electing a leader.
     Retry {
         kind: ErrorKind,
         what: String,
         skip: bool,
+        transition: bool,
     },
     /// An answer that would be the same anywhere (403, 400, 404): stop.
     Fatal { kind: ErrorKind, what: String },
@@ -85,6 +87,16 @@ impl Transport {
         for hop in 0..2 {
             let resp = match self.send(s, &url, method, token, body, timeout) {
                 Ok(r) => r,
+                Err(Outcome::Retry { kind, what, .. }) if hop == 1 => {
+                    // A standby sent us to an active node that does not answer: the
+                    // cluster is most likely electing a new one.
+                    return Outcome::Retry {
+                        kind,
+                        what: format!("redirected to {url}, which failed: {what}"),
+                        skip: false,
+                        transition: true,
+                    };
+                }
                 Err(o) => return o,
             };
             let status = resp.status().as_u16();
@@ -100,6 +112,7 @@ impl Transport {
                         kind: ErrorKind::Server,
                         what: format!("redirected (HTTP {status}) to {loc:?}, not followed"),
                         skip: true,
+                        transition: false,
                     };
                 }
                 match check_redirect(s, &url, &loc, known) {
@@ -113,6 +126,7 @@ impl Transport {
                             kind: ErrorKind::Server,
                             what: format!("redirected (HTTP {status}) to {loc:?}: {why}"),
                             skip: true,
+                            transition: false,
                         }
                     }
                 }
@@ -125,6 +139,7 @@ impl Transport {
                         kind: ErrorKind::Unreachable,
                         what: format!("reading the answer failed: {e}"),
                         skip: false,
+                        transition: false,
                     }
                 }
             };
@@ -221,7 +236,12 @@ fn transport_error(e: ureq::Error, timeout: Duration) -> Outcome {
         ureq::Error::BadUri(m) => (ErrorKind::Unreachable, format!("bad URL: {m}"), true),
         other => (ErrorKind::Unreachable, other.to_string(), false),
     };
-    Outcome::Retry { kind, what, skip }
+    Outcome::Retry {
+        kind,
+        what,
+        skip,
+        transition: false,
+    }
 }
 
 /// Vault's error list (`{"errors":[…]}`) as one line.
@@ -258,28 +278,38 @@ fn classify(status: u16, body: Zeroizing<Vec<u8>>) -> Outcome {
             kind: ErrorKind::Sealed,
             what: what("sealed"),
             skip: false,
+            transition: false,
         },
         501 => Outcome::Retry {
             kind: ErrorKind::Server,
             what: what("not initialised"),
             skip: true,
+            transition: false,
         },
         412 | 429 | 500..=599 => Outcome::Retry {
             kind: ErrorKind::Server,
             what: what("server error"),
             skip: false,
+            transition: true,
         },
         403 => Outcome::Fatal {
             kind: ErrorKind::PermissionDenied,
             what: what("permission denied"),
         },
-        404 => Outcome::Fatal {
+        // quirk 3: OpenBao standbys answer reads such as transit decrypt themselves, and
+        // one that has not caught up with a key created a moment ago says "not found".
+        // The other addresses are asked once each before the key is declared unknown.
+        404 => Outcome::Retry {
             kind: ErrorKind::UnknownKey,
             what: what("no such key or engine"),
+            skip: true,
+            transition: false,
         },
-        400 if lower.contains("not found") => Outcome::Fatal {
+        400 if lower.contains("not found") => Outcome::Retry {
             kind: ErrorKind::UnknownKey,
             what: what("unknown key"),
+            skip: true,
+            transition: false,
         },
         _ => Outcome::Fatal {
             kind: ErrorKind::Rejected,

@@ -201,6 +201,58 @@ fn run_bao(
     }
 }
 
+type Bao<'a> = &'a dyn Fn(&[&str]) -> Result<String, String>;
+
+fn put_policy(bao: Bao<'_>, dir: &Path, name: &str, hcl: &str) -> Result<(), String> {
+    let f = dir.join(format!("policy-{name}.hcl"));
+    std::fs::write(&f, hcl).map_err(|e| e.to_string())?;
+    bao(&["policy", "write", name, &f.to_string_lossy()]).map(drop)
+}
+
+fn approle(
+    bao: Bao<'_>,
+    dir: &Path,
+    mount: &str,
+    role: &str,
+    key: &str,
+) -> Result<AppRole, String> {
+    let auths = bao(&["auth", "list", "-format=json"])?;
+    if json(&auths, "auth list")?
+        .get(format!("{mount}/"))
+        .is_none()
+    {
+        bao(&["auth", "enable", &format!("-path={mount}"), "approle"])?;
+    }
+    let policy = format!("transit-{key}");
+    put_policy(
+        bao,
+        dir,
+        &policy,
+        &DevServer::transit_policy("transit", key),
+    )?;
+    bao(&[
+        "write",
+        &format!("auth/{mount}/role/{role}"),
+        &format!("token_policies={policy}"),
+        "token_ttl=10m",
+        "secret_id_ttl=10m",
+    ])?;
+    let r = bao(&[
+        "read",
+        "-format=json",
+        &format!("auth/{mount}/role/{role}/role-id"),
+    ])?;
+    let role_id = json_str(&json(&r, "role-id")?, "/data/role_id", "role-id")?;
+    let s = bao(&[
+        "write",
+        "-f",
+        "-format=json",
+        &format!("auth/{mount}/role/{role}/secret-id"),
+    ])?;
+    let secret_id = json_str(&json(&s, "secret-id")?, "/data/secret_id", "secret-id")?;
+    Ok(AppRole { role_id, secret_id })
+}
+
 /// Stops a child by its PID (SIGKILL) and reaps it.
 fn stop(child: &mut Child) {
     let _ = child.kill();
@@ -374,10 +426,7 @@ impl DevServer {
 
     /// Writes ACL policy `name` from HCL text.
     pub fn put_policy(&self, name: &str, hcl: &str) -> Result<(), String> {
-        let f = self.dir.path().join(format!("policy-{name}.hcl"));
-        std::fs::write(&f, hcl).map_err(|e| e.to_string())?;
-        self.bao(&["policy", "write", name, &f.to_string_lossy()])
-            .map(drop)
+        put_policy(&|a| self.bao(a), self.dir.path(), name, hcl)
     }
 
     /// A policy allowing transit encrypt, decrypt and rewrap with key `key`, and reading
@@ -411,36 +460,7 @@ impl DevServer {
     /// allowing transit on `key` (see [`DevServer::transit_policy`]), and returns its role
     /// id and a new secret id.
     pub fn approle(&self, mount: &str, role: &str, key: &str) -> Result<AppRole, String> {
-        let auths = self.bao(&["auth", "list", "-format=json"])?;
-        if json(&auths, "auth list")?
-            .get(format!("{mount}/"))
-            .is_none()
-        {
-            self.bao(&["auth", "enable", &format!("-path={mount}"), "approle"])?;
-        }
-        let policy = format!("transit-{key}");
-        self.put_policy(&policy, &Self::transit_policy("transit", key))?;
-        self.bao(&[
-            "write",
-            &format!("auth/{mount}/role/{role}"),
-            &format!("token_policies={policy}"),
-            "token_ttl=10m",
-            "secret_id_ttl=10m",
-        ])?;
-        let r = self.bao(&[
-            "read",
-            "-format=json",
-            &format!("auth/{mount}/role/{role}/role-id"),
-        ])?;
-        let role_id = json_str(&json(&r, "role-id")?, "/data/role_id", "role-id")?;
-        let s = self.bao(&[
-            "write",
-            "-f",
-            "-format=json",
-            &format!("auth/{mount}/role/{role}/secret-id"),
-        ])?;
-        let secret_id = json_str(&json(&s, "secret-id")?, "/data/secret_id", "secret-id")?;
-        Ok(AppRole { role_id, secret_id })
+        approle(&|a| self.bao(a), self.dir.path(), mount, role, key)
     }
 
     /// `bao operator seal`.
@@ -647,6 +667,37 @@ impl RaftCluster {
             }
         }
         None
+    }
+
+    /// [`DevServer::approle`] on the cluster, through node `i`.
+    pub fn approle(&self, i: usize, mount: &str, role: &str, key: &str) -> Result<AppRole, String> {
+        approle(&|a| self.bao(i, a), self.dir.path(), mount, role, key)
+    }
+
+    /// Waits until every running node has applied all writes made so far: writes a marker
+    /// policy through the active node and polls each node's own copy (standbys answer
+    /// reads locally, from Raft state they apply in order).
+    pub fn sync(&self, limit: Duration) -> Result<(), String> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let leader = self.wait_for_leader(limit)?;
+        let name = format!("sync-{}", N.fetch_add(1, Ordering::Relaxed));
+        put_policy(
+            &|a| self.bao(leader, a),
+            self.dir.path(),
+            &name,
+            "path \"sys/health\" { capabilities = [\"read\"] }\n",
+        )?;
+        for n in self.nodes.iter().filter(|n| n.child.is_some()) {
+            wait_for(limit, &format!("{} to apply the writes", n.addr), || {
+                let path = format!("/v1/sys/policies/acl/{name}");
+                matches!(
+                    http(&n.addr, "GET", &path, Some(&self.root_token), None),
+                    Ok((200, _))
+                )
+                .then_some(())
+            })?;
+        }
+        Ok(())
     }
 
     /// Waits until some running node is active; its index.
