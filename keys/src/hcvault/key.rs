@@ -492,6 +492,31 @@ mod tests {
     }
 
     #[test]
+    fn url_errors_read_as_sops_prints_them() {
+        // Both messages checked against the real sops 3.11.
+        let e = err("127.0.0.1:8200/v1/transit/keys/k");
+        assert_eq!(
+            e,
+            "parse \"127.0.0.1:8200/v1/transit/keys/k\": first path segment in URL cannot contain colon"
+        );
+        let e = err("http://127.0.0.1:80x/v1/transit/keys/k");
+        assert_eq!(
+            e,
+            "parse \"http://127.0.0.1:80x/v1/transit/keys/k\": invalid port \":80x\" after host"
+        );
+    }
+
+    #[test]
+    fn a_query_string_lands_where_sops_puts_it() {
+        // quirk 4: sops keeps the query on the address and on the key name (and the
+        // server then refuses the path); we split the same way rather than guess.
+        assert_eq!(
+            ok("http://127.0.0.1:8200/v1/transit/keys/k?x=1"),
+            t("http://127.0.0.1:8200?x=1", "transit", "k?x=1")
+        );
+    }
+
+    #[test]
     fn a_list_skips_empty_items_and_fails_on_a_bad_one() {
         let ks = parse_transit_uris("https://a/v1/t/keys/x,,https://b/v1/t/keys/y,").unwrap();
         assert_eq!(ks.len(), 2);
