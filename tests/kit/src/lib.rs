@@ -5,9 +5,12 @@
 //!   returns (a developer without gpg can still run the rest);
 //! * under `CI=true` the same test **fails**, so CI can never pass by skipping.
 //!
-//! `scripts/install-peers` installs every peer named here. This crate depends on nothing
+//! `scripts/install-peers` installs every peer named here. [`openbao`] runs real OpenBao
+//! servers (a dev server, a Raft cluster) for the Vault transit tests. This crate depends on nothing
 //! of the workspace, so every test crate (also `sealbox-activation`'s and `sealbox-cli`'s
 //! own tests) can use it without a dependency cycle.
+
+pub mod openbao;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
