@@ -7,6 +7,7 @@
 //! * [`validate`]: names, modes, formats, owners, placeholders, check modes;
 //! * [`decrypt`]: decryption (each file once) and template rendering;
 //! * [`fsops`]: mount, files, symlinks, pruning;
+//! * [`safedir`]: directory descriptors, through which every change is made;
 //! * [`run`]: the sequence and change detection;
 //! * [`keywait`]: finding the machine's key, explaining its absence, `--wait-for-key`;
 //! * [`credstore`]: systemd credentials (`credentialName`);
@@ -24,5 +25,6 @@ pub mod fsops;
 pub mod keywait;
 pub mod manifest;
 pub mod run;
+pub mod safedir;
 pub mod validate;
 pub mod watch;
