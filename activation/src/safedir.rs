@@ -97,6 +97,8 @@ pub struct Stat {
 }
 
 impl From<rustix::fs::Stat> for Stat {
+    // The field types of `struct stat` differ between architectures.
+    #[allow(clippy::unnecessary_cast)]
     fn from(st: rustix::fs::Stat) -> Stat {
         Stat {
             kind: FileType::from_raw_mode(st.st_mode as _),
@@ -174,6 +176,8 @@ impl Dir {
     }
 
     /// `fstatfs` type magic of the filesystem the directory is on.
+    // (`f_type` is an i64 here, an i32 or u32 elsewhere)
+    #[allow(clippy::unnecessary_cast)]
     pub fn fs_type(&self) -> std::io::Result<i64> {
         rustix::fs::fstatfs(&self.fd)
             .map(|s| s.f_type as i64)
