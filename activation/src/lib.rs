@@ -8,6 +8,7 @@
 //! * [`decrypt`]: decryption (each file once) and template rendering;
 //! * [`fsops`]: mount, files, symlinks, pruning;
 //! * [`safedir`]: directory descriptors, through which every change is made;
+//! * [`inputs`]: bounded, non-blocking reads of the files a manifest names;
 //! * [`run`]: the sequence and change detection;
 //! * [`keywait`]: finding the machine's key, explaining its absence, `--wait-for-key`;
 //! * [`credstore`]: systemd credentials (`credentialName`);
@@ -22,6 +23,7 @@ pub mod decrypt;
 pub mod diff;
 pub mod fault;
 pub mod fsops;
+pub mod inputs;
 pub mod keywait;
 pub mod manifest;
 pub mod run;

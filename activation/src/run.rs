@@ -105,7 +105,7 @@ pub fn run(path: &Path, o: &Options) -> Result<(), Errors> {
 /// Steps 1–3: reads, expands (user mode) and validates the manifest at `path`.
 pub fn load(path: &Path, o: &Options) -> Result<(Manifest, Plan), Errors> {
     // 1. read the manifest
-    let text = fs::read_to_string(path)
+    let text = crate::inputs::read_text(path, crate::inputs::MAX_MANIFEST)
         .map_err(|e| one(format!("failed to open manifest: {}: {e}", path.display())))?;
     let mut m = manifest::parse(&text)
         .map_err(|e| one(format!("failed to parse manifest: {}: {e}", path.display())))?;
@@ -134,7 +134,8 @@ pub fn load(path: &Path, o: &Options) -> Result<(Manifest, Plan), Errors> {
     } else {
         Depth::Manifest
     };
-    let plan = validate::validate(&m, owners, depth)?;
+    let defer = o.check_mode == CheckMode::Off && o.keep_going;
+    let plan = validate::validate_opts(&m, owners, depth, defer)?;
     if o.check_mode == CheckMode::Off
         && (m.secrets_mount_point.is_empty() || m.symlink_path.is_empty())
     {
@@ -226,6 +227,7 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     let ids = import_keys(m, &mpd, o).map_err(one)?;
     // 8./9. decrypt everything before anything is written, render the templates
     let (secrets, templates, mut failures) = decrypt_all(plan, &ids);
+    failures.splice(0..0, plan.unreadable.iter().cloned());
     if !failures.is_empty() && !o.keep_going {
         failures.push(format!(
             "nothing was installed and {} was not switched (fix the errors above, or use --keep-going to install the rest)",

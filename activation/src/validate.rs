@@ -77,6 +77,9 @@ pub struct Plan {
     pub secrets: Vec<PlannedSecret>,
     /// Templates in manifest order.
     pub templates: Vec<PlannedTemplate>,
+    /// With `--keep-going`: the errors of templates left out because their file could
+    /// not be read (reported as failures; the rest is installed).
+    pub unreadable: Vec<String>,
 }
 
 /// Checks a secret or template name: relative, no `.`/`..`/empty components, no NUL or
@@ -252,8 +255,20 @@ pub fn walk_key<'a>(doc: &'a Document, key: &str) -> Result<&'a Value, String> {
 }
 
 /// Validates the manifest. Returns every problem found, one line each, naming the secret
-/// or template. `read_file` reads template files and (sopsfile depth) encrypted files.
+/// or template. Template files and (sopsfile depth) encrypted files are read.
 pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<String>> {
+    validate_opts(m, owners, depth, false)
+}
+
+/// [`validate`]; with `defer_unreadable` (an activation with `--keep-going`), a template
+/// whose file cannot be read is left out of the plan and its error put in
+/// [`Plan::unreadable`] instead of failing the whole manifest.
+pub fn validate_opts(
+    m: &Manifest,
+    owners: Owners,
+    depth: Depth,
+    defer_unreadable: bool,
+) -> Result<Plan, Vec<String>> {
     let mut errs = Vec::new();
     let mut plan = Plan::default();
     if !m.gnupg_home.is_empty() && (!m.ssh_key_paths.is_empty() || !m.age_key_file.is_empty()) {
@@ -407,10 +422,18 @@ pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<
         let text = if !t.content.is_empty() {
             t.content.clone()
         } else if !t.file.is_empty() {
-            match std::fs::read_to_string(&t.file) {
-                Ok(s) => s,
+            match crate::inputs::read_text(
+                std::path::Path::new(&t.file),
+                crate::inputs::MAX_TEMPLATE_FILE,
+            ) {
+                Ok(s) => s.to_string(),
                 Err(err) => {
-                    errs.push(fail(format!("cannot read {}: {err}", t.file)));
+                    let e = fail(format!("cannot read {}: {err}", t.file));
+                    if defer_unreadable {
+                        plan.unreadable.push(e);
+                    } else {
+                        errs.push(e);
+                    }
                     continue;
                 }
             }
@@ -430,7 +453,8 @@ pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<
 }
 
 fn parse_encrypted(file: &str, format: Format) -> Result<Vec<Document>, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("failed reading {file}: {e}"))?;
+    let bytes = crate::inputs::read(std::path::Path::new(file), crate::inputs::MAX_SOPS_FILE)
+        .map_err(|e| format!("failed reading {file}: {e}"))?;
     store::load_encrypted(format, &bytes, file)
         .map(|(docs, _)| docs)
         .map_err(|e| {
