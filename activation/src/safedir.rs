@@ -23,6 +23,8 @@
 //! symlink placed by a user in their own directory, which `fs.protected_hardlinks=1`
 //! (the default of systemd and NixOS) forbids.
 
+/// File types of [`Stat::kind`].
+pub use rustix::fs::FileType as Kind;
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Uid};
 use std::ffi::OsString;
 use std::fs::File;
@@ -469,6 +471,11 @@ impl Dir {
     pub fn chown(&self, uid: u32, gid: u32) -> std::io::Result<()> {
         let (u, g) = ids(uid, gid)?;
         rustix::fs::fchown(&self.fd, Some(u), Some(g)).map_err(io)
+    }
+
+    /// `fsync` of the directory itself (makes a rename in it durable).
+    pub fn sync(&self) -> std::io::Result<()> {
+        rustix::fs::fsync(&self.fd).map_err(io)
     }
 
     /// `fchmod` of the directory itself.
