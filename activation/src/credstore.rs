@@ -107,7 +107,10 @@ fn write_ledger(dir: &Dir, name: &str, names: &[String]) -> Res<()> {
             Err(e) if e.kind() != ErrorKind::NotFound => {
                 Err(format!("cannot remove {}: {e}", dir.shown(name).display()))
             }
-            _ => Ok(()),
+            _ => {
+                crate::fault::point("remove ledger");
+                Ok(())
+            }
         };
     }
     let mut text = String::new();
@@ -145,6 +148,7 @@ fn checked(d: Dir) -> Res<Dir> {
     if st.mode != 0o700 {
         d.chmod(0o700)
             .map_err(|e| format!("cannot chmod {} to 0700: {e}", d.path().display()))?;
+        crate::fault::point("chmod credstore");
     }
     Ok(d)
 }
@@ -210,7 +214,10 @@ pub fn sync(
             continue;
         }
         match store.unlink(n) {
-            Ok(()) => removed.push(n.clone()),
+            Ok(()) => {
+                crate::fault::point("remove credential");
+                removed.push(n.clone())
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot remove {}: {e}", store.shown(n).display())),
         }
