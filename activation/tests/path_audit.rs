@@ -75,7 +75,9 @@ fn calls() -> BTreeSet<(String, String, String)> {
             while let Some(line) = lines.next() {
                 // the unit tests at the end of a module are not the program
                 if line.trim() == "#[cfg(test)]"
-                    && lines.peek().is_some_and(|n| n.trim().starts_with("mod tests"))
+                    && lines
+                        .peek()
+                        .is_some_and(|n| n.trim().starts_with("mod tests"))
                 {
                     break;
                 }

@@ -624,7 +624,10 @@ mod tests {
         let link = d.path().join("link.yaml");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         write_atomic(&link, b"new", ENCRYPTED_MODE).unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(fs::read(&real).unwrap(), b"new");
         if !nix::unistd::geteuid().is_root() {
             eprintln!("SKIPPED (part): a symlink owned by another user needs root to make");
