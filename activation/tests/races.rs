@@ -157,6 +157,16 @@ const ARMS: [Arm; 3] = [
 /// Directories the installer makes in the user's home per activation.
 const DIRS: usize = 4;
 
+/// The racer's process, stopped (by its PID) however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// mode, owner, group and content of a file inside the namespace, read from the test
 /// process; `None` when it is no longer a regular file.
 fn probe(ns: &Ns, p: &Path) -> Option<(u32, u32, u32, Vec<u8>)> {
@@ -261,22 +271,23 @@ fn a_user_swapping_every_directory_the_installer_creates_never_gets_root_to_touc
         r = racer_bin.display()
     ));
     let log = ns.h().join("racer.log");
-    let mut racer = ns
-        .nsenter()
-        .args(["setpriv", "--reuid=1234", "--regid=2345", "--clear-groups"])
-        .arg(&racer_bin)
-        .arg(&home)
-        .arg(&decoy)
-        .arg(&keys)
-        .args(&names)
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut racer = KillOnDrop(
+        ns.nsenter()
+            .args(["setpriv", "--reuid=1234", "--regid=2345", "--clear-groups"])
+            .arg(&racer_bin)
+            .arg(&home)
+            .arg(&decoy)
+            .arg(&keys)
+            .args(&names)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !std::fs::read_to_string(&log).unwrap().starts_with("ready") {
         assert!(Instant::now() < deadline, "the racer did not start");
-        assert!(racer.try_wait().unwrap().is_none(), "the racer died");
+        assert!(racer.0.try_wait().unwrap().is_none(), "the racer died");
         std::thread::sleep(Duration::from_millis(20));
     }
 
@@ -322,8 +333,7 @@ fn a_user_swapping_every_directory_the_installer_creates_never_gets_root_to_touc
             ));
         }
     }
-    let _ = racer.kill();
-    let _ = racer.wait();
+    drop(racer);
     let out = std::fs::read_to_string(&log).unwrap();
     let swaps = out.lines().filter(|l| l.starts_with("swap ")).count();
     let temp_swaps = out.lines().filter(|l| l.starts_with("swap-temp ")).count();
