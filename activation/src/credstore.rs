@@ -14,10 +14,11 @@
 use crate::fsops;
 use crate::manifest::Manifest;
 use crate::run::Installed;
+use crate::safedir::{Dir, Existing, Follow};
 use crate::validate::Plan;
-use std::fs;
+use rustix::fs::OFlags;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -61,7 +62,9 @@ pub fn check_name(n: &str) -> Res<()> {
     Ok(())
 }
 
-fn ledger(dir: &Path, symlink_path: &str) -> PathBuf {
+/// The name of the file in the store that records what sealbox placed for the manifest
+/// whose `symlinkPath` is `symlink_path`.
+fn ledger(symlink_path: &str) -> String {
     let mut esc = String::new();
     for b in symlink_path.bytes() {
         if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
@@ -70,28 +73,44 @@ fn ledger(dir: &Path, symlink_path: &str) -> PathBuf {
             esc.push_str(&format!("%{b:02X}"));
         }
     }
-    dir.join(format!(".sealbox-managed.{esc}"))
+    format!(".sealbox-managed.{esc}")
 }
 
-fn read_ledger(p: &Path) -> Res<Vec<String>> {
-    match fs::read_to_string(p) {
-        Ok(s) => Ok(s
-            .lines()
-            .filter(|l| check_name(l).is_ok())
-            .map(str::to_string)
-            .collect()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("cannot read {}: {e}", p.display())),
+/// Largest ledger read (a list of names).
+const MAX_LEDGER: u64 = 4 << 20;
+
+fn read_ledger(dir: &Dir, name: &str) -> Res<Vec<String>> {
+    let shown = dir.shown(name);
+    let f = dir.open_file(name, OFlags::RDONLY | OFlags::NONBLOCK, 0);
+    let mut f = match f {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", shown.display())),
+    };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(format!("{} is not a regular file", shown.display()));
     }
+    let mut s = String::new();
+    (&mut f)
+        .take(MAX_LEDGER)
+        .read_to_string(&mut s)
+        .map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
+    Ok(s.lines()
+        .filter(|l| check_name(l).is_ok())
+        .map(str::to_string)
+        .collect())
 }
 
-fn write_ledger(p: &Path, names: &[String]) -> Res<()> {
+fn write_ledger(dir: &Dir, name: &str, names: &[String]) -> Res<()> {
     if names.is_empty() {
-        return match fs::remove_file(p) {
+        return match dir.unlink(name) {
             Err(e) if e.kind() != ErrorKind::NotFound => {
-                Err(format!("cannot remove {}: {e}", p.display()))
+                Err(format!("cannot remove {}: {e}", dir.shown(name).display()))
             }
-            _ => Ok(()),
+            _ => {
+                crate::fault::point("remove ledger");
+                Ok(())
+            }
         };
     }
     let mut text = String::new();
@@ -99,51 +118,48 @@ fn write_ledger(p: &Path, names: &[String]) -> Res<()> {
         text.push_str(n);
         text.push('\n');
     }
-    fsops::replace_file(p, text.as_bytes(), 0o600, Some((0, 0)))
+    fsops::replace_file(dir, name, text.as_bytes(), 0o600, Some((0, 0)))
 }
 
-/// Creates the store (0700 root:root) or checks and tightens an existing one.
-fn ensure_dir(dir: &Path) -> Res<()> {
-    match fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            if let Some(parent) = dir.parent() {
-                fsops::make_dir_all(parent, 0o755)
-                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            }
-            match fs::DirBuilder::new().mode(0o700).create(dir) {
-                Err(e) if e.kind() != ErrorKind::AlreadyExists => {
-                    return Err(format!("cannot create {}: {e}", dir.display()))
-                }
-                _ => {}
-            }
-            ensure_dir_checked(dir)
-        }
-        Err(e) => Err(format!("cannot stat {}: {e}", dir.display())),
-        Ok(_) => ensure_dir_checked(dir),
-    }
+/// Creates the store (0700 root:root) or checks and tightens an existing one; returns it
+/// open. Missing parents are created 0755.
+fn ensure_dir(dir: &Path) -> Res<Dir> {
+    let (parent, name) = fsops::split(dir)?;
+    let parent = Dir::open(parent, Some(0o755), Follow::Trusted)
+        .map_err(|e| format!("cannot create {e}"))?;
+    let d = parent
+        .make_sub(name, 0o700, None, Existing::Keep)
+        .map_err(|e| format!("{} is not a directory ({e}); remove it", dir.display()))?;
+    checked(d)
 }
 
-fn ensure_dir_checked(dir: &Path) -> Res<()> {
-    let md =
-        fs::symlink_metadata(dir).map_err(|e| format!("cannot stat {}: {e}", dir.display()))?;
-    if !md.file_type().is_dir() {
-        return Err(format!(
-            "{} is not a directory (a symlink is never followed); remove it",
-            dir.display()
-        ));
-    }
-    if md.uid() != 0 {
+/// The open store, if it is a root-owned directory; its mode is tightened to 0700.
+fn checked(d: Dir) -> Res<Dir> {
+    let st = d
+        .stat()
+        .map_err(|e| format!("cannot stat {}: {e}", d.path().display()))?;
+    if st.uid != 0 {
         return Err(format!(
             "{} is owned by uid {}, not root; remove it or fix its owner",
-            dir.display(),
-            md.uid()
+            d.path().display(),
+            st.uid
         ));
     }
-    if md.mode() & 0o7777 != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("cannot chmod {} to 0700: {e}", dir.display()))?;
+    if st.mode != 0o700 {
+        d.chmod(0o700)
+            .map_err(|e| format!("cannot chmod {} to 0700: {e}", d.path().display()))?;
+        crate::fault::point("chmod credstore");
     }
-    Ok(())
+    Ok(d)
+}
+
+/// The store if it exists (opened, not created).
+fn existing(dir: &Path) -> Res<Option<Dir>> {
+    match Dir::open_io(dir, None, Follow::Trusted) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", dir.display())),
+    }
 }
 
 /// Places the credentials of one manifest and removes those it placed before but no
@@ -156,19 +172,25 @@ pub fn sync(
     named: &[&str],
     values: &[(&str, &[u8])],
 ) -> Res<Vec<String>> {
-    let led = ledger(dir, symlink_path);
-    if named.is_empty() && fs::symlink_metadata(&led).is_err() {
-        // Nothing to place, but a run killed half-way may have left temporary files in
-        // an existing store of ours.
-        if fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == 0) {
-            fsops::remove_stale_temps(dir);
+    let led = ledger(symlink_path);
+    if named.is_empty() {
+        // No store: nothing placed before either.
+        let Ok(Some(store)) = existing(dir) else {
+            return Ok(Vec::new());
+        };
+        if !matches!(store.lstat(&led), Ok(Some(_))) {
+            // Nothing to place, but a run killed half-way may have left temporary files
+            // in an existing store of ours.
+            if store.stat().is_ok_and(|s| s.uid == 0) {
+                fsops::remove_stale_temps(&store);
+            }
+            return Ok(Vec::new());
         }
-        return Ok(Vec::new());
     }
-    ensure_dir(dir)?;
+    let store = ensure_dir(dir)?;
     // Temporary files of runs killed before their rename, also of names no longer placed.
-    fsops::remove_stale_temps(dir);
-    let old = read_ledger(&led)?;
+    fsops::remove_stale_temps(&store);
+    let old = read_ledger(&store, &led)?;
     // Record the new names before placing them, so a crash never leaves a credential
     // sealbox placed but does not know about.
     let mut union: Vec<String> = old.clone();
@@ -179,11 +201,11 @@ pub fn sync(
     }
     union.sort();
     if union != old {
-        write_ledger(&led, &union)?;
+        write_ledger(&store, &led, &union)?;
     }
     for (name, bytes) in values {
         check_name(name)?;
-        fsops::replace_file(&dir.join(name), bytes, 0o400, Some((0, 0)))
+        fsops::replace_file(&store, name, bytes, 0o400, Some((0, 0)))
             .map_err(|e| format!("credential {name}: {e}"))?;
     }
     let mut removed = Vec::new();
@@ -191,17 +213,19 @@ pub fn sync(
         if named.contains(&n.as_str()) {
             continue;
         }
-        let p = dir.join(n);
-        match fs::remove_file(&p) {
-            Ok(()) => removed.push(n.clone()),
+        match store.unlink(n) {
+            Ok(()) => {
+                crate::fault::point("remove credential");
+                removed.push(n.clone())
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove {}: {e}", p.display())),
+            Err(e) => return Err(format!("cannot remove {}: {e}", store.shown(n).display())),
         }
     }
     let mut now: Vec<String> = named.iter().map(|s| s.to_string()).collect();
     now.sort();
     if now != union {
-        write_ledger(&led, &now)?;
+        write_ledger(&store, &led, &now)?;
     }
     Ok(removed)
 }
@@ -255,15 +279,19 @@ pub fn diff(
     named: &[&str],
     values: &[(&str, &[u8])],
 ) -> Res<Vec<(&'static str, String)>> {
-    let old = read_ledger(&ledger(dir, symlink_path))?;
+    let store = existing(dir)?;
+    let old = match &store {
+        Some(d) => read_ledger(d, &ledger(symlink_path))?,
+        None => Vec::new(),
+    };
     let mut added = Vec::new();
     let mut changed = Vec::new();
     for (name, bytes) in values {
-        let p = dir.join(name);
-        let f = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&p);
+        let Some(store) = &store else {
+            added.push(name.to_string());
+            continue;
+        };
+        let f = store.open_file(name, OFlags::RDONLY | OFlags::NONBLOCK, 0);
         let mut f = match f {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -277,7 +305,7 @@ pub fn diff(
         };
         let md = f
             .metadata()
-            .map_err(|e| format!("cannot stat {}: {e}", p.display()))?;
+            .map_err(|e| format!("cannot stat {}: {e}", store.shown(name).display()))?;
         let mut buf = Zeroizing::new(Vec::new());
         if !md.is_file() || f.read_to_end(&mut buf).is_err() {
             changed.push(name.to_string());
@@ -290,7 +318,11 @@ pub fn diff(
     let mut removed: Vec<String> = old
         .into_iter()
         .filter(|n| !named.contains(&n.as_str()))
-        .filter(|n| fs::symlink_metadata(dir.join(n)).is_ok())
+        .filter(|n| {
+            store
+                .as_ref()
+                .is_some_and(|d| matches!(d.lstat(n), Ok(Some(_))))
+        })
         .collect();
     let mut out = Vec::new();
     for (verb, list) in [
@@ -307,6 +339,7 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn names() {
@@ -321,12 +354,8 @@ mod tests {
 
     #[test]
     fn ledger_names_are_distinct() {
-        let d = Path::new("/c");
-        assert_ne!(ledger(d, "/run/a-b"), ledger(d, "/run/a/b"));
-        assert_eq!(
-            ledger(d, "/run/secrets"),
-            Path::new("/c/.sealbox-managed.%2Frun%2Fsecrets")
-        );
+        assert_ne!(ledger("/run/a-b"), ledger("/run/a/b"));
+        assert_eq!(ledger("/run/secrets"), ".sealbox-managed.%2Frun%2Fsecrets");
     }
 
     #[test]
@@ -365,6 +394,6 @@ mod tests {
             .is_empty());
         sync(&dir, "/run/secrets", &[], &[]).unwrap();
         assert!(!dir.join("a").exists() && dir.join("u").exists());
-        assert!(!ledger(&dir, "/run/secrets").exists());
+        assert!(!dir.join(ledger("/run/secrets")).exists());
     }
 }

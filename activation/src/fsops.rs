@@ -5,16 +5,20 @@
 //! Rules: a secret file is created with O_EXCL|O_NOFOLLOW and its final mode, `fchmod`ed to
 //! that mode exactly (the umask cannot widen or narrow it), `fchown`ed before the first
 //! byte is written; nothing here follows a symlink planted where a file or directory of
-//! ours should be.
+//! ours should be. Every change is made through an open directory ([`Dir`], see
+//! `safedir.rs`): a directory is created with `mkdirat`, opened `O_NOFOLLOW`, checked to
+//! be ours and only then `fchmod`ed/`fchown`ed; names are created, renamed and removed
+//! with the `*at` calls relative to it. Nothing is changed by a path that a user could
+//! redirect between two calls (SECURITY.md, "Path-based calls: audit").
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::File;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{
-    chown, fchown, lchown, symlink, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt,
-};
+use std::os::unix::fs::fchown;
 use std::path::{Path, PathBuf};
 
 use crate::fault;
+use crate::safedir::{Dir, Existing, Follow};
+use rustix::fs::FileType;
 
 /// ramfs `statfs` magic.
 pub const RAMFS_MAGIC: i64 = 0x858458f6;
@@ -23,94 +27,64 @@ pub const TMPFS_MAGIC: i64 = 0x01021994;
 
 type Res<T> = Result<T, String>;
 
-const O_NOFOLLOW: i32 = nix::libc::O_NOFOLLOW;
-const O_CLOEXEC: i32 = nix::libc::O_CLOEXEC;
-
-/// Creates a directory with exactly `mode` (chmod after mkdir, the umask applies to mkdir).
-/// An existing directory (not a symlink) is accepted and chmod'ed.
-pub fn make_dir(p: &Path, mode: u32) -> std::io::Result<()> {
-    match DirBuilder::new().mode(mode).create(p) {
-        Ok(()) => fault::point("mkdir"),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let md = fs::symlink_metadata(p)?;
-            if !md.file_type().is_dir() {
-                return Err(std::io::Error::new(
-                    ErrorKind::AlreadyExists,
-                    "exists and is not a directory (symlinks are never followed)",
-                ));
-            }
-        }
-        Err(e) => return Err(e),
-    }
-    fs::set_permissions(p, fs::Permissions::from_mode(mode))?;
-    fault::point("chmod dir");
-    Ok(())
-}
-
-/// `mkdir -p` with exactly `mode` for missing components, whatever the umask (existing
-/// ones are left alone).
-pub fn make_dir_all(p: &Path, mode: u32) -> std::io::Result<()> {
-    if p.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = p.parent() {
-        if !parent.as_os_str().is_empty() {
-            make_dir_all(parent, mode)?;
-        }
-    }
-    match DirBuilder::new().mode(mode).create(p) {
-        Err(e) if e.kind() == ErrorKind::AlreadyExists && p.is_dir() => Ok(()),
-        Ok(()) => {
-            fault::point("mkdir -p");
-            // The umask narrowed it: the mode must not depend on who ran us.
-            fs::set_permissions(p, fs::Permissions::from_mode(mode))?;
-            fault::point("chmod dir");
-            Ok(())
-        }
-        r => r,
+/// `p`'s parent directory and its last component (a plain name).
+pub fn split(p: &Path) -> Res<(&Path, &str)> {
+    match (p.parent(), p.file_name().and_then(|n| n.to_str())) {
+        (Some(d), Some(n)) if !d.as_os_str().is_empty() => Ok((d, n)),
+        (Some(_), Some(n)) => Ok((Path::new("."), n)),
+        _ => Err(format!("{} does not name a file", p.display())),
     }
 }
 
-/// Creates the parent directories of `name` under `base` (0751, `0:keys_gid` unless
-/// `chown` is false). Any existing component that is not a real directory is an error.
-/// `made` holds the directories this run already made (each is made, chmod'ed and
-/// chown'ed once, not once per file below it).
+/// Creates the parent directories of `name` under the generation directory `gen` (0751,
+/// `0:keys_gid` unless `chown` is false) and returns the one the file goes into. Any
+/// existing component that is not a real directory is an error. `made` holds the
+/// directories (relative names) this run already made: each is made, chmod'ed and chown'ed
+/// once, not once per file below it.
 pub fn make_parents(
-    base: &Path,
+    gen: &Dir,
     name: &str,
     keys_gid: u32,
     do_chown: bool,
-    made: &mut std::collections::HashSet<PathBuf>,
-) -> Res<()> {
+    made: &mut std::collections::HashSet<String>,
+) -> Res<Dir> {
     let comps: Vec<&str> = name.split('/').collect();
-    let mut p = base.to_path_buf();
+    let mut cur = gen
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", gen.path().display()))?;
+    let mut rel = String::new();
     for c in &comps[..comps.len() - 1] {
-        p.push(c);
-        if made.contains(&p) {
-            continue;
+        if !rel.is_empty() {
+            rel.push('/');
         }
-        make_dir(&p, 0o751).map_err(|e| format!("cannot create directory {}: {e}", p.display()))?;
-        if do_chown {
-            chown(&p, Some(0), Some(keys_gid))
-                .map_err(|e| format!("cannot chown directory {}: {e}", p.display()))?;
-            fault::point("chown dir");
-        }
-        made.insert(p.clone());
+        rel.push_str(c);
+        let next = if made.contains(&rel) {
+            cur.sub(c)
+        } else {
+            cur.make_sub(c, 0o751, do_chown.then_some((0, keys_gid)), Existing::Fix)
+        };
+        cur =
+            next.map_err(|e| format!("cannot create directory {}: {e}", cur.shown(c).display()))?;
+        made.insert(rel.clone());
     }
-    Ok(())
+    Ok(cur)
 }
 
-/// Writes a new file with its final mode and owner before any byte of content.
-pub fn write_new_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Res<()> {
-    let f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(O_NOFOLLOW | O_CLOEXEC)
-        .open(p)
+/// Writes the new file `name` in `dir` with its final mode and owner before any byte of
+/// content.
+pub fn write_new_file(
+    dir: &Dir,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Res<()> {
+    let p = dir.shown(name);
+    let f = dir
+        .create_file(name, mode)
         .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
     fault::point("create file");
-    finish_file(f, p, bytes, mode, owner)
+    finish_file(f, &p, bytes, mode, owner)
 }
 
 fn finish_file(
@@ -120,13 +94,20 @@ fn finish_file(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Res<()> {
+    use std::os::unix::fs::PermissionsExt;
     // Created with `mode` narrowed by the umask, so it is never more open than `mode`; owner
     // first, then the exact mode, then the content.
     if let Some((u, g)) = owner {
+        if u == u32::MAX || g == u32::MAX {
+            return Err(format!(
+                "cannot chown {}: uid/gid 4294967295 (-1) means \"unchanged\"",
+                p.display()
+            ));
+        }
         fchown(&f, Some(u), Some(g)).map_err(|e| format!("cannot chown {}: {e}", p.display()))?;
         fault::point("fchown");
     }
-    f.set_permissions(fs::Permissions::from_mode(mode))
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("cannot chmod {}: {e}", p.display()))?;
     fault::point("fchmod");
     let werr = |e| format!("cannot write {}: {e}", p.display());
@@ -138,7 +119,7 @@ fn finish_file(
 }
 
 /// Whether `name` is `prefix` followed by exactly six ASCII letters or digits (the
-/// temporary directory names `tempfile` makes).
+/// temporary directory names [`Dir::make_temp_dir`] makes).
 fn is_temp_dir_name(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix)
         .is_some_and(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -149,64 +130,32 @@ fn is_temp_dir_name(name: &str, prefix: &str) -> bool {
 /// `None`) or a directory holding at most the symlink `inner`. Nothing in `dir` is
 /// followed: a leftover directory is opened `O_NOFOLLOW` and entries are removed relative
 /// to open directories. Failures are ignored (a leftover is harmless; the run goes on).
-fn remove_leftovers(dir: &Path, is_ours: impl Fn(&str) -> bool, inner: Option<&str>) {
-    use nix::sys::stat::{fstatat, SFlag};
-    use nix::unistd::{geteuid, unlinkat, UnlinkatFlags};
-    use std::os::fd::AsRawFd;
-    let open_dir = |p: &Path, nofollow: i32| {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(nofollow | O_CLOEXEC | nix::libc::O_DIRECTORY)
-            .open(p)
-    };
-    // `dir` itself may be reached through root's symlinks (/var/run); what is in it is not.
-    let (Ok(dfd), Ok(rd)) = (open_dir(dir, 0), fs::read_dir(dir)) else {
-        return;
-    };
-    let me = geteuid().as_raw();
-    for ent in rd.flatten() {
-        let name = ent.file_name();
-        if !name.to_str().is_some_and(&is_ours) {
-            continue;
-        }
-        let Ok(st) = fstatat(
-            Some(dfd.as_raw_fd()),
-            name.as_os_str(),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) else {
+fn remove_leftovers(dir: &Dir, is_ours: impl Fn(&str) -> bool, inner: Option<&str>) {
+    let Ok(names) = dir.names() else { return };
+    let me = crate::safedir::euid();
+    for name in names {
+        let Some(name) = name.to_str().filter(|n| is_ours(n)) else {
             continue;
         };
-        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
-        if st.st_uid != me {
+        let Ok(Some(st)) = dir.lstat(name) else {
+            continue;
+        };
+        if st.uid != me {
             continue;
         }
         match inner {
-            None if kind == SFlag::S_IFREG => {
-                let _ = unlinkat(
-                    Some(dfd.as_raw_fd()),
-                    name.as_os_str(),
-                    UnlinkatFlags::NoRemoveDir,
-                );
+            None if st.kind == FileType::RegularFile => {
+                let _ = dir.unlink(name);
             }
-            Some(inner) if kind == SFlag::S_IFDIR => {
-                let Ok(sub) = open_dir(&dir.join(&name), O_NOFOLLOW) else {
-                    continue;
-                };
-                if let Ok(st) = fstatat(
-                    Some(sub.as_raw_fd()),
-                    inner,
-                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-                ) {
-                    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
-                        let _ = unlinkat(Some(sub.as_raw_fd()), inner, UnlinkatFlags::NoRemoveDir);
+            Some(inner) if st.kind == FileType::Directory => {
+                let Ok(sub) = dir.sub(name) else { continue };
+                if let Ok(Some(st)) = sub.lstat(inner) {
+                    if st.kind == FileType::Symlink {
+                        let _ = sub.unlink(inner);
                     }
                 }
                 // Only an empty directory goes.
-                let _ = unlinkat(
-                    Some(dfd.as_raw_fd()),
-                    name.as_os_str(),
-                    UnlinkatFlags::RemoveDir,
-                );
+                let _ = dir.rmdir(name);
             }
             _ => {}
         }
@@ -239,7 +188,7 @@ fn pid_is_dead(pid: i32) -> bool {
 /// owned by this user whose process is gone; nothing is followed. For directories only
 /// sealbox writes (the credential store), where a name may be gone from the manifest by
 /// the next run.
-pub fn remove_stale_temps(dir: &Path) {
+pub fn remove_stale_temps(dir: &Dir) {
     remove_leftovers(
         dir,
         |n| {
@@ -253,14 +202,15 @@ pub fn remove_stale_temps(dir: &Path) {
     );
 }
 
-/// Replaces `p` atomically with a new file (temp file in the same directory + rename). A
-/// symlink at `p` is replaced, never followed.
-pub fn replace_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Res<()> {
-    let dir = p.parent().unwrap_or(Path::new("."));
-    let base = p
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// Replaces `base` in `dir` atomically with a new file (temporary file in the same
+/// directory + rename). A symlink at `base` is replaced, never followed.
+pub fn replace_file(
+    dir: &Dir,
+    base: &str,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Res<()> {
     // Temporary files of a run killed before its rename (`.<base>.tmp<pid>.<i>`).
     let tmp_prefix = format!(".{base}.tmp");
     remove_leftovers(
@@ -273,79 +223,63 @@ pub fn replace_file(p: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>
         None,
     );
     for i in 0..100u32 {
-        let tmp = dir.join(format!(".{base}.tmp{}.{i}", std::process::id()));
-        let f = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(O_NOFOLLOW | O_CLOEXEC)
-            .open(&tmp)
-        {
+        let tmp = format!(".{base}.tmp{}.{i}", std::process::id());
+        let f = match dir.create_file(&tmp, mode) {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("cannot create {}: {e}", tmp.display())),
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.shown(&tmp).display())),
         };
         fault::point("create temp file");
-        let r = finish_file(f, &tmp, bytes, mode, owner).and_then(|()| {
-            fs::rename(&tmp, p).map_err(|e| format!("cannot rename onto {}: {e}", p.display()))
+        let r = finish_file(f, &dir.shown(&tmp), bytes, mode, owner).and_then(|()| {
+            dir.rename(&tmp, dir, base)
+                .map_err(|e| format!("cannot rename onto {}: {e}", dir.shown(base).display()))
         });
         fault::point("rename file");
         if r.is_err() {
-            let _ = fs::remove_file(&tmp);
+            let _ = dir.unlink(&tmp);
         }
         return r;
     }
     Err(format!(
         "cannot create a temporary file in {}",
-        dir.display()
+        dir.path().display()
     ))
 }
 
-/// Removes whatever is at `p` (file, symlink or directory tree) without following symlinks.
-pub fn remove_any(p: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-        Ok(md) if md.file_type().is_dir() => fs::remove_dir_all(p),
-        Ok(_) => fs::remove_file(p),
-    }?;
-    fault::point("remove");
-    Ok(())
-}
-
-/// Mounts ramfs (or tmpfs) at `mp` unless it already is one, then `chown 0:keys_gid`;
-/// `mkdir -p` first (step 6 of docs/activation.md#the-activation-sequence).
-pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<()> {
+/// Mounts ramfs (or tmpfs) at `mp` unless it already is one (step 6 of
+/// docs/activation.md#the-activation-sequence), then
+/// `chown 0:keys_gid`; returns the mounted directory. Missing directories are created
+/// (0751) first. The mount goes onto the directory opened `O_NOFOLLOW` (through
+/// `/proc/self/fd/N`), never onto whatever a path resolves to a moment later.
+pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<Dir> {
     use nix::mount::{mount, MsFlags};
     let pre = "failed to mount filesystem for secrets";
-    make_dir_all(mp, 0o751).map_err(|e| format!("{pre}: cannot create {}: {e}", mp.display()))?;
-    let md = fs::symlink_metadata(mp).map_err(|e| format!("{pre}: {}: {e}", mp.display()))?;
-    if !md.file_type().is_dir() {
-        return Err(format!(
-            "{pre}: {} is not a directory (a symlink is never followed); remove it",
-            mp.display()
-        ));
-    }
+    let (parent, name) = split(mp).map_err(|e| format!("{pre}: {e}"))?;
+    let parent = Dir::open(parent, Some(0o751), Follow::Trusted)
+        .map_err(|e| format!("{pre}: cannot create {e}"))?;
+    let mut d = parent
+        .make_sub(name, 0o751, None, Existing::Keep)
+        .map_err(|e| {
+            format!(
+                "{pre}: {} is not a directory ({e}); remove it",
+                mp.display()
+            )
+        })?;
     let (fstype, magic) = if use_tmpfs {
         ("tmpfs", TMPFS_MAGIC)
     } else {
         ("ramfs", RAMFS_MAGIC)
     };
-    let is_mount_point = match mp.parent() {
-        Some(parent) => fs::metadata(parent)
-            .map(|p| p.dev() != md.dev())
-            .unwrap_or(true),
-        None => true,
-    };
-    let current = nix::sys::statfs::statfs(mp)
-        .map_err(|e| format!("{pre}: statfs {}: {e}", mp.display()))?
-        .filesystem_type()
-        .0 as i64;
+    let stat_err = |e: std::io::Error| format!("{pre}: stat {}: {e}", mp.display());
+    let parent_dev = parent.stat().map_err(stat_err)?.dev;
+    let is_mount_point = d.stat().map_err(stat_err)?.dev != parent_dev;
+    let current = d.fs_type().map_err(stat_err)?;
     if !is_mount_point || current != magic {
         let flags = MsFlags::MS_NODEV | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+        let target = d.proc_path();
         let mut r = mount(
             Some("none"),
-            mp,
+            &target,
             Some(fstype),
             flags,
             Some(if use_tmpfs {
@@ -356,21 +290,55 @@ pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<()> {
         );
         if use_tmpfs && r == Err(nix::errno::Errno::EINVAL) {
             // Kernels before 6.4 do not know `noswap`.
-            r = mount(Some("none"), mp, Some(fstype), flags, Some("mode=0751"));
+            r = mount(
+                Some("none"),
+                &target,
+                Some(fstype),
+                flags,
+                Some("mode=0751"),
+            );
         }
-        r.map_err(|e| format!("{pre}: cannot mount {fstype} on {}: {e}", mp.display()))?;
+        r.map_err(|e| {
+            format!(
+                "{pre}: cannot mount {fstype} on {} (through {}; /proc must be mounted): {e}",
+                mp.display(),
+                target.display()
+            )
+        })?;
         fault::point("mount");
+        // The new filesystem's root.
+        d = parent.sub(name).map_err(stat_err)?;
+        let st = d.stat().map_err(stat_err)?;
+        if st.dev == parent_dev || d.fs_type().map_err(stat_err)? != magic || st.uid != 0 {
+            return Err(format!(
+                "{pre}: {} is not the {fstype} just mounted (it was replaced meanwhile); nothing was written",
+                mp.display()
+            ));
+        }
     }
-    chown(mp, Some(0), Some(keys_gid))
+    d.chown(0, keys_gid)
         .map_err(|e| format!("{pre}: cannot chown {}: {e}", mp.display()))?;
     fault::point("chown mount point");
-    Ok(())
+    Ok(d)
+}
+
+/// The directory holding `p`, if it exists (opened without creating anything).
+fn existing_parent(p: &Path) -> Res<Option<(Dir, &str)>> {
+    let (parent, name) = split(p)?;
+    match Dir::open_io(parent, None, Follow::Trusted) {
+        Ok(d) => Ok(Some((d, name))),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", parent.display())),
+    }
 }
 
 /// The current generation number: the basename of `symlink`'s target when the target
 /// starts with `mount_point` (plain string prefix, as sops-nix), else 0.
 pub fn current_generation(symlink: &Path, mount_point: &str) -> Res<u64> {
-    match fs::read_link(symlink) {
+    let Some((dir, name)) = existing_parent(symlink)? else {
+        return Ok(0);
+    };
+    match dir.read_link(name) {
         Ok(t) => {
             let ts = t.to_string_lossy();
             if !ts.starts_with(mount_point) {
@@ -391,23 +359,35 @@ pub fn current_generation(symlink: &Path, mount_point: &str) -> Res<u64> {
     }
 }
 
+/// Removes whatever is at `p` unless it is a symlink (activation step 10: a non-symlink at
+/// `symlinkPath`), without following anything.
+pub fn remove_unless_symlink(p: &Path) -> Res<()> {
+    let Some((dir, name)) = existing_parent(p)? else {
+        return Ok(());
+    };
+    match dir.lstat(name) {
+        Ok(Some(st)) if st.kind != FileType::Symlink => dir
+            .remove_tree(name)
+            .map_err(|e| format!("cannot remove {}: {e}", p.display())),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("cannot stat {}: {e}", p.display())),
+    }
+}
+
 /// Points `link` at `target` atomically: a new symlink in a temporary directory next to it,
 /// renamed over the old one.
 pub fn switch_symlink(target: &Path, link: &Path) -> Res<()> {
-    let parent = link.parent().unwrap_or(Path::new("/"));
-    make_dir_all(parent, 0o755).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let base = link
-        .file_name()
-        .map(|b| b.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (parent, base) = split(link)?;
+    let dir = Dir::open(parent, Some(0o755), Follow::Trusted)
+        .map_err(|e| format!("cannot create {e}"))?;
     // The temporary directory of a run killed between its mkdir and its removal.
     let tmp_prefix = format!(".{base}");
     remove_leftovers(
-        parent,
+        &dir,
         |n| is_temp_dir_name(n, &tmp_prefix),
         Some("tmp.symlink"),
     );
-    match symlink(target, link) {
+    match dir.symlink(target, base) {
         Ok(()) => {
             fault::point("symlink");
             return Ok(());
@@ -415,112 +395,89 @@ pub fn switch_symlink(target: &Path, link: &Path) -> Res<()> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => return Err(format!("cannot create symlink {}: {e}", link.display())),
     }
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{base}"))
-        .tempdir_in(parent)
-        .map_err(|e| {
-            format!(
-                "cannot create a temporary directory in {}: {e}",
-                parent.display()
-            )
-        })?;
+    let (tmp_name, tmp) = dir.make_temp_dir(&tmp_prefix).map_err(|e| {
+        format!(
+            "cannot create a temporary directory in {}: {e}",
+            parent.display()
+        )
+    })?;
     fault::point("temp dir for the symlink");
-    let tl = tmp.path().join("tmp.symlink");
-    symlink(target, &tl).map_err(|e| format!("cannot create symlink {}: {e}", tl.display()))?;
+    tmp.symlink(target, "tmp.symlink").map_err(|e| {
+        format!(
+            "cannot create symlink {}: {e}",
+            tmp.shown("tmp.symlink").display()
+        )
+    })?;
     fault::point("temp symlink");
-    fs::rename(&tl, link)
+    tmp.rename("tmp.symlink", &dir, base)
         .map_err(|e| format!("cannot rename a symlink onto {}: {e}", link.display()))?;
     fault::point("rename symlink (switch)");
-    let _ = tmp.close();
+    let _ = dir.rmdir(&tmp_name);
     fault::point("remove temp dir");
     Ok(())
 }
 
-/// Refuses a path one of whose directories is a symlink owned by someone other than root:
-/// that user could point it anywhere (say at `/etc`) and have us replace a file there with
-/// the secret's symlink. Root's own symlinks (`/var/run → /run`) are followed.
-fn check_parents(path: &Path) -> Res<()> {
-    let mut p = PathBuf::new();
-    for c in path.parent().into_iter().flat_map(Path::components) {
-        p.push(c);
-        if let Ok(md) = fs::symlink_metadata(&p) {
-            if md.file_type().is_symlink() && md.uid() != 0 {
-                return Err(format!(
-                    "{} is a symlink owned by uid {}: refusing to follow it for {} (make it a directory, or own it by root)",
-                    p.display(),
-                    md.uid(),
-                    path.display()
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Creates or fixes the custom-path symlink `path → target` (activation step 16). `owner` is
-/// `None` in user mode (plain symlink, no lchown).
+/// `None` in user mode (plain symlink, no lchown). The parent directory is opened (and
+/// what is missing of it created, 0755) following only root's and our own symlinks: a
+/// path through a symlink another user owns is refused, since that user could point it
+/// anywhere (say at `/etc`) and have us replace a file there with the secret's symlink.
 pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> Res<()> {
+    let (parent, name) = split(path)?;
+    // sops-nix uses 0777 & ~umask; under umask 000 that is a world-writable parent
+    // in which anyone could replace the symlink. 0755 whatever the umask.
+    let dir = Dir::open(parent, Some(0o755), Follow::Trusted)
+        .map_err(|e| format!("cannot create the directory of {}: {e}", path.display()))?;
     if owner.is_some() {
-        check_parents(path)?;
-    }
-    if let Some(parent) = path.parent() {
-        // sops-nix uses 0777 & ~umask; under umask 000 that is a world-writable parent
-        // in which anyone could replace the symlink. 0755 whatever the umask.
-        make_dir_all(parent, 0o755)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        if owner.is_some() {
-            // The temporary directory of a run killed before its removal.
-            remove_leftovers(parent, |n| is_temp_dir_name(n, ".sealbox"), Some("link"));
-        }
+        // The temporary directory of a run killed before its removal.
+        remove_leftovers(&dir, |n| is_temp_dir_name(n, ".sealbox"), Some("link"));
     }
     for _ in 0..8 {
-        match fs::symlink_metadata(path) {
-            Err(e) if e.kind() == ErrorKind::NotFound => {
+        match dir.lstat(name) {
+            Ok(None) => {
                 match owner {
                     None => {
-                        symlink(target, path).map_err(|e| {
-                            format!("cannot create symlink {}: {e}", path.display())
-                        })?;
+                        match dir.symlink(target, name) {
+                            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                            r => r.map_err(|e| {
+                                format!("cannot create symlink {}: {e}", path.display())
+                            })?,
+                        }
                         fault::point("custom symlink");
                     }
                     Some((u, g)) => {
-                        let parent = path.parent().unwrap_or(Path::new("/"));
-                        let tmp = tempfile::Builder::new()
-                            .prefix(".sealbox")
-                            .tempdir_in(parent)
-                            .map_err(|e| {
-                                format!(
-                                    "cannot create a temporary directory in {}: {e}",
-                                    parent.display()
-                                )
-                            })?;
+                        let (tmp_name, tmp) = dir.make_temp_dir(".sealbox").map_err(|e| {
+                            format!(
+                                "cannot create a temporary directory in {}: {e}",
+                                parent.display()
+                            )
+                        })?;
                         fault::point("temp dir for a custom symlink");
-                        let tl = tmp.path().join("link");
                         let lerr = |e| format!("cannot create symlink {}: {e}", path.display());
-                        symlink(target, &tl).map_err(lerr)?;
+                        tmp.symlink(target, "link").map_err(lerr)?;
                         fault::point("custom temp symlink");
-                        lchown(&tl, Some(u), Some(g)).map_err(lerr)?;
+                        tmp.lchown("link", u, g).map_err(lerr)?;
                         fault::point("lchown custom symlink");
-                        fs::rename(&tl, path).map_err(lerr)?;
+                        tmp.rename("link", &dir, name).map_err(lerr)?;
                         fault::point("rename custom symlink");
-                        let _ = tmp.close();
+                        let _ = dir.rmdir(&tmp_name);
                         fault::point("remove temp dir");
                     }
                 }
                 continue;
             }
             Err(e) => return Err(format!("cannot stat {}: {e}", path.display())),
-            Ok(md) => {
-                let same_target = md.file_type().is_symlink()
-                    && fs::read_link(path).map(|t| t == target).unwrap_or(false);
-                let same_owner = owner.map_or(true, |(u, g)| md.uid() == u && md.gid() == g);
+            Ok(Some(st)) => {
+                let same_target = st.kind == FileType::Symlink
+                    && dir.read_link(name).map(|t| t == target).unwrap_or(false);
+                let same_owner = owner.map_or(true, |(u, g)| st.uid == u && st.gid == g);
                 if same_target && same_owner {
                     return Ok(());
                 }
-                let r = if md.file_type().is_dir() {
-                    fs::remove_dir(path)
+                let r = if st.kind == FileType::Directory {
+                    dir.rmdir(name)
                 } else {
-                    fs::remove_file(path)
+                    dir.unlink(name)
                 };
                 r.map_err(|e| format!("cannot override {}: {e}", path.display()))?;
                 fault::point("remove custom path");
@@ -533,21 +490,26 @@ pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> 
     ))
 }
 
-/// Removes generations `N ≤ current − keep` (never `current`): activation step 17.
-pub fn prune(mp: &Path, current: u64, keep: u64) -> Res<Vec<u64>> {
+/// Removes generations `N ≤ current − keep` (never `current`) from the mount point `mp`:
+/// activation step 17.
+pub fn prune(mp: &Dir, current: u64, keep: u64) -> Res<Vec<u64>> {
     let mut removed = Vec::new();
     if keep == 0 {
         return Ok(removed);
     }
-    let rd = fs::read_dir(mp).map_err(|e| format!("cannot read {}: {e}", mp.display()))?;
-    for ent in rd {
-        let ent = ent.map_err(|e| format!("cannot read {}: {e}", mp.display()))?;
-        let Some(n) = ent.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) else {
+    let names = mp
+        .names()
+        .map_err(|e| format!("cannot read {}: {e}", mp.path().display()))?;
+    for name in names {
+        let Some((s, n)) = name
+            .to_str()
+            .and_then(|s| Some((s, s.parse::<u64>().ok()?)))
+        else {
             continue;
         };
         if n != current && n.saturating_add(keep) <= current {
-            remove_any(&ent.path())
-                .map_err(|e| format!("cannot remove {}: {e}", ent.path().display()))?;
+            mp.remove_tree(s)
+                .map_err(|e| format!("cannot remove {}: {e}", mp.shown(s).display()))?;
             removed.push(n);
         }
     }
@@ -556,19 +518,27 @@ pub fn prune(mp: &Path, current: u64, keep: u64) -> Res<Vec<u64>> {
 }
 
 /// Appends `units` (one per line) to `file`, creating it 0600; skipped when `units` is
-/// empty or the directory does not exist.
+/// empty or the directory does not exist. Anything but a regular file there is refused
+/// (a FIFO would block the activation).
 pub fn append_units(file: &Path, units: &[String]) -> Res<()> {
-    if units.is_empty() || !file.parent().is_some_and(Path::is_dir) {
+    use rustix::fs::OFlags;
+    if units.is_empty() {
         return Ok(());
     }
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(O_NOFOLLOW | O_CLOEXEC)
-        .open(file)
+    let Some((dir, name)) = existing_parent(file)? else {
+        return Ok(());
+    };
+    let mut f = dir
+        .open_file(
+            name,
+            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK,
+            0o600,
+        )
         .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
     fault::point("open unit list");
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(format!("{} is not a regular file", file.display()));
+    }
     let mut s = String::new();
     for u in units {
         s.push_str(u);
@@ -592,22 +562,29 @@ pub fn join(base: &Path, rel: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::{symlink, MetadataExt};
+
+    fn open(p: &Path) -> Dir {
+        Dir::open(p, None, Follow::Trusted).unwrap()
+    }
 
     #[test]
     fn file_gets_exact_mode_despite_umask_and_never_follows_symlinks() {
         let d = tempfile::tempdir().unwrap();
+        let dir = open(d.path());
         let p = d.path().join("s");
-        write_new_file(&p, b"v", 0o640, None).unwrap();
+        write_new_file(&dir, "s", b"v", 0o640, None).unwrap();
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o640);
         assert_eq!(fs::read(&p).unwrap(), b"v");
         // exists: no overwrite
-        assert!(write_new_file(&p, b"w", 0o600, None).is_err());
+        assert!(write_new_file(&dir, "s", b"w", 0o600, None).is_err());
         let victim = d.path().join("victim");
         fs::write(&victim, b"keep").unwrap();
         let l = d.path().join("l");
         symlink(&victim, &l).unwrap();
-        assert!(write_new_file(&l, b"x", 0o600, None).is_err());
-        replace_file(&l, b"new", 0o600, None).unwrap();
+        assert!(write_new_file(&dir, "l", b"x", 0o600, None).is_err());
+        replace_file(&dir, "l", b"new", 0o600, None).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         assert!(!fs::symlink_metadata(&l).unwrap().file_type().is_symlink());
         assert_eq!(fs::read(&l).unwrap(), b"new");
@@ -633,7 +610,7 @@ mod tests {
         fs::create_dir(p.join(".secretsGhI789")).unwrap();
         fs::write(p.join(".secretsGhI789/note"), "x").unwrap();
         fs::create_dir(p.join(".secretsTooLong1")).unwrap();
-        replace_file(&p.join("age-keys.txt"), b"k", 0o600, None).unwrap();
+        replace_file(&open(p), "age-keys.txt", b"k", 0o600, None).unwrap();
         fs::create_dir(p.join("secrets.d")).unwrap();
         switch_symlink(&p.join("secrets.d"), &p.join("secrets")).unwrap();
         let mut left: Vec<String> = fs::read_dir(p)
@@ -686,7 +663,7 @@ mod tests {
         }
         symlink(&victim, p.join(".link.tmp99999999.0")).unwrap();
         fs::create_dir(p.join(".dir.tmp99999999.0")).unwrap();
-        remove_stale_temps(p);
+        remove_stale_temps(&open(p));
         let mut left: Vec<String> = fs::read_dir(p)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -712,9 +689,10 @@ mod tests {
         }
         fs::write(mp.join("age-keys.txt"), "").unwrap();
         fs::create_dir(mp.join("9")).unwrap();
-        assert_eq!(prune(&mp, 5, 0).unwrap(), Vec::<u64>::new());
-        assert_eq!(prune(&mp, 5, 2).unwrap(), vec![1, 2, 3]);
-        assert_eq!(prune(&mp, 5, 1).unwrap(), vec![4]);
+        let mpd = open(&mp);
+        assert_eq!(prune(&mpd, 5, 0).unwrap(), Vec::<u64>::new());
+        assert_eq!(prune(&mpd, 5, 2).unwrap(), vec![1, 2, 3]);
+        assert_eq!(prune(&mpd, 5, 1).unwrap(), vec![4]);
         let mut left: Vec<String> = fs::read_dir(&mp)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -737,7 +715,7 @@ mod tests {
             fs::create_dir(d.path().join(n.to_string())).unwrap();
         }
         assert_eq!(
-            prune(d.path(), 101, 10).unwrap(),
+            prune(&open(d.path()), 101, 10).unwrap(),
             (1..=91).collect::<Vec<_>>()
         );
         let mut left: Vec<u64> = fs::read_dir(d.path())

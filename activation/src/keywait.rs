@@ -45,10 +45,14 @@ impl Probe {
     }
 }
 
+/// A key file's text (bounded, never blocking on a FIFO or device: [`crate::inputs`]).
+fn read_key(p: &str) -> std::io::Result<Zeroizing<String>> {
+    crate::inputs::read_text(Path::new(p), crate::inputs::MAX_KEY_FILE)
+}
+
 fn age_file_state(p: &str) -> KeyState {
-    match fs::read_to_string(p) {
+    match read_key(p) {
         Ok(s) => {
-            let s = Zeroizing::new(s);
             if s.trim().is_empty() {
                 KeyState::Empty
             } else if s.lines().any(|l| {
@@ -66,7 +70,8 @@ fn age_file_state(p: &str) -> KeyState {
 }
 
 fn is_missing(e: &std::io::Error) -> bool {
-    e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(nix::libc::ENOTDIR)
+    e.kind() == ErrorKind::NotFound
+        || e.kind() == std::io::Error::from_raw_os_error(nix::libc::ENOTDIR).kind()
 }
 
 /// The SSH key type of a private key file's text: `Ok(algorithm)` (e.g. `ssh-ed25519`,
@@ -91,9 +96,8 @@ pub fn ssh_key_type(pem: &str) -> Result<(String, bool), String> {
 }
 
 fn ssh_state(p: &str) -> KeyState {
-    match fs::read_to_string(p) {
+    match read_key(p) {
         Ok(s) => {
-            let s = Zeroizing::new(s);
             if s.trim().is_empty() {
                 return KeyState::Empty;
             }
@@ -151,8 +155,7 @@ fn siblings(p: &str) -> Vec<String> {
             continue;
         }
         let path = e.path();
-        if let Ok(s) = fs::read_to_string(&path) {
-            let s = Zeroizing::new(s);
+        if let Ok(s) = read_key(&path.to_string_lossy()) {
             if let Ok((alg, _)) = ssh_key_type(&s) {
                 out.push(format!("{} ({alg})", path.display()));
             }
@@ -321,8 +324,8 @@ pub fn identity_text(m: &Manifest, prog: &str) -> (Zeroizing<String>, Option<Str
         sealbox_formats::timefmt::now_rfc3339()
     ));
     for p in &m.age_ssh_key_paths {
-        let pem = match fs::read_to_string(p) {
-            Ok(s) => Zeroizing::new(s),
+        let pem = match read_key(p) {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("Cannot read ssh key '{p}': {e}");
                 continue;
@@ -345,9 +348,8 @@ pub fn identity_text(m: &Manifest, prog: &str) -> (Zeroizing<String>, Option<Str
     }
     let mut keyfile_err = None;
     if !m.age_key_file.is_empty() {
-        match fs::read_to_string(&m.age_key_file) {
+        match read_key(&m.age_key_file) {
             Ok(s) => {
-                let s = Zeroizing::new(s);
                 text.push_str(&s);
                 text.push('\n');
             }

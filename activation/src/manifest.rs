@@ -142,6 +142,22 @@ fn uint(m: &Map, name: &str, ctx: &str, max: u64) -> Res<u64> {
     }
 }
 
+/// A uid or gid: like [`uint`] up to `u32::MAX` (validation explains why 4294967295, -1
+/// to `chown`, is refused), and a negative number gets its own message.
+fn id(m: &Map, name: &str, ctx: &str) -> Res<u32> {
+    let negative = match field(m, name) {
+        Some(Value::Int(i)) => *i < 0,
+        Some(Value::Float(f)) => *f < 0.0,
+        _ => false,
+    };
+    if negative {
+        return Err(format!(
+            "{ctx}field '{name}' is negative; -1 would mean \"leave unchanged\" to chown, not an id: give the numeric {name}"
+        ));
+    }
+    Ok(uint(m, name, ctx, u32::MAX as u64)? as u32)
+}
+
 fn strings(m: &Map, name: &str, ctx: &str) -> Res<Vec<String>> {
     match field(m, name) {
         None | Some(Value::Null) => Ok(Vec::new()),
@@ -187,9 +203,9 @@ fn common(m: &Map, ctx: &str) -> Res<Common> {
         path: string(m, "path", ctx)?,
         mode: string(m, "mode", ctx)?,
         owner: opt_string(m, "owner", ctx)?,
-        uid: uint(m, "uid", ctx, u32::MAX as u64)? as u32,
+        uid: id(m, "uid", ctx)?,
         group: opt_string(m, "group", ctx)?,
-        gid: uint(m, "gid", ctx, u32::MAX as u64)? as u32,
+        gid: id(m, "gid", ctx)?,
         restart_units: strings(m, "restartUnits", ctx)?,
         reload_units: strings(m, "reloadUnits", ctx)?,
     })

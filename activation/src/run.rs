@@ -5,6 +5,7 @@
 use crate::decrypt::{render, used_secrets, Decryptor};
 use crate::fsops::{self, join};
 use crate::manifest::{self, Manifest};
+use crate::safedir::{Dir, Existing, Follow};
 use crate::validate::{self, Depth, Entry, Owners, Plan};
 use sealbox_formats::keys::{Identities, IdentitySources};
 use std::fs;
@@ -106,7 +107,7 @@ pub fn run(path: &Path, o: &Options) -> Result<(), Errors> {
 /// Steps 1–3: reads, expands (user mode) and validates the manifest at `path`.
 pub fn load(path: &Path, o: &Options) -> Result<(Manifest, Plan), Errors> {
     // 1. read the manifest
-    let text = fs::read_to_string(path)
+    let text = crate::inputs::read_text(path, crate::inputs::MAX_MANIFEST)
         .map_err(|e| one(format!("failed to open manifest: {}: {e}", path.display())))?;
     let mut m = manifest::parse(&text)
         .map_err(|e| one(format!("failed to parse manifest: {}: {e}", path.display())))?;
@@ -135,7 +136,8 @@ pub fn load(path: &Path, o: &Options) -> Result<(Manifest, Plan), Errors> {
     } else {
         Depth::Manifest
     };
-    let plan = validate::validate(&m, owners, depth)?;
+    let defer = o.check_mode == CheckMode::Off && o.keep_going;
+    let plan = validate::validate_opts(&m, owners, depth, defer)?;
     if o.check_mode == CheckMode::Off
         && (m.secrets_mount_point.is_empty() || m.symlink_path.is_empty())
     {
@@ -159,7 +161,7 @@ fn keys_gid(o: &Options) -> Result<u32, String> {
 }
 
 /// Step 7: writes `<mp>/age-keys.txt` like sops-nix and returns the identities to use.
-fn import_keys(m: &Manifest, mp: &Path, o: &Options) -> Result<Identities, String> {
+fn import_keys(m: &Manifest, mp: &Dir, o: &Options) -> Result<Identities, String> {
     if !m.ssh_key_paths.is_empty() {
         eprintln!(
             "{}: warning: sshKeyPaths is set but PGP (RSA SSH keys) is not supported; those keys are ignored, use ageSshKeyPaths or ageKeyFile",
@@ -176,11 +178,11 @@ fn import_keys(m: &Manifest, mp: &Path, o: &Options) -> Result<Identities, Strin
         // No key source in the manifest: the usual sops sources (SOPS_AGE_KEY_FILE, …).
         return Ok(Identities::load(&IdentitySources::from_env()));
     }
-    let file = mp.join("age-keys.txt");
+    let file = mp.shown("age-keys.txt");
     let (text, keyfile_err) = crate::keywait::identity_text(m, &o.prog);
     // quirk 4: keep – age-keys.txt lives in the mount point (ramfs, root 0600) and persists.
     let owner = if m.user_mode { None } else { Some((0, 0)) };
-    fsops::replace_file(&file, text.as_bytes(), 0o600, owner)
+    fsops::replace_file(mp, "age-keys.txt", text.as_bytes(), 0o600, owner)
         .map_err(|e| format!("cannot write the age key file: {e}"))?;
     if let Some(e) = keyfile_err {
         return Err(e);
@@ -214,20 +216,20 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     let kgid = keys_gid(o).map_err(one)?;
     let chown_dirs = !m.user_mode;
     // 6. mount
-    if m.user_mode {
-        fsops::make_dir_all(&mp, 0o751).map_err(|e| {
+    let mpd = if m.user_mode {
+        Dir::open(&mp, Some(0o751), Follow::Trusted).map_err(|e| {
             one(format!(
-                "failed to mount filesystem for secrets: cannot create {}: {e}",
-                mp.display()
+                "failed to mount filesystem for secrets: cannot create {e}"
             ))
-        })?;
+        })?
     } else {
-        fsops::mount_secret_fs(&mp, m.use_tmpfs, kgid).map_err(one)?;
-    }
+        fsops::mount_secret_fs(&mp, m.use_tmpfs, kgid).map_err(one)?
+    };
     // 7. keys
-    let ids = import_keys(m, &mp, o).map_err(one)?;
+    let ids = import_keys(m, &mpd, o).map_err(one)?;
     // 8./9. decrypt everything before anything is written, render the templates
     let (secrets, templates, mut failures) = decrypt_all(plan, &ids);
+    failures.splice(0..0, plan.unreadable.iter().cloned());
     if !failures.is_empty() && !o.keep_going {
         failures.push(format!(
             "nothing was installed and {} was not switched (fix the errors above, or use --keep-going to install the rest)",
@@ -239,23 +241,21 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     let pre = "failed to prepare new secrets directory";
     let g = fsops::current_generation(&link, &m.secrets_mount_point)
         .map_err(|e| one(format!("{pre}: {e}")))?;
-    if let Ok(md) = fs::symlink_metadata(&link) {
-        if !md.file_type().is_symlink() {
-            // quirk 5: keep – a non-symlink at symlinkPath is removed, even in dry mode.
-            fsops::remove_any(&link)
-                .map_err(|e| one(format!("{pre}: cannot remove {}: {e}", link.display())))?;
-        }
-    }
+    // quirk 5: keep – a non-symlink at symlinkPath is removed, even in dry mode.
+    fsops::remove_unless_symlink(&link).map_err(|e| one(format!("{pre}: {e}")))?;
     let gen = g + 1;
-    let d = mp.join(gen.to_string());
-    fsops::remove_any(&d).map_err(|e| one(format!("{pre}: cannot remove {}: {e}", d.display())))?;
-    fsops::make_dir(&d, 0o751)
+    let gname = gen.to_string();
+    let d = mp.join(&gname);
+    mpd.remove_tree(&gname)
+        .map_err(|e| one(format!("{pre}: cannot remove {}: {e}", d.display())))?;
+    let gd = mpd
+        .make_sub(
+            &gname,
+            0o751,
+            chown_dirs.then_some((0, kgid)),
+            Existing::Fix,
+        )
         .map_err(|e| one(format!("{pre}: cannot create {}: {e}", d.display())))?;
-    if chown_dirs {
-        std::os::unix::fs::chown(&d, Some(0), Some(kgid))
-            .map_err(|e| one(format!("{pre}: cannot chown {}: {e}", d.display())))?;
-        crate::fault::point("chown generation");
-    }
     // 11./12. write secrets and templates
     // quirk 10: keep – on a write error the half-written generation stays (it is not
     // linked, and it is replaced on the next run because G did not change).
@@ -266,10 +266,9 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     ] {
         for i in list.iter() {
             let owner = (!m.user_mode).then_some((i.entry.uid, i.entry.gid));
-            fsops::make_parents(&d, &i.rel, kgid, chown_dirs, &mut made_dirs)
-                .and_then(|()| {
-                    fsops::write_new_file(&join(&d, &i.rel), &i.bytes, i.entry.mode, owner)
-                })
+            let base = i.rel.rsplit('/').next().unwrap_or_default();
+            fsops::make_parents(&gd, &i.rel, kgid, chown_dirs, &mut made_dirs)
+                .and_then(|dir| fsops::write_new_file(&dir, base, &i.bytes, i.entry.mode, owner))
                 .map_err(|e| {
                     one(format!(
                         "{what}: {} {}: {e}",
@@ -324,7 +323,7 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
         })?;
     }
     // 17. prune
-    fsops::prune(&mp, gen, m.keep_generations)
+    fsops::prune(&mpd, gen, m.keep_generations)
         .map_err(|e| one(format!("cannot prune old secrets generations: {e}")))?;
     if failures.is_empty() {
         Ok(())

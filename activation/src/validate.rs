@@ -78,6 +78,9 @@ pub struct Plan {
     pub secrets: Vec<PlannedSecret>,
     /// Templates in manifest order.
     pub templates: Vec<PlannedTemplate>,
+    /// With `--keep-going`: the errors of templates left out because their file could
+    /// not be read (reported as failures; the rest is installed).
+    pub unreadable: Vec<String>,
 }
 
 /// Checks a secret or template name: relative, no `.`/`..`/empty components, no NUL or
@@ -113,8 +116,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks an entry's `path` (where its symlink goes): empty (the default) or absolute, no
-/// `..` component, no NUL or newline.
+/// Checks an entry's `path` (where its symlink goes): empty (the default) or a plain
+/// absolute path naming a file – no empty, `.` or `..` component, no trailing `/`, not
+/// `/` – without NUL or newline.
 pub fn check_path(path: &str) -> Result<(), String> {
     if path.contains('\0') || path.contains('\n') || path.contains('\r') {
         return Err("the path contains a NUL or newline character; fix `path`".into());
@@ -130,7 +134,160 @@ pub fn check_path(path: &str) -> Result<(), String> {
             "the path {path:?} contains a '..' component; give a plain absolute `path`"
         ));
     }
+    if !path.is_empty() {
+        check_plain("path", path)?;
+    }
     Ok(())
+}
+
+/// System directories: a mount point there would hide what it holds, a directory at
+/// `symlinkPath` is removed (quirk 5), and a custom `path` replaces what is there.
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/media",
+    "/mnt",
+    "/nix",
+    "/nix/store",
+    "/nix/var",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/run/user",
+    "/run/wrappers",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/var/lib",
+    "/var/run",
+    "/var/tmp",
+];
+
+/// Trees where sealbox must never mount or write (the read-only store, kernel
+/// filesystems).
+const FORBIDDEN_TREES: &[&str] = &["/nix/store", "/proc", "/sys", "/dev"];
+
+/// Whether `p` is `dir` or below it (both plain paths).
+fn is_within(p: &str, dir: &str) -> bool {
+    p == dir || dir == "/" || (p.starts_with(dir) && p[dir.len()..].starts_with('/'))
+}
+
+/// A plain absolute path (or `%r/…` before user mode's expansion): no empty, `.` or `..`
+/// component, no trailing `/`, not `/` itself.
+fn check_plain(field: &str, p: &str) -> Result<(), String> {
+    let rest = p.strip_prefix("%r").unwrap_or(p);
+    if !rest.starts_with('/') {
+        return Err(format!(
+            "{field} {p:?} is not an absolute path; give an absolute path"
+        ));
+    }
+    if rest == "/" {
+        return Err(format!(
+            "{field} is \"/\", which names no file; give a path such as /run/secrets"
+        ));
+    }
+    if rest[1..]
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(format!(
+            "{field} {p:?} has an empty, '.' or '..' component or a trailing '/'; write it plainly, like /a/b"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `secretsMountPoint` and `symlinkPath` (each when set; the activation requires
+/// both): plain absolute paths, not a system directory, not under the Nix store or a
+/// kernel filesystem, distinct and not inside each other. One message per problem.
+pub fn check_locations(m: &Manifest) -> Vec<String> {
+    let mut errs = Vec::new();
+    let mut ok = Vec::new();
+    for (field, p, what) in [
+        (
+            "secretsMountPoint",
+            &m.secrets_mount_point,
+            "mounting the secrets filesystem there would hide what it holds",
+        ),
+        (
+            "symlinkPath",
+            &m.symlink_path,
+            "a directory at symlinkPath is removed to make room for the symlink",
+        ),
+    ] {
+        if p.is_empty() {
+            continue;
+        }
+        if p.contains('\0') || p.contains('\n') || p.contains('\r') {
+            errs.push(format!("{field} contains a NUL or newline character"));
+            continue;
+        }
+        if let Err(e) = check_plain(field, p) {
+            errs.push(e);
+            continue;
+        }
+        if SYSTEM_DIRS.contains(&p.as_str()) {
+            errs.push(format!(
+                "{field} {p:?} is a system directory: {what}; use a directory of its own such as /run/secrets.d"
+            ));
+            continue;
+        }
+        if let Some(t) = FORBIDDEN_TREES.iter().find(|t| is_within(p, t)) {
+            errs.push(format!(
+                "{field} {p:?} is inside {t}, where sealbox must not mount or write; use a directory under /run"
+            ));
+            continue;
+        }
+        ok.push(p.as_str());
+    }
+    if let [mp, link] = ok[..] {
+        if mp == link {
+            errs.push(format!(
+                "secretsMountPoint and symlinkPath are the same path {mp:?}; the symlink must live outside the mount point (e.g. /run/secrets.d and /run/secrets)"
+            ));
+        } else if is_within(link, mp) {
+            errs.push(format!(
+                "symlinkPath {link:?} is inside secretsMountPoint {mp:?}, among the generations; put it outside (e.g. /run/secrets)"
+            ));
+        } else if is_within(mp, link) {
+            errs.push(format!(
+                "secretsMountPoint {mp:?} is inside symlinkPath {link:?}: replacing the directory at symlinkPath would remove the mounted secrets; put them side by side"
+            ));
+        }
+    }
+    errs.into_iter()
+        .map(|e| format!("manifest is not valid: {e}"))
+        .collect()
+}
+
+/// Checks a unit name of `restartUnits`/`reloadUnits` the way systemd names units: it is
+/// passed to `systemctl` and written as one line of the restart list, so a name starting
+/// with `-` (an option), holding whitespace, `/` or a newline (another line) is refused.
+pub fn check_unit(u: &str) -> Result<(), String> {
+    let valid = !u.is_empty()
+        && u.len() <= 255
+        && !u.starts_with('-')
+        && u.contains('.')
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{u:?} is not a systemd unit name (letters, digits and :-_.\\@, with a type suffix such as .service, not starting with '-'); fix restartUnits/reloadUnits"
+        ))
+    }
 }
 
 /// Parses a mode string like Go's `strconv.ParseUint(m, 8, 16)` and keeps the permission
@@ -209,6 +366,22 @@ fn entry(c: &Common, owners: Owners) -> Result<Entry, String> {
     check_path(&c.path)?;
     let mode = parse_mode(&c.mode)?;
     let (uid, gid) = resolve(c, owners)?;
+    // (uid_t)-1 tells chown "leave it": the file would silently stay root's. (In check
+    // modes names are not looked up: a number next to a name is not used.)
+    let unresolved = owners == Owners::Unresolved;
+    for (what, v, named, field) in [
+        ("uid", uid, c.owner.is_some(), "owner/uid"),
+        ("gid", gid, c.group.is_some(), "group/gid"),
+    ] {
+        if v == u32::MAX && !(unresolved && named) {
+            return Err(format!(
+                "{what} 4294967295 is -1, which chown takes as \"leave unchanged\" (the file would stay root's); give a real {what} in `{field}`"
+            ));
+        }
+    }
+    for u in c.restart_units.iter().chain(&c.reload_units) {
+        check_unit(u)?;
+    }
     Ok(Entry {
         name: c.name.clone(),
         path: c.path.clone(),
@@ -253,13 +426,26 @@ pub fn walk_key<'a>(doc: &'a Document, key: &str) -> Result<&'a Value, String> {
 }
 
 /// Validates the manifest. Returns every problem found, one line each, naming the secret
-/// or template. `read_file` reads template files and (sopsfile depth) encrypted files.
+/// or template. Template files and (sopsfile depth) encrypted files are read.
 pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<String>> {
+    validate_opts(m, owners, depth, false)
+}
+
+/// [`validate`]; with `defer_unreadable` (an activation with `--keep-going`), a template
+/// whose file cannot be read is left out of the plan and its error put in
+/// [`Plan::unreadable`] instead of failing the whole manifest.
+pub fn validate_opts(
+    m: &Manifest,
+    owners: Owners,
+    depth: Depth,
+    defer_unreadable: bool,
+) -> Result<Plan, Vec<String>> {
     let mut errs = Vec::new();
     let mut plan = Plan::default();
     if !m.gnupg_home.is_empty() && (!m.ssh_key_paths.is_empty() || !m.age_key_file.is_empty()) {
         errs.push("manifest is not valid: gnupgHome and sshKeyPaths|ageKeyFile were specified in the manifest. Both options are mutually exclusive.".to_string());
     }
+    errs.extend(check_locations(m));
     let mut file_formats: Vec<(String, Format, String)> = Vec::new();
     let mut parsed: Vec<(String, Format, Result<Vec<Document>, String>)> = Vec::new();
     let mut names: Vec<&str> = Vec::new();
@@ -408,10 +594,18 @@ pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<
         let text = if !t.content.is_empty() {
             t.content.clone()
         } else if !t.file.is_empty() {
-            match std::fs::read_to_string(&t.file) {
-                Ok(s) => s,
+            match crate::inputs::read_text(
+                std::path::Path::new(&t.file),
+                crate::inputs::MAX_TEMPLATE_FILE,
+            ) {
+                Ok(s) => s.to_string(),
                 Err(err) => {
-                    errs.push(fail(format!("cannot read {}: {err}", t.file)));
+                    let e = fail(format!("cannot read {}: {err}", t.file));
+                    if defer_unreadable {
+                        plan.unreadable.push(e);
+                    } else {
+                        errs.push(e);
+                    }
                     continue;
                 }
             }
@@ -423,6 +617,7 @@ pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<
         };
         plan.templates.push(PlannedTemplate { entry: e, text });
     }
+    errs.extend(check_custom_paths(m, &plan));
     if errs.is_empty() {
         Ok(plan)
     } else {
@@ -430,8 +625,68 @@ pub fn validate(m: &Manifest, owners: Owners, depth: Depth) -> Result<Plan, Vec<
     }
 }
 
+/// Where a custom `path` may not go (one message per entry): a system directory, the
+/// mount point or inside it, `symlinkPath` or one of its parents, the installed location
+/// of another entry, or the custom path of another entry.
+fn check_custom_paths(m: &Manifest, plan: &Plan) -> Vec<String> {
+    let link = m.symlink_path.as_str();
+    let mp = m.secrets_mount_point.as_str();
+    let default = |kind: &str, name: &str| match kind {
+        "secret" => format!("{link}/{name}"),
+        _ => format!("{link}/rendered/{name}"),
+    };
+    let all: Vec<(&str, &Entry)> = plan
+        .secrets
+        .iter()
+        .map(|s| ("secret", &s.entry))
+        .chain(plan.templates.iter().map(|t| ("template", &t.entry)))
+        .collect();
+    let mut errs = Vec::new();
+    for (i, (kind, e)) in all.iter().enumerate() {
+        let p = e.path.as_str();
+        if p.is_empty() || (!link.is_empty() && p == default(kind, &e.name)) {
+            continue;
+        }
+        let problem = if SYSTEM_DIRS.contains(&p) {
+            Some("it is a system directory, which the symlink would replace".to_string())
+        } else if let Some(t) = FORBIDDEN_TREES.iter().find(|t| is_within(p, t)) {
+            Some(format!("it is inside {t}, where sealbox must not write"))
+        } else if !mp.is_empty() && is_within(p, mp) {
+            Some(format!(
+                "it is inside secretsMountPoint {mp:?}, among the generations and age-keys.txt"
+            ))
+        } else if !mp.is_empty() && is_within(mp, p) {
+            Some(format!(
+                "it is a parent directory of secretsMountPoint {mp:?}"
+            ))
+        } else if !link.is_empty() && is_within(link, p) {
+            Some(format!(
+                "it is symlinkPath {link:?} or one of its parent directories"
+            ))
+        } else if let Some((k2, e2)) = all
+            .iter()
+            .find(|(k2, e2)| !link.is_empty() && default(k2, &e2.name) == p)
+        {
+            Some(format!("it is where {k2} {} is installed", e2.name))
+        } else {
+            all[..i]
+                .iter()
+                .find(|(_, e2)| e2.path == p)
+                .map(|(k2, e2)| format!("{k2} {} has the same path", e2.name))
+        };
+        if let Some(why) = problem {
+            errs.push(format!(
+                "manifest is not valid: {kind} {}: path {p:?}: {why}; give each secret and template a path of its own",
+                e.name
+            ));
+        }
+    }
+    errs
+}
+
 fn parse_encrypted(file: &str, format: Format) -> Result<Vec<Document>, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("failed reading {file}: {e}"))?;
+    let bytes = crate::inputs::read(std::path::Path::new(file), crate::inputs::MAX_SOPS_FILE)
+        .map_err(|e| format!("failed reading {file}: {e}"))?;
     store::load_encrypted(format, &bytes, file)
         .map(|(docs, _)| docs)
         .map_err(|e| {
@@ -474,6 +729,53 @@ mod tests {
             "/a\rb",
         ] {
             assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn locations_units_and_nesting() {
+        assert!(is_within("/run/a/b", "/run/a") && is_within("/run/a", "/run/a"));
+        assert!(!is_within("/run/ab", "/run/a") && is_within("/x", "/"));
+        for ok in ["/run/secrets", "%r/secrets.d", "/a/..b"] {
+            assert!(check_plain("p", ok).is_ok(), "{ok}");
+        }
+        for bad in ["/", "%r/", "rel", "/a//b", "/a/", "/a/./b", "/a/../b", ""] {
+            assert!(check_plain("p", bad).is_err(), "{bad:?}");
+        }
+        let m = |mp: &str, link: &str| Manifest {
+            secrets_mount_point: mp.into(),
+            symlink_path: link.into(),
+            ..Manifest::default()
+        };
+        assert!(check_locations(&m("/run/secrets.d", "/run/secrets")).is_empty());
+        assert!(check_locations(&m("", "")).is_empty());
+        for (mp, link, why) in [
+            ("/run", "/run/secrets", "system directory"),
+            ("/nix/store/x", "/run/secrets", "inside /nix/store"),
+            ("/run/s", "/run/s", "the same path"),
+            ("/run/s", "/run/s/cur", "inside secretsMountPoint"),
+            ("/run/s/d", "/run/s", "inside symlinkPath"),
+        ] {
+            let e = check_locations(&m(mp, link));
+            assert!(e.len() == 1 && e[0].contains(why), "{mp} {link}: {e:?}");
+        }
+        for ok in [
+            "nginx.service",
+            "a@b.service",
+            "x-y_z.timer",
+            "a\\x2db.mount",
+        ] {
+            assert!(check_unit(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-x.service",
+            "a b.service",
+            "a.service\nb.service",
+            "noext",
+            "a/b.service",
+        ] {
+            assert!(check_unit(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -78,7 +78,7 @@ struct Case {
 
 fn secret(name: &str, file: &Path, format: &str, key: &str, mode: &str) -> String {
     format!(
-        r#"{{"name":{},"sopsFile":{},"format":{},"key":{},"mode":{},"owner":"no-such-user","group":null,"uid":0,"gid":0,"path":"/run/secrets/x"}}"#,
+        r#"{{"name":{},"sopsFile":{},"format":{},"key":{},"mode":{},"owner":"no-such-user","group":null,"uid":0,"gid":0,"path":""}}"#,
         js(name),
         js(&file.display().to_string()),
         js(format),

@@ -71,27 +71,41 @@ fn current_umask() -> u32 {
 /// Replaces `path` with `data` atomically. An existing file keeps its mode and owner; a
 /// new one gets `new_mode` (for [`ENCRYPTED_MODE`] the umask applies, as for any created
 /// file; [`PLAINTEXT_MODE`] is used as is).
+///
+/// A symlink at `path` is followed on purpose: the file it points to is replaced, as
+/// sops (and an editor saving in place) does, so a secrets file kept as a symlink into a
+/// repository stays one. sealbox acts with its user's rights, so a symlink of that user's
+/// (or root's) sends the write nowhere the user could not write anyway. Run as root, a
+/// symlink owned by another user is refused, and the target's directory is resolved
+/// following only root's symlinks (another user could otherwise choose where root
+/// writes). The temporary file is then created, renamed and synced through one open
+/// directory, never by looking the directory's path up again.
 pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
+    use sealbox_activation::safedir::Dir;
     let werr = |what: &str, e: std::io::Error| {
         Error::new(
             Code::CouldNotWriteOutputFile,
             format!("{}: cannot {what}: {e}", path.display()),
         )
     };
+    let as_root = nix::unistd::geteuid().is_root();
     // Write through a symlink to its target, as truncating in place would.
     let target: PathBuf = match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
+            if as_root && m.uid() != 0 {
+                return Err(werr(
+                    "follow the symlink",
+                    std::io::Error::other(format!(
+                        "it is owned by uid {}, and sealbox run as root follows only root's symlinks; write to the file itself",
+                        m.uid()
+                    )),
+                ));
+            }
             fs::canonicalize(path).map_err(|e| werr("resolve the symlink", e))?
         }
         _ => path.to_path_buf(),
     };
-    let existing = fs::metadata(&target).ok();
-    let mode = match &existing {
-        Some(m) => m.permissions().mode() & 0o7777,
-        None if new_mode == PLAINTEXT_MODE => new_mode,
-        None => new_mode & !current_umask(),
-    };
-    let dir = match target.parent() {
+    let dir_path = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
@@ -99,20 +113,27 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    remove_stale_temps(&dir, &base);
-    let tmp = dir.join(temp_name(&base, std::process::id(), rand::random::<u64>()));
+    let dir = Dir::open_io(&dir_path, None, sealbox_activation::inputs::read_policy())
+        .map_err(|e| werr("open its directory", e))?;
+    let existing = match dir.lstat(&base) {
+        Ok(Some(st)) if st.kind == sealbox_activation::safedir::Kind::RegularFile => Some(st),
+        _ => None,
+    };
+    let mode = match &existing {
+        Some(m) => m.mode,
+        None if new_mode == PLAINTEXT_MODE => new_mode,
+        None => new_mode & !current_umask(),
+    };
+    remove_stale_temps(&dir_path, &base);
+    let tmp = temp_name(&base, std::process::id(), rand::random::<u64>());
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-            .open(&tmp)
+        let mut f = dir
+            .create_file(&tmp, 0o600)
             .map_err(|e| werr("create a temporary file next to it", e))?;
         fault_point("create temp file");
         if let Some(m) = &existing {
             // Keep the owner; only root can give a file away, so ignore EPERM otherwise.
-            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid), Some(m.gid));
             fault_point("fchown");
         }
         f.set_permissions(fs::Permissions::from_mode(mode))
@@ -122,16 +143,15 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
         fault_point("write");
         f.sync_all().map_err(|e| werr("sync", e))?;
         fault_point("fsync");
-        fs::rename(&tmp, &target).map_err(|e| werr("replace", e))?;
+        dir.rename(&tmp, &dir, &base)
+            .map_err(|e| werr("replace", e))?;
         fault_point("rename");
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
+        let _ = dir.sync();
         fault_point("fsync dir");
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = dir.unlink(&tmp);
     }
     result
 }
@@ -594,6 +614,31 @@ mod tests {
         assert_eq!(names(&base), want);
         assert_eq!(fs::read(outside.join("witness")).unwrap(), [0u8; 12]);
         assert_eq!(fs::read(target.join("keep")).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_symlinked_target_is_written_through_unless_root_would_follow_another_users_link() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real.yaml");
+        fs::write(&real, b"old").unwrap();
+        let link = d.path().join("link.yaml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new", ENCRYPTED_MODE).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED (part): a symlink owned by another user needs root to make");
+            return;
+        }
+        std::os::unix::fs::lchown(&link, Some(1234), Some(1234)).unwrap();
+        let e = write_atomic(&link, b"evil", ENCRYPTED_MODE).unwrap_err();
+        assert!(e.to_string().contains("owned by uid 1234"), "{e}");
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        // and no temporary file was left
+        assert_eq!(names(d.path()), ["link.yaml", "real.yaml"]);
     }
 
     #[test]

@@ -492,3 +492,30 @@ impl Fixture {
         }
     }
 }
+
+/// Whether this root-only test can run: true as root. Otherwise it says `SKIPPED: <why>`
+/// when run by hand and fails under `CI=true` (CI never passes by skipping).
+pub fn need_root(why: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{why}: not running as root under CI=true"
+    );
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+/// A missing peer program: `SKIPPED: <why>` by hand (returns false), a failure under
+/// `CI=true`.
+pub fn need_tool(why: &str) -> bool {
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{why}: missing under CI=true"
+    );
+    eprintln!("SKIPPED: {why}");
+    false
+}
