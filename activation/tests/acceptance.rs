@@ -277,6 +277,7 @@ fn json_value(key: &str) -> Vec<u8> {
 
 #[test]
 fn thirty_secrets_five_formats_three_templates_four_activations() {
+    sealbox_testkit::require!(common::peers());
     let started = Instant::now();
     let f = Fixture::new();
     let ns = &f.ns;
@@ -612,6 +613,7 @@ fn result(dir: &Path) -> (HashMap<String, u64>, Vec<String>) {
 #[test]
 #[ignore = "a helper the other tests run inside their mount namespace"]
 fn helper_in_namespace() {
+    sealbox_testkit::require!(common::peers());
     let Ok(which) = std::env::var(HELPER_ENV) else {
         return;
     };
@@ -901,6 +903,7 @@ fn inotify_watcher(dir: &Path) {
 
 #[test]
 fn atomic_switch_under_concurrent_readers() {
+    sealbox_testkit::require!(common::peers());
     let started = Instant::now();
     let f = Fixture::new();
     let ns = &f.ns;
@@ -1045,6 +1048,7 @@ fn atomic_switch_under_concurrent_readers() {
 
 #[test]
 fn no_moment_with_a_secret_more_open_than_its_final_mode() {
+    sealbox_testkit::require!(common::peers());
     let started = Instant::now();
     let f = Fixture::new();
     let ns = &f.ns;

@@ -13,6 +13,7 @@ const BLOB: &[u8] = b"binary\x00\xff value\n";
 
 #[test]
 fn full_cycle_yaml_json_binary_dotenv_ini_templates_generations_lists_pruning() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -216,6 +217,7 @@ fn full_cycle_yaml_json_binary_dotenv_ini_templates_generations_lists_pruning() 
 
 #[test]
 fn a_failing_secret_leaves_the_old_generation_and_names_every_failure() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let json = f.enc("app.json", "json", APP_JSON_1.as_bytes());
@@ -276,6 +278,7 @@ fn a_failing_secret_leaves_the_old_generation_and_names_every_failure() {
 
 #[test]
 fn planted_symlinks_in_the_mount_point_are_never_followed() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -311,6 +314,7 @@ fn planted_symlinks_in_the_mount_point_are_never_followed() {
 
 #[test]
 fn names_with_dot_dot_are_rejected_before_anything_is_written() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let json = f.enc("app.json", "json", APP_JSON_1.as_bytes());
@@ -339,6 +343,7 @@ fn names_with_dot_dot_are_rejected_before_anything_is_written() {
 
 #[test]
 fn dry_activation_and_systemctl_mode() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -400,6 +405,7 @@ fn dry_activation_and_systemctl_mode() {
 
 #[test]
 fn user_mode_and_ignore_passwd() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -448,6 +454,7 @@ fn user_mode_and_ignore_passwd() {
 
 #[test]
 fn use_tmpfs_mounts_tmpfs() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let json = f.enc("app.json", "json", APP_JSON_1.as_bytes());
@@ -468,6 +475,7 @@ fn use_tmpfs_mounts_tmpfs() {
 
 #[test]
 fn ignore_passwd_makes_everything_root_owned() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let json = f.enc("app.json", "json", APP_JSON_1.as_bytes());

@@ -408,6 +408,7 @@ fn values(tag: &str) -> (String, String, String) {
 
 #[test]
 fn killed_activations_leave_the_old_or_the_new_generation_and_are_repaired() {
+    sealbox_testkit::require!(common::peers());
     let started = Instant::now();
     let f = Fixture::new();
     let ns = &f.ns;
@@ -670,6 +671,7 @@ fn killed_activations_leave_the_old_or_the_new_generation_and_are_repaired() {
 
 #[test]
 fn the_fault_hook_is_compiled_into_this_test_binary() {
+    sealbox_testkit::require!(common::peers());
     // The other side of `permissions.rs`'s check that default builds lack it.
     let bin = fs::read(BIN).unwrap();
     assert!(bin.windows(19).any(|w| w == b"SEALBOX_FAULT_AFTER"));
@@ -732,6 +734,7 @@ fn check_creds(
 /// leaves no temporary file in the credential store.
 #[test]
 fn killed_credential_placements_leave_whole_credentials_and_no_temp_files() {
+    sealbox_testkit::require!(common::peers());
     let started = Instant::now();
     let f = Fixture::new();
     let ns = &f.ns;

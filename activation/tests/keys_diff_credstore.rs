@@ -46,6 +46,7 @@ fn manifest_with_key(f: &Fixture, key: &Path) -> String {
 
 #[test]
 fn wait_for_key_installs_when_the_key_appears() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -72,6 +73,7 @@ fn wait_for_key_installs_when_the_key_appears() {
 
 #[test]
 fn missing_key_fails_naming_the_paths_with_and_without_waiting() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -115,6 +117,7 @@ fn missing_key_fails_naming_the_paths_with_and_without_waiting() {
 
 #[test]
 fn wrong_type_ssh_keys_are_reported_as_such() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let h = ns.h();
@@ -182,6 +185,7 @@ fn cs_env(ns: &Ns) -> String {
 /// are not listed; nothing is written.
 #[test]
 fn diff_reports_a_known_change_and_writes_nothing() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let cs = cs_env(ns);
@@ -273,6 +277,7 @@ fn diff_reports_a_known_change_and_writes_nothing() {
 
 #[test]
 fn credentials_are_placed_replaced_removed_and_validated() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let cs = credstore(ns);

@@ -36,6 +36,7 @@ fn base(f: &Fixture) -> M {
 
 #[test]
 fn values_that_were_silently_wrong_or_dangerous_are_refused_in_every_mode() {
+    sealbox_testkit::require!(common::peers());
     if !need_root("the manifest sanity tests need root (mount namespaces)") {
         return;
     }
@@ -308,6 +309,7 @@ fn values_that_were_silently_wrong_or_dangerous_are_refused_in_every_mode() {
 
 #[test]
 fn a_uid_next_to_an_owner_name_is_not_used_in_check_modes() {
+    sealbox_testkit::require!(common::peers());
     // check modes do not look names up; the number beside a name is never applied
     if !need_root("the manifest sanity tests need root (mount namespaces)") {
         return;

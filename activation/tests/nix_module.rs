@@ -160,6 +160,7 @@ impl Inputs {
 
 #[test]
 fn every_option_manifest_passes_the_sopsfile_check_and_installs_the_expected_tree() {
+    sealbox_testkit::require!(common::peers());
     let Some(lib) = nixpkgs_lib() else {
         println!(
             "SKIPPED: evaluating the NixOS module needs NIXPKGS_LIB (a checkout of nixpkgs' lib)"
@@ -333,6 +334,7 @@ fn tree(ns: &Ns, dir: &Path, prefix: &Path) -> Vec<String> {
 
 #[test]
 fn sops_nix_and_sealbox_modules_install_the_same_tree() {
+    sealbox_testkit::require!(common::peers());
     let Some(lib) = nixpkgs_lib() else {
         println!(
             "SKIPPED: evaluating the NixOS module needs NIXPKGS_LIB (a checkout of nixpkgs' lib)"

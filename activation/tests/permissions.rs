@@ -64,6 +64,7 @@ fn decoy_intact(ns: &Ns, d: &Path) {
 
 #[test]
 fn umask_000_and_077_give_identical_modes_and_no_directory_is_listable_by_others() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -159,6 +160,7 @@ fn umask_000_and_077_give_identical_modes_and_no_directory_is_listable_by_others
 
 #[test]
 fn planted_symlinks_at_paths_and_in_parents_are_never_followed() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -275,6 +277,7 @@ fn planted_symlinks_at_paths_and_in_parents_are_never_followed() {
 
 #[test]
 fn hostile_names_and_paths_are_refused_before_anything_is_written() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
@@ -363,6 +366,7 @@ fn hostile_names_and_paths_are_refused_before_anything_is_written() {
 #[cfg(not(feature = "fault-injection"))]
 #[test]
 fn default_builds_have_no_fault_hook() {
+    sealbox_testkit::require!(common::peers());
     let bin = std::fs::read(BIN).unwrap();
     assert!(!bin.windows(19).any(|w| w == b"SEALBOX_FAULT_AFTER"));
     assert!(!bin.windows(15).any(|w| w == b"sealbox-fault: "));

@@ -58,6 +58,7 @@ fn run(ns: &Ns, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn fifos_devices_directories_and_huge_files_named_by_a_manifest_fail_fast_and_clearly() {
+    sealbox_testkit::require!(common::peers());
     if !need_root("the special-file tests need root (mount namespaces, mknod)") {
         return;
     }
@@ -152,6 +153,7 @@ fn fifos_devices_directories_and_huge_files_named_by_a_manifest_fail_fast_and_cl
 
 #[test]
 fn special_key_files_never_block_and_other_keys_still_work() {
+    sealbox_testkit::require!(common::peers());
     if !need_root("the special-file tests need root (mount namespaces, mknod)") {
         return;
     }

@@ -39,6 +39,7 @@ fn spawn_reader(ns: &Ns, dir: &Path) -> Child {
 #[test]
 #[ignore = "a helper the watch test runs inside its mount namespace"]
 fn helper_in_namespace() {
+    sealbox_testkit::require!(common::peers());
     if std::env::var(HELPER_ENV).as_deref() != Ok("reader") {
         return;
     }
@@ -137,6 +138,7 @@ fn editor_save(src: &Path, target: &Path, n: usize) {
 
 #[test]
 fn watch_mode_bursts_units_readers_failures_and_sigterm() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let h = ns.h().to_path_buf();

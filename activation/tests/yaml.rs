@@ -9,6 +9,7 @@ const YAML: &str = "test_key: test_value\nnested:\n    test:\n        file: anot
 
 #[test]
 fn module_shaped_manifest_with_yaml() {
+    sealbox_testkit::require!(common::peers());
     let ns = Ns::new();
     let h = ns.h();
     let t = &ns.t;

