@@ -475,6 +475,9 @@ pub(crate) fn old_files(root: &Path, skip: Option<&str>) -> Vec<String> {
     out
 }
 
+/// Units to restart and to reload with systemctl.
+type UnitRequests = (Vec<String>, Vec<String>);
+
 /// Change detection and its log lines; the NixOS restart/reload lists are written here.
 /// Returns the units to restart and reload with systemctl (`--restart-units`, not dry),
 /// which the caller requests once the new generation is in place.
@@ -484,7 +487,7 @@ fn changes(
     link: &Path,
     secrets: &[Installed],
     templates: &[Installed],
-) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
+) -> Result<Option<UnitRequests>, String> {
     // Skipped when symlinkPath does not resolve (first activation after boot).
     if !fs::metadata(link).map(|md| md.is_dir()).unwrap_or(false) {
         return Ok(None);
