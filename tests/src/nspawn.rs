@@ -746,7 +746,9 @@ impl Cgroups {
                 .strip_prefix(mount_root.trim_end_matches('/'))
                 .unwrap_or(path)
                 .trim_start_matches('/');
-            let dir = Path::new(&mount_point).join(rel).join(&name);
+            let parent = Path::new(&mount_point).join(rel);
+            reap(&parent);
+            let dir = parent.join(&name);
             if fs::create_dir(&dir).is_ok() {
                 dirs.push(dir);
             }
@@ -765,7 +767,7 @@ impl Cgroups {
 
     /// Kills what is left in them (by PID) and removes them, deepest first.
     fn remove(&mut self) {
-        for _ in 0..50 {
+        for _ in 0..150 {
             let mut all: Vec<PathBuf> = Vec::new();
             for d in &self.dirs {
                 walk_dirs(d, &mut all);
@@ -788,6 +790,36 @@ impl Cgroups {
                 let _ = fs::remove_dir(d);
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Containers of a test process that was killed (its Drop never ran) keep running: their
+/// cgroups (`sealbox-e2e-<pid>-<n>` under `parent`, `<pid>` no longer alive) are emptied and
+/// removed when the next container starts.
+fn reap(parent: &Path) {
+    let Ok(rd) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("sealbox-e2e-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Alive: in /proc and not a zombie ("PID (comm) Z …").
+        let alive = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|st| Some(st.rsplit_once(") ")?.1.starts_with('Z')))
+            == Some(false);
+        if pid != std::process::id() && !alive {
+            Cgroups {
+                dirs: vec![e.path()],
+            }
+            .remove();
         }
     }
 }
