@@ -285,7 +285,7 @@ impl Machine {
     }
 
     /// Creates the parents of `guest` in the upper layer, with the owner and mode they have
-    /// in the root where they exist there (an upper directory hides the lower one's).
+    /// in the root where they exist there (a merged directory takes the upper one's).
     fn parents(&self, guest: &str) {
         let mut path = String::new();
         let comps: Vec<&str> = guest.split('/').filter(|c| !c.is_empty()).collect();
@@ -296,11 +296,15 @@ impl Machine {
             if up.exists() {
                 continue;
             }
-            fs::create_dir(&up).unwrap();
-            let (mode, uid, gid) = match fs::metadata(self.lower.join(&path[1..])) {
+            let (mode, uid, gid) = match fs::symlink_metadata(self.lower.join(&path[1..])) {
                 Ok(md) if md.is_dir() => (md.mode() & 0o7777, md.uid(), md.gid()),
+                // A directory in the upper layer would replace the symlink (/bin → usr/bin).
+                Ok(md) if md.file_type().is_symlink() => {
+                    panic!("{path} is a symlink in the container root: write {guest} through its target")
+                }
                 _ => (0o755, 0, 0),
             };
+            fs::create_dir(&up).unwrap();
             fs::set_permissions(&up, fs::Permissions::from_mode(mode)).unwrap();
             std::os::unix::fs::chown(&up, Some(uid), Some(gid)).unwrap();
         }
@@ -404,7 +408,7 @@ impl Machine {
             "--boot".into(),
             "--register=no".into(),
             // No systemd on the host to make a scope for the container ("Failed to open
-            // system bus" without it): the container stays in our cgroup.
+            // system bus" without it): it stays in the cgroup the script below moves to.
             "--keep-unit".into(),
             "--private-network".into(),
             format!("--machine=sealbox-e2e-{}", self.boots),
