@@ -283,9 +283,12 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
         }
     }
     // 13. change detection and unit requests
-    // quirk 9: keep – units are requested before the symlink switch.
+    // quirk 9: keep for the NixOS lists – they are written before the symlink switch
+    // (switch-to-configuration reads them only after the activation). Fixed for systemctl:
+    // see `deferred` below.
+    let mut deferred = None;
     if !m.user_mode {
-        changes(m, o, &link, &secrets, &templates)
+        deferred = changes(m, o, &link, &secrets, &templates)
             .map_err(|e| one(format!("cannot request units to restart: {e}")))?;
     }
     // 14. dry activation stops here
@@ -299,29 +302,42 @@ fn install(m: &Manifest, plan: &Plan, o: &Options) -> Result<(), Errors> {
     // 15. switch
     fsops::switch_symlink(&d, &link)
         .map_err(|e| one(format!("cannot update secrets symlink: {e}")))?;
-    // systemd credentials (sealbox extension): after the switch, like the custom paths
-    crate::credstore::sync_installed(&o.credstore_dir, m, plan, &secrets)
-        .map_err(|e| one(format!("cannot place systemd credentials: {e}")))?;
-    // 16. custom paths
-    for i in secrets.iter().chain(&templates) {
-        let default = join(&link, &i.rel);
-        let p = &i.entry.path;
-        if p.is_empty() || Path::new(p) == default {
-            continue;
+    let placed = (|| {
+        // systemd credentials (sealbox extension): after the switch, like the custom paths
+        crate::credstore::sync_installed(&o.credstore_dir, m, plan, &secrets)
+            .map_err(|e| one(format!("cannot place systemd credentials: {e}")))?;
+        // 16. custom paths
+        for i in secrets.iter().chain(&templates) {
+            let default = join(&link, &i.rel);
+            let p = &i.entry.path;
+            if p.is_empty() || Path::new(p) == default {
+                continue;
+            }
+            let owner = (!m.user_mode).then_some((i.entry.uid, i.entry.gid));
+            fsops::custom_symlink(Path::new(p), &default, owner).map_err(|e| {
+                one(format!(
+                    "failed to prepare symlinks to secret store: {} {}: {e}",
+                    if i.rel.starts_with("rendered/") {
+                        "template"
+                    } else {
+                        "secret"
+                    },
+                    i.entry.name
+                ))
+            })?;
         }
-        let owner = (!m.user_mode).then_some((i.entry.uid, i.entry.gid));
-        fsops::custom_symlink(Path::new(p), &default, owner).map_err(|e| {
-            one(format!(
-                "failed to prepare symlinks to secret store: {} {}: {e}",
-                if i.rel.starts_with("rendered/") {
-                    "template"
-                } else {
-                    "secret"
-                },
-                i.entry.name
-            ))
-        })?;
+        Ok::<(), Errors>(())
+    })();
+    // quirk 9: fix – `systemctl --no-block try-restart` acts at once, so it is requested
+    // only now that the new secrets are in place (generation, credentials, custom paths):
+    // requested before the switch, a service restarted in that window read the old ones
+    // (the real-systemd suite caught demo-app starting with its old credential). Requested
+    // even when placing a credential or custom path failed: the generation has switched.
+    if let Some((restart, reload)) = deferred {
+        request_via_systemctl(&restart, &reload)
+            .map_err(|e| one(format!("cannot request units to restart: {e}")))?;
     }
+    placed?;
     // 17. prune
     fsops::prune(&mpd, gen, m.keep_generations)
         .map_err(|e| one(format!("cannot prune old secrets generations: {e}")))?;
@@ -460,16 +476,22 @@ pub(crate) fn old_files(root: &Path, skip: Option<&str>) -> Vec<String> {
     out
 }
 
+/// Units to restart and to reload with systemctl.
+type UnitRequests = (Vec<String>, Vec<String>);
+
+/// Change detection and its log lines; the NixOS restart/reload lists are written here.
+/// Returns the units to restart and reload with systemctl (`--restart-units`, not dry),
+/// which the caller requests once the new generation is in place.
 fn changes(
     m: &Manifest,
     o: &Options,
     link: &Path,
     secrets: &[Installed],
     templates: &[Installed],
-) -> Result<(), String> {
+) -> Result<Option<UnitRequests>, String> {
     // Skipped when symlinkPath does not resolve (first activation after boot).
     if !fs::metadata(link).map(|md| md.is_dir()).unwrap_or(false) {
-        return Ok(());
+        return Ok(None);
     }
     // Resolve once so the old tree is read consistently.
     let old_root =
@@ -532,35 +554,9 @@ fn changes(
             for u in &reload {
                 eprintln!("would reload {u}");
             }
-            return Ok(());
+            return Ok(None);
         }
-        for (verb, units) in [
-            ("try-restart", &restart),
-            ("try-reload-or-restart", &reload),
-        ] {
-            if units.is_empty() {
-                continue;
-            }
-            let status = Command::new("systemctl")
-                .arg("--no-block")
-                .arg(verb)
-                .args(units)
-                .stdout(std::process::Stdio::from(std::io::stderr()))
-                .status()
-                .map_err(|e| {
-                    format!(
-                        "error running 'systemctl --no-block {verb} {}': {e}",
-                        units.join(" ")
-                    )
-                })?;
-            if !status.success() {
-                return Err(format!(
-                    "error running 'systemctl --no-block {verb} {}': {status}",
-                    units.join(" ")
-                ));
-            }
-        }
-        return Ok(());
+        return Ok(Some((restart, reload)));
     }
     let prefix = if o.dry {
         "dry-activation"
@@ -574,5 +570,35 @@ fn changes(
     fsops::append_units(
         &o.nixos_run_dir.join(format!("{prefix}-reload-list")),
         &reload,
-    )
+    )?;
+    Ok(None)
+}
+
+/// `systemctl --no-block try-restart <restart…>`, then `try-reload-or-restart <reload…>`
+/// (each only when non-empty; systemctl's output goes to stderr).
+fn request_via_systemctl(restart: &[String], reload: &[String]) -> Result<(), String> {
+    for (verb, units) in [("try-restart", restart), ("try-reload-or-restart", reload)] {
+        if units.is_empty() {
+            continue;
+        }
+        let status = Command::new("systemctl")
+            .arg("--no-block")
+            .arg(verb)
+            .args(units)
+            .stdout(std::process::Stdio::from(std::io::stderr()))
+            .status()
+            .map_err(|e| {
+                format!(
+                    "error running 'systemctl --no-block {verb} {}': {e}",
+                    units.join(" ")
+                )
+            })?;
+        if !status.success() {
+            return Err(format!(
+                "error running 'systemctl --no-block {verb} {}': {status}",
+                units.join(" ")
+            ));
+        }
+    }
+    Ok(())
 }

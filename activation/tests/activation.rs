@@ -491,3 +491,54 @@ fn ignore_passwd_makes_everything_root_owned() {
     assert_eq!(ns.stat(&m.mount().join("1")), "directory|751|0|0");
     assert_eq!(ns.stat(&m.link().join("tok")), "regular file|444|0|0");
 }
+
+/// With `--restart-units`, `systemctl --no-block try-restart` acts at once: it must be
+/// called only when a restarted service finds the new secrets – the switched generation,
+/// the credential and the custom path. The stand-in records what it sees when called.
+#[test]
+fn systemctl_is_called_once_the_new_secrets_are_in_place() {
+    let f = Fixture::new();
+    let ns = &f.ns;
+    let t = ns.t.clone();
+    let json = f.enc("app.json", "json", APP_JSON_1.as_bytes());
+    let mut s = e("db", &json, "json", "db/password");
+    s.restart = vec!["a.service"];
+    s.path = Some(t.join("etc/app/db").display().to_string());
+    let m = f.manifest(vec![s], vec![], 0);
+    let cs = t.join("credstore");
+    let mf = ns.h().join("m.json");
+    std::fs::write(
+        &mf,
+        m.json().replace(
+            "\"key\":\"db/password\"",
+            "\"key\":\"db/password\",\"credentialName\":\"db-cred\"",
+        ),
+    )
+    .unwrap();
+    let mfs = mf.to_str().unwrap();
+    let env = [("SEALBOX_CREDSTORE_DIR", cs.to_str().unwrap())];
+    assert!(ns.install(&[mfs], &env).status.success());
+    // A systemctl that records the link, the secret, the custom path and the credential.
+    let bin = t.join("bin");
+    ns.ok(&format!(
+        "mkdir -p {b} && cat > {b}/systemctl <<'EOS'\n#!/bin/sh\n\
+         {{ echo \"$*\"; readlink {link}; cat {link}/db; echo; cat {custom}; echo; cat {cs}/db-cred; echo; }} >> {t}/systemctl.log\nEOS\n\
+         chmod +x {b}/systemctl",
+        b = bin.display(),
+        link = m.link().display(),
+        custom = t.join("etc/app/db").display(),
+        cs = cs.display(),
+        t = t.display()
+    ));
+    sops_encrypt(APP_JSON_2.as_bytes(), "json", &f.recipient, &json);
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let o = ns.install(&["--restart-units", mfs], &[("PATH", &path), env[0]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8(ns.cat(&t.join("systemctl.log"))).unwrap(),
+        format!(
+            "--no-block try-restart a.service\n{}\npw2\npw2\npw2\n",
+            m.mount().join("2").display()
+        )
+    );
+}

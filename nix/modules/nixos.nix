@@ -16,7 +16,12 @@
 #   * `sops.environment` values are exported shell-escaped (taken literally),
 #     and PATH is exported only when `age.plugins` is non-empty (sops-nix
 #     exported `PATH=''` otherwise);
-#   * `gnupg.*` key sources give a warning: sealbox-install supports age only.
+#   * `gnupg.*` key sources give a warning: sealbox-install supports age only;
+#   * with `useSystemdActivation`, sops-install-secrets is also ordered
+#     Before=sysinit.target (sops-nix only pulls it in with WantedBy=, so services
+#     reading /run/secrets at boot race it). A key on a network mount
+#     (RequiresMountsFor= after network-online.target) would now be an ordering
+#     cycle: keep keys on local file systems.
 {
   config,
   options,
@@ -274,11 +279,37 @@ let
     ++ lib.optional (cfg.age.keyFile != null) cfg.age.keyFile
     ++ map toString cfg.age.sshKeyPaths;
 
-  unitEnv = cfg.environment // {
-    SOPS_RESTART_UNITS_VIA_SYSTEMCTL = "1";
-  };
-
   forUsersViaSystemd = hasSysusers || hasUserborn;
+
+  # A unit of install-units.json as `systemd.services.<name>`, completed with what depends on
+  # the configuration: key mounts, environment, plugins on PATH, the command.
+  installUnits = (builtins.fromJSON (builtins.readFile ./install-units.json)).units;
+  manifests = {
+    regular = manifest;
+    users = usersManifest;
+  };
+  installUnit =
+    name:
+    let
+      u = installUnits.${name};
+    in
+    {
+      inherit (u)
+        description
+        wantedBy
+        requiredBy
+        before
+        after
+        ;
+      unitConfig = u.unitConfig // {
+        RequiresMountsFor = requiresMounts;
+      };
+      environment = cfg.environment // u.environment;
+      path = cfg.age.plugins;
+      serviceConfig = u.serviceConfig // {
+        ExecStart = [ (installCmd (lib.concatMapStrings (f: " ${f}") u.flags) manifests.${u.manifest}) ];
+      };
+    };
 
   sshHostKeys =
     type:
@@ -577,48 +608,13 @@ in
         system.activationScripts.users.deps = [ "setupSecretsForUsers" ];
       })
 
-      # systemd mode.
+      # systemd mode: the units' settings live in install-units.json (read also by the
+      # real-systemd test suite, which boots them).
       (mkIf (cfg.useSystemdActivation && regularSecrets != [ ]) {
-        systemd.services.sops-install-secrets = {
-          description = "sealbox: install secrets";
-          wantedBy = [ "sysinit.target" ];
-          after = [
-            "local-fs.target"
-            "systemd-sysusers.service"
-            "userborn.service"
-          ];
-          requiredBy = [ "sysinit-reactivation.target" ];
-          before = [ "sysinit-reactivation.target" ];
-          unitConfig = {
-            DefaultDependencies = "no";
-            RequiresMountsFor = requiresMounts;
-          };
-          environment = unitEnv;
-          path = cfg.age.plugins;
-          serviceConfig = {
-            Type = "oneshot";
-            RemainAfterExit = true;
-            ExecStart = [ (installCmd "" manifest) ];
-          };
-        };
+        systemd.services.sops-install-secrets = installUnit "sops-install-secrets";
       })
       (mkIf (forUsersViaSystemd && userSecrets != [ ]) {
-        systemd.services.sops-install-secrets-for-users = {
-          description = "sealbox: install secrets for users";
-          wantedBy = [ "systemd-sysusers.service" ];
-          before = [ "systemd-sysusers.service" ];
-          unitConfig = {
-            DefaultDependencies = "no";
-            RequiresMountsFor = requiresMounts;
-          };
-          environment = unitEnv;
-          path = cfg.age.plugins;
-          serviceConfig = {
-            Type = "oneshot";
-            RemainAfterExit = true;
-            ExecStart = [ (installCmd " --ignore-passwd" usersManifest) ];
-          };
-        };
+        systemd.services.sops-install-secrets-for-users = installUnit "sops-install-secrets-for-users";
       })
     ]))
   ];

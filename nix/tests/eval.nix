@@ -315,7 +315,7 @@ let
     (eq "unit requiredBy/before" [
       unit.requiredBy
       unit.before
-    ] [ [ "sysinit-reactivation.target" ] [ "sysinit-reactivation.target" ] ])
+    ] [ [ "sysinit-reactivation.target" ] [ "sysinit.target" "sysinit-reactivation.target" ] ])
     (eq "unit DefaultDependencies" unit.unitConfig.DefaultDependencies "no")
     (eq "unit RequiresMountsFor" unit.unitConfig.RequiresMountsFor [ keyFile ])
     (eq "unit environment" unit.environment { SOPS_RESTART_UNITS_VIA_SYSTEMCTL = "1"; })

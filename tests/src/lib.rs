@@ -9,11 +9,15 @@
 //! * [`fuzz_targets`] are the fuzz targets, shared by `fuzz/` (cargo-fuzz) and the stable
 //!   `fuzz_smoke` test.
 //! * [`json`] is a small, independent JSON parser used to compare documents semantically.
+//! * [`nspawn`] boots a real systemd in a container; [`nixos_units`] renders the NixOS
+//!   module's install units for it (the `systemd_e2e` suite).
 
 pub mod check;
 pub mod fuzz_targets;
 pub mod gen;
 pub mod json;
+pub mod nixos_units;
+pub mod nspawn;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,7 +43,7 @@ pub use sealbox_testkit::{require, skip};
 ///
 /// `$SEALBOX_BIN` overrides. Otherwise `cargo build -p sealbox-cli` runs with the same profile
 /// and target directory as the running test executable (`<target>/<profile>/deps/<test>`).
-fn sealbox_bin() -> Result<PathBuf, String> {
+pub fn sealbox_bin() -> Result<PathBuf, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| workspace_bin("SEALBOX_BIN", "sealbox-cli", "sealbox"))
         .clone()

@@ -1,0 +1,684 @@
+//! The units we ship, booted under a real systemd (Debian bookworm's 252, in a
+//! `systemd-nspawn` container; see `sealbox_tests::nspawn`), with the freshly built
+//! binaries bound in. Each case boots a container of its own:
+//!
+//! 1. the NixOS module's `sops-install-secrets.service` (rendered from
+//!    `nix/modules/install-units.json`, the data the module reads) installs before the
+//!    services that read `/run/secrets`, and a switch to new secrets `try-restart`s or
+//!    reloads exactly the listed, running services;
+//! 2. `examples/systemd/`'s `sealbox.service` waits for a host key that appears after it
+//!    started, installs, and only then `demo-app.service` starts and gets its secret with
+//!    `LoadCredential=`;
+//! 3. `sealbox-watch.service`: an edit with the real sops reaches the consumer through one
+//!    restart; a broken edit keeps the generation and the consumer;
+//! 4. a reboot: the ramfs is gone and the secrets are back before the consumer starts;
+//! 5. the module's for-users unit installs before `systemd-sysusers.service`, which
+//!    creates a user with the hashed password it reads from there.
+//!
+//! The units are the repository's files, bound into the container unchanged, or rendered
+//! from the module's own data: a test cannot pass on a copy that has drifted.
+//!
+//! Needs root, `systemd-nspawn`, `debootstrap` and a Debian mirror (the first run builds
+//! the container root, about a minute; later runs reuse it). Where a container cannot
+//! start, a case says SKIPPED by hand and fails under `CI=true`. How to run it, what it
+//! takes: activation/README.md, "The real-systemd suite".
+
+use sealbox_tests::nixos_units::{self, Context};
+use sealbox_tests::nspawn::{self, Machine, Running};
+use sealbox_tests::{require, workspace_root, Peers};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// What every case needs.
+struct Env {
+    rootfs: PathBuf,
+    install: PathBuf,
+    peers: Peers,
+}
+
+fn env() -> Result<Env, String> {
+    sealbox_testkit::nspawn()?;
+    let peers = Peers::get()?;
+    let rootfs = nspawn::rootfs()?;
+    Ok(Env {
+        rootfs,
+        install: sealbox_tests::install_bin(),
+        peers,
+    })
+}
+
+fn examples(file: &str) -> PathBuf {
+    workspace_root().join("examples").join(file)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A fresh age identity on the host: (recipient, identity file text).
+fn age_key(env: &Env, dir: &Path) -> (String, String) {
+    let (recipient, file) = sealbox_tests::age_keygen(&env.peers, dir, "host-key");
+    (recipient, read(&file))
+}
+
+/// `plain` (YAML) encrypted by the real sops for `recipient`.
+fn sops_encrypt(env: &Env, dir: &Path, recipient: &str, plain: &str) -> Vec<u8> {
+    let scratch = tempfile::tempdir_in(dir).unwrap();
+    let f = scratch.path().join("plain.yaml");
+    std::fs::write(&f, plain).unwrap();
+    let o = Command::new(&env.peers.sops)
+        .args(["--encrypt", "--age", recipient])
+        .arg(&f)
+        .current_dir(scratch.path())
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sops");
+    assert!(
+        o.status.success(),
+        "sops --encrypt: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// The manifest `sealbox manifest --no-check-files` makes of a TOML description: the
+/// shape the NixOS module writes.
+fn manifest(env: &Env, dir: &Path, toml: &str) -> String {
+    let scratch = tempfile::tempdir_in(dir).unwrap();
+    let f = scratch.path().join("description.toml");
+    std::fs::write(&f, toml).unwrap();
+    let o = Command::new(&env.peers.sealbox)
+        .args(["manifest", "--no-check-files"])
+        .arg(&f)
+        .current_dir(scratch.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sealbox manifest");
+    assert!(
+        o.status.success(),
+        "sealbox manifest: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Lines of `text` starting with `prefix`.
+fn lines_with(text: &str, prefix: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+// ---- the NixOS shape --------------------------------------------------------------------------
+
+const NIXOS_KEY: &str = "/var/lib/sops-nix/key.txt";
+
+/// Renders unit `name` of the module's data file for `manifest` and puts it (with the links
+/// NixOS makes for `wantedBy`/`requiredBy`) into the machine.
+fn nixos_unit(name: &str, manifest: &str) -> nixos_units::Unit {
+    nixos_units::render(
+        &read(&nixos_units::data_file()),
+        name,
+        &Context {
+            package: "/usr/local",
+            manifest,
+            key_paths: &[NIXOS_KEY],
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn install_nixos_unit(m: &Machine, name: &str, manifest: &str) -> nixos_units::Unit {
+    let u = nixos_unit(name, manifest);
+    m.write(
+        &format!("/etc/systemd/system/{}", u.file_name),
+        &u.text,
+        0o644,
+    );
+    for l in &u.links {
+        m.symlink(l, &format!("/etc/systemd/system/{}", u.file_name));
+    }
+    u
+}
+
+/// What a NixOS system has and Debian's systemd lacks, and what the NixOS cases share.
+fn nixos_base(env: &Env, m: &mut Machine, key: &str) {
+    // NixOS's own target, restarted by switch-to-configuration; the install unit is
+    // RequiredBy= and Before= it. Debian's systemd 252 has no such unit.
+    m.write(
+        "/etc/systemd/system/sysinit-reactivation.target",
+        "[Unit]\nDescription=Reactivate sysinit units (as NixOS defines it)\n",
+        0o644,
+    );
+    m.write(NIXOS_KEY, key, 0o600);
+    m.bind_program(&env.install, "/usr/local/bin/sealbox-install");
+}
+
+/// A service that records, when it starts or reloads, what its secret file held then:
+/// `/var/log/e2e/<name>.log` gets `start <value>` / `reload <value>` (`MISSING` when the
+/// file was not there). NixOS-style: default dependencies only, no ordering on the install.
+const CONSUMER: &str = r#"#!/bin/sh
+# e2e-consumer start|reload NAME FILE
+v=$(cat "$3" 2>/dev/null) || v=MISSING
+echo "$1 $v" >> "/var/log/e2e/$2.log"
+[ "$1" = start ] && exec sleep infinity
+exit 0
+"#;
+
+fn consumer(m: &Machine, name: &str, secret: &str, enabled: bool) {
+    let unit = format!("app-{name}.service");
+    m.write(
+        &format!("/etc/systemd/system/{unit}"),
+        format!(
+            "[Unit]\nDescription=e2e consumer of {secret}\n\n[Service]\n\
+             ExecStart=/usr/local/bin/e2e-consumer start {name} {secret}\n\
+             ExecReload=/usr/local/bin/e2e-consumer reload {name} {secret}\n"
+        ),
+        0o644,
+    );
+    if enabled {
+        m.symlink(
+            &format!("/etc/systemd/system/multi-user.target.wants/{unit}"),
+            &format!("/etc/systemd/system/{unit}"),
+        );
+    }
+}
+
+fn consumer_log(r: &Running, name: &str) -> Vec<String> {
+    r.ok(&format!("cat /var/log/e2e/{name}.log 2>/dev/null || true"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Makes a missing ordering fail every time instead of now and then: the install takes
+/// two seconds longer, so a service not ordered after it starts before it is done. The
+/// drop-in adds no ordering of its own.
+const SLOW_INSTALL: &str = "[Service]\nExecStartPre=/bin/sleep 2\n";
+
+fn nixos_description(sops_file: &str) -> String {
+    format!(
+        r#"ageKeyFile = "{NIXOS_KEY}"
+defaultSopsFile = "{sops_file}"
+[secrets.a]
+restartUnits = ["app-a.service"]
+[secrets.b]
+reloadUnits = ["app-b.service"]
+[secrets.c]
+restartUnits = ["app-c.service"]
+[secrets.d]
+restartUnits = ["app-d.service"]
+"#
+    )
+}
+
+#[test]
+fn nixos_install_unit_runs_before_services_and_a_switch_restarts_exactly_the_listed_running_ones() {
+    let env = require!(env());
+    let mut m = Machine::new(&env.rootfs);
+    let host = m.host_dir();
+    let (recipient, key) = age_key(&env, &host);
+    nixos_base(&env, &mut m, &key);
+    // The "store": the sops file and manifest of generation 1.
+    let sops1 = "/nix/store/e2e-secrets-1.yaml";
+    let man1 = "/nix/store/e2e-manifest-1.json";
+    m.write(
+        sops1,
+        sops_encrypt(&env, &host, &recipient, "a: a-1\nb: b-1\nc: c-1\nd: d-1\n"),
+        0o444,
+    );
+    m.write(
+        man1,
+        manifest(&env, &host, &nixos_description(sops1)),
+        0o444,
+    );
+    install_nixos_unit(&m, "sops-install-secrets", man1);
+    m.write(
+        "/etc/systemd/system/sops-install-secrets.service.d/50-e2e-slow.conf",
+        SLOW_INSTALL,
+        0o644,
+    );
+    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
+    m.write("/var/log/e2e/.keep", "", 0o644);
+    // a: restarted, b: reloaded, c: listed by a secret that does not change, d: listed but
+    // not running (try-restart must not start it).
+    consumer(&m, "a", "/run/secrets/a", true);
+    consumer(&m, "b", "/run/secrets/b", true);
+    consumer(&m, "c", "/run/secrets/c", true);
+    consumer(&m, "d", "/run/secrets/d", false);
+
+    let r = require!(m.boot());
+    r.wait_booted();
+    assert_eq!(r.show("sops-install-secrets.service", "Result"), "success");
+    assert_eq!(
+        r.show("sops-install-secrets.service", "ActiveState"),
+        "active"
+    );
+    // Each running consumer found its secret at its start.
+    for (name, v) in [("a", "a-1"), ("b", "b-1"), ("c", "c-1")] {
+        assert_eq!(
+            consumer_log(&r, name),
+            [format!("start {v}")],
+            "app-{name} at boot"
+        );
+        let installed = r.mono(
+            "sops-install-secrets.service",
+            "ActiveEnterTimestampMonotonic",
+        );
+        let started = r.mono(
+            &format!("app-{name}.service"),
+            "ExecMainStartTimestampMonotonic",
+        );
+        assert!(
+            installed > 0 && installed <= started,
+            "app-{name} started at {started} µs, before the install finished at {installed} µs"
+        );
+    }
+    assert_eq!(r.show("app-d.service", "ActiveState"), "inactive");
+    assert_eq!(
+        r.ok("readlink /run/secrets; stat -f -c %T /run/secrets.d/"),
+        "/run/secrets.d/1\nramfs\n"
+    );
+    let inv = |r: &Running, n: &str| r.show(&format!("app-{n}.service"), "InvocationID");
+    let (a0, b0, c0) = (inv(&r, "a"), inv(&r, "b"), inv(&r, "c"));
+
+    // A switch, as NixOS does it: a new manifest (new store paths), the unit's ExecStart
+    // changes, the unit restarts together with sysinit-reactivation.target.
+    let sops2 = "/nix/store/e2e-secrets-2.yaml";
+    let man2 = "/nix/store/e2e-manifest-2.json";
+    let enc2 = sops_encrypt(&env, &host, &recipient, "a: a-2\nb: b-2\nc: c-1\nd: d-2\n");
+    let put = |path: &str, bytes: &[u8]| {
+        let o = r.sh_with_input(&format!("cat > {path}"), bytes);
+        assert!(o.status.success(), "{path}: {o:?}");
+    };
+    put(sops2, &enc2);
+    put(
+        man2,
+        manifest(&env, &host, &nixos_description(sops2)).as_bytes(),
+    );
+    put(
+        "/etc/systemd/system/sops-install-secrets.service",
+        nixos_unit("sops-install-secrets", man2).text.as_bytes(),
+    );
+    r.ok("systemctl daemon-reload && systemctl restart sops-install-secrets.service sysinit-reactivation.target");
+    r.wait_until("app-a's restart and app-b's reload", 60, |r| {
+        consumer_log(r, "a").len() == 2 && consumer_log(r, "b").len() == 2
+    });
+    // Anything else the switch would (wrongly) cause has had time to happen.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(consumer_log(&r, "a"), ["start a-1", "start a-2"]);
+    assert_ne!(inv(&r, "a"), a0, "app-a was restarted");
+    assert_eq!(consumer_log(&r, "b"), ["start b-1", "reload b-2"]);
+    assert_eq!(inv(&r, "b"), b0, "app-b was reloaded, not restarted");
+    assert_eq!(consumer_log(&r, "c"), ["start c-1"]);
+    assert_eq!(inv(&r, "c"), c0, "app-c's secret did not change");
+    assert_eq!(r.show("app-d.service", "ActiveState"), "inactive");
+    assert!(
+        consumer_log(&r, "d").is_empty(),
+        "try-restart started app-d"
+    );
+    assert_eq!(r.ok("readlink /run/secrets"), "/run/secrets.d/2\n");
+    let journal = r.journal("sops-install-secrets.service");
+    assert!(
+        journal.contains("modifying secrets: a, b, d"),
+        "the install's log:\n{journal}"
+    );
+}
+
+// ---- the Debian shape (examples/systemd) ------------------------------------------------------
+
+/// The demo key the example's secrets are encrypted for, and their values.
+const DB_PASSWORD: &str = "correct horse battery staple";
+
+/// The walkthrough's `demo-app`: says what it found at its start, then keeps running.
+const DEMO_APP: &str = r#"#!/bin/sh
+# demo-app --db-password-file FILE (the systemd end-to-end suite's stand-in)
+f=$2
+echo "demo-app: started as $(id -un); $f is $(stat -c '%a %U' "$f" 2>&1); db password: $(cat "$f" 2>&1)"
+exec sleep infinity
+"#;
+
+/// The example units and manifest bound unchanged; `units` are enabled as `systemctl
+/// enable` would. The sops file is the caller's business (bound or editable).
+fn debian_machine(env: &Env, units: &[&str]) -> Machine {
+    let mut m = Machine::new(&env.rootfs);
+    for u in units {
+        let f = examples("systemd").join(u);
+        m.enable(u, &read(&f));
+        m.bind_ro(&f, &format!("/etc/systemd/system/{u}"));
+    }
+    m.bind_ro(
+        examples("systemd").join("manifest.json"),
+        "/etc/sealbox/manifest.json",
+    );
+    m.bind_program(&env.install, "/usr/local/bin/sealbox-install");
+    m.write("/usr/local/bin/demo-app", DEMO_APP, 0o755);
+    // README step 6: addgroup --system demo-app && adduser --system --ingroup demo-app demo-app
+    let id = m.free_system_id(990);
+    m.append("/etc/group", &format!("demo-app:x:{id}:\n"));
+    m.append(
+        "/etc/passwd",
+        &format!("demo-app:x:{id}:{id}::/nonexistent:/usr/sbin/nologin\n"),
+    );
+    m
+}
+
+fn demo_key() -> String {
+    read(&examples("keys").join("demo-age-key.txt"))
+}
+
+/// demo-app's start lines this boot.
+fn demo_starts(r: &Running) -> Vec<String> {
+    lines_with(&r.journal("demo-app.service"), "demo-app: started")
+}
+
+/// demo-app started once, after sealbox.service finished, with the password from its
+/// credential.
+fn assert_demo_app_started_once_after_install(r: &Running, password: &str) {
+    r.wait_until("demo-app's start line", 30, |r| !demo_starts(r).is_empty());
+    let starts = demo_starts(r);
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert!(
+        starts[0].ends_with(&format!("db password: {password}")),
+        "{starts:?}"
+    );
+    assert!(
+        starts[0].contains("/run/credentials/demo-app.service/demo-app-db is 400 demo-app;"),
+        "the credential is demo-app's own, read-only: {starts:?}"
+    );
+    let installed = r.mono("sealbox.service", "ActiveEnterTimestampMonotonic");
+    let started = r.mono("demo-app.service", "ExecMainStartTimestampMonotonic");
+    assert!(
+        installed > 0 && installed <= started,
+        "demo-app started at {started} µs, before sealbox.service finished at {installed} µs"
+    );
+}
+
+#[test]
+fn debian_unit_waits_for_a_late_host_key_then_the_consumer_gets_its_credential() {
+    let env = require!(env());
+    let mut m = debian_machine(&env, &["sealbox.service", "demo-app.service"]);
+    m.bind_ro(
+        examples("secrets.enc.yaml"),
+        "/etc/sealbox/secrets.enc.yaml",
+    );
+    let r = require!(m.boot());
+    // First boot: no key yet. sealbox.service is waiting; demo-app waits for it.
+    r.wait_until("sealbox.service to wait for the key", 60, |r| {
+        r.journal("sealbox.service")
+            .contains("waiting up to 60 s for a key to appear at /etc/sealbox/key.txt")
+    });
+    assert_eq!(r.show("sealbox.service", "ActiveState"), "activating");
+    assert_eq!(r.show("demo-app.service", "ActiveState"), "inactive");
+    assert!(!r.sh("test -e /run/secrets").status.success());
+    // The key appears (as a provisioning step would write it).
+    let o = r.sh_with_input(
+        "umask 077 && cat > /etc/sealbox/.key.new && mv /etc/sealbox/.key.new /etc/sealbox/key.txt",
+        demo_key().as_bytes(),
+    );
+    assert!(o.status.success(), "{o:?}");
+    r.wait_booted();
+    assert_eq!(r.show("sealbox.service", "Result"), "success");
+    assert_demo_app_started_once_after_install(&r, DB_PASSWORD);
+    assert_eq!(
+        r.ok("stat -c '%a %U %G' /run/credstore/demo-app-db /etc/demo-app /run/secrets/rendered/demo-app.env; stat -f -c %T /run/secrets.d/; readlink /etc/demo-app/db-password"),
+        "400 root root\n755 root root\n440 root demo-app\nramfs\n/run/secrets/db-password\n",
+        "credential, custom path's parent (0755, see sealbox.service's comment), template"
+    );
+}
+
+#[test]
+fn watch_unit_restarts_the_consumer_once_per_sops_edit_and_keeps_all_on_a_broken_edit() {
+    let env = require!(env());
+    let mut m = debian_machine(
+        &env,
+        &[
+            "sealbox.service",
+            "sealbox-watch.service",
+            "demo-app.service",
+        ],
+    );
+    // Editable here: the edits are made with the real sops, inside the container.
+    m.write(
+        "/etc/sealbox/secrets.enc.yaml",
+        read(&examples("secrets.enc.yaml")),
+        0o644,
+    );
+    m.write("/etc/sealbox/key.txt", demo_key(), 0o600);
+    // The Go sops is static: it runs in any container (no --version probe, which would
+    // look for updates online).
+    m.bind_ro(&env.peers.sops, "/usr/local/bin/sops");
+    let r = require!(m.boot());
+    r.wait_booted();
+    assert_eq!(r.show("sealbox-watch.service", "ActiveState"), "active");
+    assert_demo_app_started_once_after_install(&r, DB_PASSWORD);
+    r.wait_until("the watch's first activation", 30, |r| {
+        r.journal("sealbox-watch.service")
+            .contains("watch: activation 1 done")
+    });
+    let inv0 = r.show("demo-app.service", "InvocationID");
+    let gen0 = r.ok("readlink /run/secrets");
+
+    // An edit with sops: one activation, one restart of demo-app.
+    r.ok("SOPS_AGE_KEY_FILE=/etc/sealbox/key.txt SOPS_DISABLE_VERSION_CHECK=1 \
+          sops set /etc/sealbox/secrets.enc.yaml '[\"database\"][\"password\"]' '\"rotated by sops\"'");
+    r.wait_until("demo-app to start with the new password", 60, |r| {
+        demo_starts(r)
+            .last()
+            .is_some_and(|l| l.ends_with("db password: rotated by sops"))
+    });
+    // Three debounce periods: a second activation or restart would have happened.
+    std::thread::sleep(Duration::from_millis(1500));
+    let starts = demo_starts(&r);
+    assert_eq!(starts.len(), 2, "one restart for one edit: {starts:?}");
+    let inv1 = r.show("demo-app.service", "InvocationID");
+    assert_ne!(inv1, inv0);
+    let gen1 = r.ok("readlink /run/secrets");
+    assert_ne!(gen1, gen0, "a new generation");
+    assert_eq!(
+        r.ok("cat /run/secrets/db-password /run/credstore/demo-app-db"),
+        "rotated by sopsrotated by sops"
+    );
+    let watch_log = r.journal("sealbox-watch.service");
+    assert_eq!(
+        lines_with(&watch_log, "sealbox-install: watch: activation 2 done").len(),
+        1,
+        "{watch_log}"
+    );
+    assert!(!watch_log.contains("activation 3"), "{watch_log}");
+
+    // A broken edit: the value replaced by hand in the encrypted file (the MAC no longer
+    // matches). The activation fails; generation, secret and consumer stay.
+    r.ok("sed -i 's/^\\(    password: \\)ENC\\[.*$/\\1typed-in-by-hand/' /etc/sealbox/secrets.enc.yaml \
+          && grep -q 'password: typed-in-by-hand' /etc/sealbox/secrets.enc.yaml");
+    r.wait_until("the watch's failed activation", 60, |r| {
+        r.journal("sealbox-watch.service")
+            .contains("watch: activation 3 failed; the previous generation stays active")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let watch_log = r.journal("sealbox-watch.service");
+    assert!(
+        watch_log.contains("/etc/sealbox/secrets.enc.yaml"),
+        "the error names the file:\n{watch_log}"
+    );
+    assert_eq!(r.ok("readlink /run/secrets"), gen1);
+    assert_eq!(r.ok("cat /run/secrets/db-password"), "rotated by sops");
+    assert_eq!(demo_starts(&r).len(), 2);
+    assert_eq!(r.show("demo-app.service", "InvocationID"), inv1);
+    assert_eq!(r.show("sealbox-watch.service", "ActiveState"), "active");
+    assert_eq!(r.show("sealbox-watch.service", "NRestarts"), "0");
+}
+
+#[test]
+fn after_a_reboot_the_secrets_are_back_on_a_fresh_ramfs_before_the_consumer_starts() {
+    let env = require!(env());
+    let mut m = debian_machine(&env, &["sealbox.service", "demo-app.service"]);
+    m.bind_ro(
+        examples("secrets.enc.yaml"),
+        "/etc/sealbox/secrets.enc.yaml",
+    );
+    m.write("/etc/sealbox/key.txt", demo_key(), 0o600);
+    {
+        let r = require!(m.boot());
+        r.wait_booted();
+        assert_demo_app_started_once_after_install(&r, DB_PASSWORD);
+        // A second generation and a stray file: a ramfs that survived would show both.
+        r.ok("systemctl restart sealbox.service && touch /run/secrets.d/left-from-boot-1");
+        assert_eq!(r.ok("readlink /run/secrets"), "/run/secrets.d/2\n");
+        r.poweroff();
+    }
+    let r = require!(m.boot());
+    r.wait_booted();
+    assert_eq!(
+        r.ok("ls -A /run/secrets.d; readlink /run/secrets; stat -f -c %T /run/secrets.d/"),
+        "1\nage-keys.txt\n/run/secrets.d/1\nramfs\n",
+        "generation 1 on a fresh ramfs, nothing left from the first boot"
+    );
+    assert_demo_app_started_once_after_install(&r, DB_PASSWORD);
+    assert_eq!(
+        r.ok("cat /run/credstore/demo-app-db"),
+        DB_PASSWORD,
+        "the credential is back too"
+    );
+}
+
+// ---- user secrets (NixOS shape) ---------------------------------------------------------------
+
+/// sha512-crypt of "hunter2" (`openssl passwd -6 -salt sealboxe2e hunter2`).
+const ALICE_HASH: &str =
+    "$6$sealboxe2e$y6Sk0KyCqNP.1vl99EhccZ1OvkGKbhrCyxJMOi.ZblD4s1S8vsxnSHh0xkOwDiko62JFCmkpg1Zn86.pWdyub0";
+
+#[test]
+fn nixos_for_users_unit_installs_before_sysusers_creates_the_user_with_its_password() {
+    let env = require!(env());
+    let mut m = Machine::new(&env.rootfs);
+    let host = m.host_dir();
+    let (recipient, key) = age_key(&env, &host);
+    nixos_base(&env, &mut m, &key);
+    let sops = "/nix/store/e2e-secrets.yaml";
+    m.write(
+        sops,
+        sops_encrypt(
+            &env,
+            &host,
+            &recipient,
+            &format!("alice-password: '{ALICE_HASH}'\nalice-token: tok-alice\n"),
+        ),
+        0o444,
+    );
+    // The module's two manifests: neededForUsers secrets apart, in /run/secrets-for-users.
+    let users_manifest = "/nix/store/e2e-manifest-for-users.json";
+    m.write(
+        users_manifest,
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"{NIXOS_KEY}\"\ndefaultSopsFile = \"{sops}\"\n\
+                 secretsMountPoint = \"/run/secrets-for-users.d\"\n\
+                 symlinkPath = \"/run/secrets-for-users\"\n[secrets.alice-password]\n"
+            ),
+        ),
+        0o444,
+    );
+    let regular_manifest = "/nix/store/e2e-manifest.json";
+    m.write(
+        regular_manifest,
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"{NIXOS_KEY}\"\ndefaultSopsFile = \"{sops}\"\n\
+                 [secrets.alice-token]\nowner = \"alice\"\n"
+            ),
+        ),
+        0o444,
+    );
+    let u = install_nixos_unit(&m, "sops-install-secrets-for-users", users_manifest);
+    assert_eq!(u.manifest_kind, "users");
+    assert!(u.text.contains(" --ignore-passwd "), "{}", u.text);
+    install_nixos_unit(&m, "sops-install-secrets", regular_manifest);
+    m.write(
+        "/etc/systemd/system/sops-install-secrets-for-users.service.d/50-e2e-slow.conf",
+        SLOW_INSTALL,
+        0o644,
+    );
+    // The user, and its password handed to systemd-sysusers as a credential (what a
+    // sysusers-based NixOS does with hashedPasswordFile).
+    m.write(
+        "/etc/sysusers.d/e2e-alice.conf",
+        "u alice - \"sealbox e2e user\" /home/alice /bin/sh\n",
+        0o644,
+    );
+    m.write(
+        "/etc/systemd/system/systemd-sysusers.service.d/50-e2e-password.conf",
+        "[Service]\nLoadCredential=passwd.hashed-password.alice:/run/secrets-for-users/alice-password\n",
+        0o644,
+    );
+    assert!(
+        !m.read("/etc/passwd").contains("\nalice:"),
+        "alice must not exist before the boot"
+    );
+
+    let r = require!(m.boot());
+    r.wait_booted();
+    for unit in [
+        "sops-install-secrets-for-users.service",
+        "systemd-sysusers.service",
+        "sops-install-secrets.service",
+    ] {
+        assert_eq!(r.show(unit, "Result"), "success", "{unit}");
+        assert_eq!(r.show(unit, "ActiveState"), "active", "{unit}");
+    }
+    let for_users = r.mono(
+        "sops-install-secrets-for-users.service",
+        "ActiveEnterTimestampMonotonic",
+    );
+    let sysusers_start = r.mono(
+        "systemd-sysusers.service",
+        "ExecMainStartTimestampMonotonic",
+    );
+    assert!(
+        for_users > 0 && for_users <= sysusers_start,
+        "systemd-sysusers ran at {sysusers_start} µs, before the for-users install finished at {for_users} µs"
+    );
+    assert_eq!(
+        r.ok("getent shadow alice | cut -d: -f2"),
+        format!("{ALICE_HASH}\n"),
+        "systemd-sysusers created alice with the password from /run/secrets-for-users"
+    );
+    assert_eq!(
+        r.ok("readlink /run/secrets-for-users; stat -f -c %T /run/secrets-for-users.d/; stat -c '%a %U %G' /run/secrets-for-users/alice-password"),
+        "/run/secrets-for-users.d/1\nramfs\n400 root root\n"
+    );
+    // The regular install runs after systemd-sysusers: alice exists for it.
+    assert_eq!(
+        r.ok("stat -c %U /run/secrets/alice-token; cat /run/secrets/alice-token"),
+        "alice\ntok-alice"
+    );
+}
+
+// ---- the docs quote the files -------------------------------------------------------------------
+
+/// examples/systemd/README.md quotes demo-app.service's important lines; they must be the
+/// file's (the suite boots the file, readers copy the README).
+#[test]
+fn the_readme_quotes_lines_of_the_demo_app_unit_file() {
+    let readme = read(&examples("systemd").join("README.md"));
+    let unit = read(&examples("systemd").join("demo-app.service"));
+    let block = readme
+        .split("```ini\n")
+        .find(|b| b.contains("LoadCredential=demo-app-db"))
+        .and_then(|b| b.split("```").next())
+        .expect("README.md quotes demo-app.service in an ini block");
+    for l in block.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            unit.lines().any(|u| u == l),
+            "README.md quotes {l:?}, which demo-app.service does not have"
+        );
+    }
+}
