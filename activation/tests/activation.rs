@@ -497,6 +497,7 @@ fn ignore_passwd_makes_everything_root_owned() {
 /// the credential and the custom path. The stand-in records what it sees when called.
 #[test]
 fn systemctl_is_called_once_the_new_secrets_are_in_place() {
+    sealbox_testkit::require!(common::peers());
     let f = Fixture::new();
     let ns = &f.ns;
     let t = ns.t.clone();
