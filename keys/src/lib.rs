@@ -6,3 +6,5 @@
 //! Each source is one module.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod pgp;
