@@ -76,6 +76,23 @@ fn info(k: &SignedSecretKey) -> Imported {
     }
 }
 
+/// The armor blocks of ASCII-armored data (gpg writes one per `--export` call and files
+/// often hold several, one after the other); binary data is one block.
+fn armor_blocks(data: &[u8]) -> Vec<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN PGP ";
+    let starts: Vec<usize> = (0..data.len())
+        .filter(|&i| (i == 0 || data[i - 1] == b'\n') && data[i..].starts_with(BEGIN))
+        .collect();
+    if starts.is_empty() {
+        return vec![data];
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &s)| &data[s..starts.get(n + 1).copied().unwrap_or(data.len())])
+        .collect()
+}
+
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
@@ -130,19 +147,21 @@ impl Keyring {
                 MAX_KEYRING_BYTES >> 20
             )));
         }
-        let (iter, _) = PublicOrSecret::from_reader_many(data)
-            .map_err(|e| bad(format!("not OpenPGP key data: {e}")))?;
         let mut added = Vec::new();
-        for item in iter {
-            match item {
-                Ok(PublicOrSecret::Secret(k)) => {
-                    added.push(info(&k));
-                    self.keys.push(k);
+        for block in armor_blocks(data) {
+            let (iter, _) = PublicOrSecret::from_reader_many(block)
+                .map_err(|e| bad(format!("not OpenPGP key data: {e}")))?;
+            for item in iter {
+                match item {
+                    Ok(PublicOrSecret::Secret(k)) => {
+                        added.push(info(&k));
+                        self.keys.push(k);
+                    }
+                    Ok(PublicOrSecret::Public(_)) => {}
+                    // A key rpgp cannot parse (an old v3 key, an unknown algorithm) is
+                    // skipped, as sops' loadRing skips unsupported keys.
+                    Err(e) => tracing::debug!("{what}: skipping an unreadable key: {e}"),
                 }
-                Ok(PublicOrSecret::Public(_)) => {}
-                // A key rpgp cannot parse (an old v3 key, an unknown algorithm) is skipped,
-                // as sops' loadRing skips unsupported keys; the others stay usable.
-                Err(e) => tracing::debug!("{what}: skipping an unreadable key: {e}"),
             }
         }
         Ok(added)
@@ -249,6 +268,25 @@ mod tests {
             "Imported /etc/ssh/ssh_host_rsa_key as GPG key with fingerprint \
              2504791468b153b8a3963cc97ba53d1919c5dfd4"
         );
+    }
+
+    #[test]
+    fn every_armor_block_of_a_file_is_read() {
+        let asc = include_bytes!("../../../tests/vectors/sops-3.13/sops_functional_tests_key.asc");
+        assert_eq!(armor_blocks(asc).len(), 5);
+        let mut k = Keyring::new();
+        let added = k.add_keys(asc, "sops_functional_tests_key.asc").unwrap();
+        // Two secret keys; the three public-key blocks add nothing.
+        assert_eq!(added.len(), 2, "{added:?}");
+        assert_eq!(
+            k.fingerprints(),
+            [
+                "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
+                "D7229043384BCC60326C6FB9D8720D957C3D3074"
+            ]
+        );
+        assert!(added.iter().all(|i| !i.protected));
+        assert_eq!(armor_blocks(b"\x99binary").len(), 1);
     }
 
     #[test]
