@@ -21,9 +21,16 @@ fn a_data_key_we_encrypt_opens_with_gpg_d_and_what_gpg_encrypts_opens_with_us() 
     let given = fp.to_ascii_lowercase();
     let given = format!("{} {}", &given[..20], &given[20..]);
     let key = pgp::encrypt(&home.gpg(), &given, DATA_KEY).unwrap();
-    assert_eq!(key.fingerprint, fp.to_ascii_lowercase(), "case kept, spaces gone");
+    assert_eq!(
+        key.fingerprint,
+        fp.to_ascii_lowercase(),
+        "case kept, spaces gone"
+    );
     assert!(key.enc.starts_with("-----BEGIN PGP MESSAGE-----\n"));
-    assert!(key.enc.ends_with("-----END PGP MESSAGE-----"), "trimmed as sops trims");
+    assert!(
+        key.enc.ends_with("-----END PGP MESSAGE-----"),
+        "trimmed as sops trims"
+    );
     assert_eq!(home.ok(&["-d"], key.enc.as_bytes()), DATA_KEY);
 
     // gpg -e -> ours, through gpg and, with the exported secret key, in-process.
@@ -41,7 +48,7 @@ fn a_data_key_we_encrypt_opens_with_gpg_d_and_what_gpg_encrypts_opens_with_us() 
     let secret = home.ok(&["--batch", "--export-secret-keys", "-a", &fp], b"");
     let mut ring = pgp::Keyring::new();
     ring.add_keys(&secret, "exported key").unwrap();
-    assert_eq!(ring.fingerprints(), [fp.clone()]);
+    assert_eq!(ring.fingerprints(), [fp.as_str()]);
     let in_process = Decryptor::in_memory(ring).decrypt(&entry).unwrap();
     assert_eq!(&in_process[..], DATA_KEY);
 
@@ -122,7 +129,10 @@ fn a_recipient_without_a_public_key_is_a_clear_error_naming_it_and_how_to_import
     let home = Home::new(&gpg);
     let fp = "0123456789ABCDEF0123456789ABCDEF01234567";
     let e = pgp::encrypt(&home.gpg(), fp, DATA_KEY).unwrap_err();
-    assert!(matches!(&e, Error::MissingPublicKey { fingerprint } if fingerprint == fp), "{e:?}");
+    assert!(
+        matches!(&e, Error::MissingPublicKey { fingerprint } if fingerprint == fp),
+        "{e:?}"
+    );
     assert!(e.is_missing_public_key());
     assert!(e.to_string().contains(fp), "{e}");
     let hint = e.hint().unwrap();
@@ -143,7 +153,7 @@ fn a_message_for_a_key_we_lack_is_no_secret_key_with_its_key_id() {
     // Bob has only Alice's public key.
     let bob = Home::new(&gpg);
     let public = alice.ok(&["--export", "-a", &fp], b"");
-    assert_eq!(bob.gpg().import(&public).unwrap(), [fp.clone()]);
+    assert_eq!(bob.gpg().import(&public).unwrap(), [fp.as_str()]);
     let e = Decryptor::with_gpg(bob.gpg()).decrypt(&key).unwrap_err();
     let Error::AllFailed {
         fingerprint,
@@ -214,7 +224,11 @@ fn sops_gpg_exec_names_the_program_and_a_missing_one_says_how_to_fix_it() {
         .env(pgp::GPG_EXEC_ENV, "/nonexistent/gpg-for-test")
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stdout));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stdout)
+    );
     // The child really ran the test (and did not filter it away).
     assert!(String::from_utf8_lossy(&st.stdout).contains("1 passed"));
 }

@@ -162,9 +162,8 @@ fn a_legacy_secring_in_the_gnupg_home_is_read_in_process_without_gpg() {
     let mut dearmor = ::pgp::armor::Dearmor::new(asc.as_bytes());
     std::io::Read::read_to_end(&mut dearmor, &mut binary).unwrap();
     std::fs::write(dir.path().join("secring.gpg"), &binary).unwrap();
-    let dec = Decryptor::with_gpg(
-        sealbox_keys::pgp::Gpg::new("/nonexistent/gpg").with_home(dir.path()),
-    );
+    let dec =
+        Decryptor::with_gpg(sealbox_keys::pgp::Gpg::new("/nonexistent/gpg").with_home(dir.path()));
     let (_, md) = load(&vectors().join("sops-nix/secrets.yaml"));
     let entries = pgp_entries(&md);
     let got = dec.decrypt(entry(&entries, SSH_FP)).unwrap();
@@ -186,7 +185,10 @@ fn a_legacy_secring_in_the_gnupg_home_is_read_in_process_without_gpg() {
         "{e:?}"
     );
     let msg = e.to_string();
-    assert!(msg.contains(ASC_FP) && msg.contains("; GnuPG binary"), "{msg}");
+    assert!(
+        msg.contains(ASC_FP) && msg.contains("; GnuPG binary"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -203,7 +205,9 @@ fn the_sops_3_13_files_give_up_a_data_key_that_opens_them_with_a_valid_mac() {
     }
     let dec = Decryptor::with_gpg(home.gpg()).without_legacy_keyring();
     let mut in_process = Keyring::new();
-    in_process.add_keys(&keys, "sops_functional_tests_key.asc").unwrap();
+    in_process
+        .add_keys(&keys, "sops_functional_tests_key.asc")
+        .unwrap();
     let in_process = Decryptor::in_memory(in_process);
 
     let mut files: Vec<_> = std::fs::read_dir(vectors().join("sops-3.13"))

@@ -205,7 +205,10 @@ impl fmt::Display for Error {
                 fingerprint,
                 attempts,
             } => {
-                write!(f, "could not decrypt the data key with PGP key {fingerprint}")?;
+                write!(
+                    f,
+                    "could not decrypt the data key with PGP key {fingerprint}"
+                )?;
                 for (i, (m, e)) in attempts.iter().enumerate() {
                     write!(f, "{} {m}: {e}", if i == 0 { ":" } else { ";" })?;
                 }

@@ -295,9 +295,7 @@ impl Gpg {
                 stderr.read_to_end(&mut buf).map(|_| buf)
             });
             let mut out = Zeroizing::new(Vec::new());
-            let read = (&mut stdout)
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out);
+            let read = (&mut stdout).take(limit as u64 + 1).read_to_end(&mut out);
             let too_much = out.len() > limit;
             if too_much {
                 // Our own child, by its handle: nothing else is signalled.

@@ -69,8 +69,7 @@ fn info(k: &SignedSecretKey) -> Imported {
     Imported {
         fingerprint: fingerprint_of(k),
         protected: k.primary_key.secret_params().is_encrypted()
-            && k
-                .secret_subkeys
+            && k.secret_subkeys
                 .iter()
                 .all(|s| s.key.secret_params().is_encrypted()),
     }
@@ -171,8 +170,7 @@ impl Keyring {
     /// the data key, or the error. Only messages integrity-protected with an MDC or AEAD
     /// are accepted (what gpg and sops write); the plaintext is bounded to 1 KiB.
     pub fn decrypt(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let (msg, _) =
-            Message::from_string(enc).map_err(|e| Error::BadMessage(format!("{e}")))?;
+        let (msg, _) = Message::from_string(enc).map_err(|e| Error::BadMessage(format!("{e}")))?;
         let Message::Encrypted { esk, .. } = &msg else {
             return Err(Error::BadMessage("it is not an encrypted message".into()));
         };

@@ -70,9 +70,7 @@ use std::sync::OnceLock;
 
 use zeroize::Zeroizing;
 
-pub use entry::{
-    fingerprints_from_list, normalize_fingerprint, short_key_id, PgpKey, KEY_TYPE,
-};
+pub use entry::{fingerprints_from_list, normalize_fingerprint, short_key_id, PgpKey, KEY_TYPE};
 pub use error::{Error, Method, Result};
 pub use gpg::{Gpg, GPG_EXEC_ENV};
 pub use keyring::{Imported, Keyring, MAX_KEYRING_BYTES};
@@ -196,10 +194,10 @@ impl Decryptor {
     /// The secret keys of the home's `secring.gpg` (else `pubring.gpg`), read once;
     /// `None` when neither file exists or it holds no secret key.
     fn legacy_keyring(&self) -> Result<Option<&Keyring>> {
-        let home = self.gpg.as_ref().map_or_else(
-            || Gpg::from_env().gnupg_home(),
-            |g| g.gnupg_home(),
-        );
+        let home = self
+            .gpg
+            .as_ref()
+            .map_or_else(|| Gpg::from_env().gnupg_home(), |g| g.gnupg_home());
         let ring = self.legacy_ring.get_or_init(|| {
             let Some(home) = home else {
                 return Ok(Keyring::new());

@@ -165,6 +165,9 @@ mod tests {
         let e = ssh_rsa_to_openpgp(b"hello", "/etc/ssh/x")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("/etc/ssh/x") && e.contains("not an SSH private key"), "{e}");
+        assert!(
+            e.contains("/etc/ssh/x") && e.contains("not an SSH private key"),
+            "{e}"
+        );
     }
 }

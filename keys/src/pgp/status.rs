@@ -173,7 +173,10 @@ mod tests {
         let s = Status::parse(b"[GNUPG:] INV_RECP 5 ABCD\n");
         assert!(matches!(
             s.encrypt_error("ABCD"),
-            Some(Error::InvalidRecipient { reason: "key expired", .. })
+            Some(Error::InvalidRecipient {
+                reason: "key expired",
+                ..
+            })
         ));
         assert!(Status::parse(b"[GNUPG:] FAILURE encrypt 9\n")
             .encrypt_error("ABCD")

@@ -100,7 +100,10 @@ impl Home {
         String::from_utf8(out)
             .unwrap()
             .lines()
-            .find_map(|l| l.strip_prefix("fpr:").map(|r| r.trim_matches(':').to_string()))
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_string())
+            })
             .expect("a fingerprint")
     }
 
@@ -139,7 +142,11 @@ fn wait_until_gone(h: &Home) {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    panic!("gpg-agent of {} still running: {:?}", h.path().display(), h.agents());
+    panic!(
+        "gpg-agent of {} still running: {:?}",
+        h.path().display(),
+        h.agents()
+    );
 }
 
 impl Drop for Home {
