@@ -232,3 +232,31 @@ fn sops_gpg_exec_names_the_program_and_a_missing_one_says_how_to_fix_it() {
     // The child really ran the test (and did not filter it away).
     assert!(String::from_utf8_lossy(&st.stdout).contains("1 passed"));
 }
+
+#[test]
+fn a_public_key_without_trust_is_used_as_sops_uses_it_and_encrypt_to_adds_no_recipient() {
+    let gpg = sealbox_testkit::require!(sealbox_testkit::gpg());
+    let alice = Home::new(&gpg);
+    let fp = alice.generate("alice <alice@example.org>", "");
+    // Bob imported Alice's key but never signed or trusted it; his gpg.conf adds his own
+    // key to every encryption. sops passes --trusted-key (no "use this key anyway?" on a
+    // terminal it has not got) and --no-encrypt-to (only the recipient can read `enc`).
+    let bob = Home::new(&gpg);
+    let bob_fp = bob.generate("bob <bob@example.org>", "");
+    let public = alice.ok(&["--export", "-a", &fp], b"");
+    bob.gpg().import(&public).unwrap();
+    std::fs::write(
+        bob.path().join("gpg.conf"),
+        format!("encrypt-to {bob_fp}\n"),
+    )
+    .unwrap();
+
+    let key = pgp::encrypt(&bob.gpg(), &fp, DATA_KEY).unwrap();
+    let packets = bob.run(&["--list-packets"], key.enc.as_bytes());
+    let listing = String::from_utf8_lossy(&packets.stdout);
+    assert_eq!(listing.matches(":pubkey enc packet:").count(), 1, "{listing}");
+    assert_eq!(alice.ok(&["-d"], key.enc.as_bytes()), DATA_KEY);
+
+    alice.stop_and_check();
+    bob.stop_and_check();
+}
