@@ -254,7 +254,11 @@ fn a_public_key_without_trust_is_used_as_sops_uses_it_and_encrypt_to_adds_no_rec
     let key = pgp::encrypt(&bob.gpg(), &fp, DATA_KEY).unwrap();
     let packets = bob.run(&["--list-packets"], key.enc.as_bytes());
     let listing = String::from_utf8_lossy(&packets.stdout);
-    assert_eq!(listing.matches(":pubkey enc packet:").count(), 1, "{listing}");
+    assert_eq!(
+        listing.matches(":pubkey enc packet:").count(),
+        1,
+        "{listing}"
+    );
     assert_eq!(alice.ok(&["-d"], key.enc.as_bytes()), DATA_KEY);
 
     alice.stop_and_check();
