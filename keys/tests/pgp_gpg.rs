@@ -89,6 +89,7 @@ fn a_passphrase_protected_key_is_unlocked_by_gpg_agent_through_its_pinentry() {
     let key = pgp::encrypt(&home.gpg(), &fp, DATA_KEY).unwrap();
     // Generating used loopback; start the agent again with our pinentry and no cache.
     home.gpg().kill_agent().unwrap();
+    home.assert_agent_gone();
     let log = home.path().join("pinentry.log");
     let pinentry = write_pinentry(home.path(), Some("sesame"), &log);
     std::fs::write(
@@ -104,6 +105,7 @@ fn a_passphrase_protected_key_is_unlocked_by_gpg_agent_through_its_pinentry() {
 
     // A wrong or cancelled passphrase is a passphrase error, not "no key".
     home.gpg().kill_agent().unwrap();
+    home.assert_agent_gone();
     let pinentry = write_pinentry(home.path(), None, &log);
     std::fs::write(
         home.path().join("gpg-agent.conf"),
@@ -188,18 +190,12 @@ fn kill_agent_stops_the_agent_that_decrypting_started() {
     let home = Home::new(&gpg);
     let fp = home.generate("carol <carol@example.org>", "");
     home.gpg().kill_agent().unwrap();
-    assert!(home.agents().is_empty());
+    home.assert_agent_gone();
     let key = pgp::encrypt(&home.gpg(), &fp, DATA_KEY).unwrap();
     Decryptor::with_gpg(home.gpg()).decrypt(&key).unwrap();
     assert!(!home.agents().is_empty(), "decrypting started an agent");
     home.gpg().kill_agent().unwrap();
-    for _ in 0..100 {
-        if home.agents().is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(home.agents().is_empty(), "{:?}", home.agents());
+    home.assert_agent_gone();
     // No agent is no error.
     home.gpg().kill_agent().unwrap();
 }

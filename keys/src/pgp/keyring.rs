@@ -123,11 +123,13 @@ impl Keyring {
 
     /// Adds the OpenPGP key sops-nix derives from an SSH RSA private key (`sshKeyPaths`):
     /// the same fingerprint that `ssh-to-pgp` prints and users encrypt to. `what` names
-    /// the key in errors (its path). Also logs sops-nix's import line at `info` level.
+    /// the key in errors (its path). The caller prints [`Imported::log_line`] when the
+    /// user asked for key-import logging (sops-nix's `logging.keyImport`); here it is only
+    /// logged at `debug` level.
     pub fn add_ssh_private_key(&mut self, pem: &[u8], what: &str) -> Result<Imported> {
         let key = super::ssh::ssh_rsa_to_openpgp(pem, what)?;
         let imported = info(&key);
-        tracing::info!("{}", imported.log_line(what));
+        tracing::debug!("{}", imported.log_line(what));
         self.keys.push(key);
         Ok(imported)
     }

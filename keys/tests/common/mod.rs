@@ -22,11 +22,11 @@ pub struct Home {
 impl Home {
     /// A new, empty home for the gpg at `gpg_path`.
     pub fn new(gpg_path: &Path) -> Home {
-        // Short paths: gpg-agent's socket lives in the home when /run/user/UID does not
-        // exist, and Unix socket paths are limited to ~108 bytes.
+        // A short name: gpg-agent's socket lives in the home when the per-user runtime
+        // directory does not exist, and Unix socket paths are limited to ~108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("sbx-gpg-")
-            .tempdir_in("/tmp")
+            .tempdir()
             .expect("temp dir");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -130,30 +130,31 @@ impl Home {
     /// Stops every daemon of the home and checks that no gpg-agent of it is left.
     pub fn stop_and_check(&self) {
         self.gpg().kill_all().expect("gpgconf --kill all");
-        wait_until_gone(self);
+        self.assert_agent_gone();
     }
-}
 
-fn wait_until_gone(h: &Home) {
-    // gpgconf --kill returns once the agent was asked to stop; it exits right after.
-    for _ in 0..100 {
-        if h.agents().is_empty() {
-            return;
+    /// Waits (up to 5 s) for the home's gpg-agent to exit; panics if it does not.
+    /// `gpgconf --kill` returns once the agent was asked to stop, a moment before it exits.
+    pub fn assert_agent_gone(&self) {
+        for _ in 0..250 {
+            if self.agents().is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        panic!(
+            "gpg-agent of {} still running: {:?}",
+            self.path().display(),
+            self.agents()
+        );
     }
-    panic!(
-        "gpg-agent of {} still running: {:?}",
-        h.path().display(),
-        h.agents()
-    );
 }
 
 impl Drop for Home {
     fn drop(&mut self) {
         // Also on a failing test: leave no agent behind.
         let _ = self.gpg().kill_all();
-        for _ in 0..100 {
+        for _ in 0..250 {
             if self.agents().is_empty() {
                 break;
             }
