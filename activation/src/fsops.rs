@@ -470,7 +470,7 @@ pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> 
             Ok(Some(st)) => {
                 let same_target = st.kind == FileType::Symlink
                     && dir.read_link(name).map(|t| t == target).unwrap_or(false);
-                let same_owner = owner.map_or(true, |(u, g)| st.uid == u && st.gid == g);
+                let same_owner = owner.is_none_or(|(u, g)| st.uid == u && st.gid == g);
                 if same_target && same_owner {
                     return Ok(());
                 }

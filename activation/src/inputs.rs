@@ -37,7 +37,7 @@ const MAX_HOPS: usize = 40;
 
 /// `64 MiB`, `1 MiB`, or bytes.
 pub fn human(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")

@@ -345,7 +345,7 @@ fn scenario(
 ) {
     let mut n = 1u64;
     loop {
-        let umask = if n % 2 == 0 { "000" } else { "077" };
+        let umask = if n.is_multiple_of(2) { "000" } else { "077" };
         // bring the state to `old`
         match old {
             None => c.reset(),
@@ -801,7 +801,7 @@ fn killed_credential_placements_leave_whole_credentials_and_no_temp_files() {
     let points = loop {
         activate(&m_old);
         check_creds(ns, &cs, &["db-cred", "api-cred"], &[&CRED_OLD]).unwrap();
-        let umask = if n % 2 == 0 { "000" } else { "077" };
+        let umask = if n.is_multiple_of(2) { "000" } else { "077" };
         let o = run(&m_new, umask, Some(n));
         let err = stderr(&o);
         let label = err
@@ -831,7 +831,7 @@ fn killed_credential_placements_leave_whole_credentials_and_no_temp_files() {
             .collect();
         temps_seen += left.len() as u64;
         // the next run: the same manifest, or every other time one without api-cred
-        let drop_api = n % 2 == 0;
+        let drop_api = n.is_multiple_of(2);
         if drop_api {
             api_temps_dropped += left.iter().filter(|n| n.starts_with(".api-cred.")).count() as u64;
         }

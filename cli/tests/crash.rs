@@ -470,7 +470,7 @@ fn killed_commands_leave_the_old_or_the_new_file_and_no_plaintext() {
                 op,
                 &mut tally,
                 &format!("{} killed at point {label}", op.name),
-                n % 3 == 0,
+                n.is_multiple_of(3),
             )
             .unwrap_or_else(|e| panic!("{e}"));
             if !killed {

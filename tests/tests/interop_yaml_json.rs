@@ -244,7 +244,7 @@ fn identity_source(
     let key_path = id.key_file.display().to_string();
     let home = sb.path().join("home");
     if id.env_var == "SOPS_AGE_SSH_PRIVATE_KEY_FILE" {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             return (env_of(id), "SOPS_AGE_SSH_PRIVATE_KEY_FILE");
         }
         use std::os::unix::fs::PermissionsExt;

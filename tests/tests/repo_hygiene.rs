@@ -114,7 +114,7 @@ fn finding(line: &str) -> Option<String> {
             let starts_path = line[..i]
                 .chars()
                 .next_back()
-                .map_or(true, |c| c.is_whitespace() || "\"'`(=,:[<|".contains(c));
+                .is_none_or(|c| c.is_whitespace() || "\"'`(=,:[<|".contains(c));
             let allowed = ALLOWED.iter().any(|a| line[i..].starts_with(a));
             if starts_path && !allowed {
                 return Some(format!(

@@ -159,7 +159,7 @@ impl Sweep {
                     self.failures
                         .push(format!("{name}: error with exit code 0"));
                 }
-                if self.cases % SAMPLE_EVERY == 0 {
+                if self.cases.is_multiple_of(SAMPLE_EVERY) {
                     self.sample.push((name, bytes, None));
                 }
             }
