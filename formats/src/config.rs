@@ -973,7 +973,7 @@ mod tests {
         std::fs::create_dir_all(&deep).unwrap();
         std::fs::write(root.join("a/.sops.yml"), "x").unwrap();
         // Only a .sops.yml so far: not found below `root`.
-        assert!(find_config(&deep).map_or(true, |p| !p.starts_with(root)));
+        assert!(find_config(&deep).is_none_or(|p| !p.starts_with(root)));
         std::fs::write(root.join(".sops.yaml"), "").unwrap();
         assert_eq!(
             find_config(&deep).unwrap(),
