@@ -256,7 +256,7 @@ impl Config {
 
 /// Parses the config text. Kept apart so the YAML store is the only dependency.
 fn parse_yaml(text: &str) -> Result<Vec<Document>> {
-    crate::store::yaml::parse(text, true)
+    crate::store::yaml::parse(text)
 }
 
 /// Iterates over list elements, skipping comments.
