@@ -20,7 +20,6 @@ use crate::tree::{Comment, Document, Item, Map, Value};
 use regex::Regex;
 use sha2::{Digest, Sha256, Sha512};
 use std::collections::HashMap;
-use std::ops::Range;
 use zeroize::Zeroizing;
 
 /// The IVs of the values a decryption saw, so that re-encrypting an unchanged value
@@ -107,23 +106,40 @@ impl Selection {
         Self::new(md.selector.as_ref(), md.mac_only_encrypted)
     }
 
-    fn should_encrypt(&self, path: &[&str], stack: &[Vec<String>], is_comment: bool) -> bool {
+    /// Whether a key makes the values under it match the key rule (suffix or regex);
+    /// false for the comment rules. Evaluated once per key of the file, not once per leaf
+    /// under it: a long key above many leaves would otherwise be scanned again for each.
+    fn key_matches(&self, k: &str) -> bool {
+        crate::opcount::tick(1 + k.len());
         match &self.rule {
-            Rule::UnencryptedSuffix(s) => !path.iter().any(|k| k.ends_with(s.as_str())),
-            Rule::EncryptedSuffix(s) => path.iter().any(|k| k.ends_with(s.as_str())),
-            Rule::UnencryptedRegex(r) => !path.iter().any(|k| r.is_match(k)),
-            Rule::EncryptedRegex(r) => path.iter().any(|k| r.is_match(k)),
-            Rule::UnencryptedCommentRegex(r) => !stack.iter().flatten().any(|c| r.is_match(c)),
-            Rule::EncryptedCommentRegex(r) => {
-                let last = stack.len().saturating_sub(1);
-                stack.iter().enumerate().any(|(li, level)| {
-                    let n = if is_comment && li == last {
-                        level.len().saturating_sub(1)
-                    } else {
-                        level.len()
-                    };
-                    level[..n].iter().any(|c| r.is_match(c))
-                })
+            Rule::UnencryptedSuffix(s) | Rule::EncryptedSuffix(s) => k.ends_with(s.as_str()),
+            Rule::UnencryptedRegex(r) | Rule::EncryptedRegex(r) => r.is_match(k),
+            Rule::UnencryptedCommentRegex(_) | Rule::EncryptedCommentRegex(_) => false,
+        }
+    }
+
+    /// Whether a comment matches the comment rule (false for the key rules). Evaluated once
+    /// per comment, when the walk meets it.
+    fn comment_matches(&self, c: &str) -> bool {
+        crate::opcount::tick(1 + c.len());
+        match &self.rule {
+            Rule::UnencryptedCommentRegex(r) | Rule::EncryptedCommentRegex(r) => r.is_match(c),
+            _ => false,
+        }
+    }
+
+    /// sops' decision for a leaf (or, `is_comment`, a comment just pushed on the stack):
+    /// `key_hit` is whether any key of its path matches the key rule, `comments` the
+    /// comment stack's counts.
+    fn should_encrypt(&self, key_hit: bool, comments: &CommentStack, is_comment: bool) -> bool {
+        match &self.rule {
+            Rule::UnencryptedSuffix(_) | Rule::UnencryptedRegex(_) => !key_hit,
+            Rule::EncryptedSuffix(_) | Rule::EncryptedRegex(_) => key_hit,
+            Rule::UnencryptedCommentRegex(_) => comments.matching == 0,
+            Rule::EncryptedCommentRegex(_) => {
+                // The comment being decided is not part of its own context.
+                let own = is_comment && comments.levels.last().is_some_and(|l| l.last_matched);
+                comments.matching > usize::from(own)
             }
         }
     }
@@ -137,11 +153,10 @@ impl Selection {
     }
 }
 
-/// Where a leaf is: its additional data (a range of the walk's shared buffer) and its key
-/// path (an index into the walk's path nodes; [`ROOT`] at the top level).
+/// Where a leaf is: its key path, an index into the walk's path nodes ([`ROOT`] at the
+/// top level). Its additional data is built from the path when it is needed.
 #[derive(Clone)]
 struct At {
-    aad: Range<usize>,
     node: usize,
 }
 
@@ -153,6 +168,36 @@ const ROOT: usize = usize::MAX;
 struct Paths<'t>(Vec<(usize, &'t str)>);
 
 impl Paths<'_> {
+    /// Appends the additional data of `node`'s values to `out`: `a:b:`, or `:` at the top
+    /// level. Built for each value when it is encrypted or decrypted (the same bytes AES-GCM
+    /// reads anyway) rather than kept for every key: keeping them cost the length of a
+    /// key times the number of keys under it, so one long key above many short ones could
+    /// take far more memory than the file.
+    fn write_aad(&self, node: usize, out: &mut Vec<u8>) {
+        if node == ROOT {
+            out.push(b':');
+            return;
+        }
+        let (parent, k) = self.0[node];
+        if parent != ROOT {
+            self.write_aad(parent, out);
+        }
+        crate::opcount::tick(1);
+        out.extend_from_slice(k.as_bytes());
+        out.push(b':');
+    }
+
+    /// Calls `f` with the additional data of `node` (in a buffer reused per thread).
+    fn with_aad<R>(&self, node: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+        BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            b.clear();
+            self.write_aad(node, &mut b);
+            f(&b)
+        })
+    }
+
     fn keys(&self, mut node: usize) -> Vec<&str> {
         let mut keys = Vec::new();
         while node != ROOT {
@@ -175,17 +220,65 @@ trait Visitor<'t> {
     fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
 }
 
-/// The walk's position: key path, additional data, comment stack.
+/// sops' comment stack, as counts: one level per open map or list, holding how many of
+/// the comments met at that level since its last key (or list element) match the comment
+/// rule. A leaf's decision then costs nothing per comment above it (with the texts
+/// themselves on the stack, each leaf under a key preceded by many comments rescanned them
+/// all: quadratic).
+#[derive(Default)]
+struct CommentStack {
+    levels: Vec<Level>,
+    /// The sum of `matching` over the levels.
+    matching: usize,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Level {
+    matching: usize,
+    /// Whether the last comment pushed at this level matched.
+    last_matched: bool,
+}
+
+impl CommentStack {
+    fn push_level(&mut self) {
+        self.levels.push(Level::default());
+    }
+
+    fn pop_level(&mut self) {
+        let l = self.levels.pop().expect("pushed");
+        self.matching -= l.matching;
+    }
+
+    /// Forgets the current level's comments (after a key or list element).
+    fn clear_level(&mut self) {
+        let l = self.levels.last_mut().expect("pushed");
+        self.matching -= l.matching;
+        *l = Level::default();
+    }
+
+    fn push_comment(&mut self, matched: bool) {
+        let l = self.levels.last_mut().expect("comments live in containers");
+        l.matching += usize::from(matched);
+        l.last_matched = matched;
+        self.matching += usize::from(matched);
+    }
+}
+
+/// The walk's position: key path, its path node, whether a key of it matches the key rule,
+/// and the comment stack.
 struct WalkState<'t> {
     path: Vec<&'t str>,
     node: usize,
-    /// The additional data of every key path visited (`a:`, `a:b:`, …), one after the
-    /// other: a leaf's additional data is a range of it.
-    aad: Vec<u8>,
-    /// The current key path's additional data in `aad` (empty at the top level).
-    prefix: Range<usize>,
-    stack: Vec<Vec<String>>,
+    /// For each key of `path`: whether it or a key above it matches the key rule.
+    key_hits: Vec<bool>,
+    comments: CommentStack,
     paths: Paths<'t>,
+}
+
+impl WalkState<'_> {
+    fn key_hit(&self) -> bool {
+        self.key_hits.last().copied().unwrap_or(false)
+    }
 }
 
 struct Walk<'s, 't, V> {
@@ -196,33 +289,28 @@ struct Walk<'s, 't, V> {
 
 impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
     fn map(&mut self, m: &'t mut Map) -> Result<()> {
-        self.st.stack.push(Vec::new());
+        self.st.comments.push_level();
         for item in m.0.iter_mut() {
             match item {
                 Item::Comment(c) => self.comment(c)?,
                 Item::Pair(k, v) => {
                     let k: &'t String = k;
-                    // Enter the key: the prefix grows by `k:` (copied to the end of the
-                    // buffer so that it stays contiguous).
-                    let (prefix, node) = (self.st.prefix.clone(), self.st.node);
-                    let start = self.st.aad.len();
-                    self.st.aad.extend_from_within(prefix.clone());
-                    self.st.aad.extend_from_slice(k.as_bytes());
-                    self.st.aad.push(b':');
-                    self.st.prefix = start..self.st.aad.len();
+                    let node = self.st.node;
                     self.st.paths.0.push((node, k.as_str()));
                     self.st.node = self.st.paths.0.len() - 1;
                     self.st.path.push(k);
+                    let hit = self.st.key_hit() || self.sel.key_matches(k);
+                    self.st.key_hits.push(hit);
                     let r = self.value(v);
+                    self.st.key_hits.pop();
                     self.st.path.pop();
-                    self.st.prefix = prefix;
                     self.st.node = node;
                     r?;
-                    self.st.stack.last_mut().expect("pushed").clear();
+                    self.st.comments.clear_level();
                 }
             }
         }
-        self.st.stack.pop();
+        self.st.comments.pop_level();
         Ok(())
     }
 
@@ -230,23 +318,23 @@ impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
         match v {
             Value::Map(m) => self.map(m)?,
             Value::List(l) => {
-                self.st.stack.push(Vec::new());
+                self.st.comments.push_level();
                 for e in l.iter_mut() {
                     if let Value::Comment(c) = e {
                         self.comment(c)?;
                     } else {
                         self.value(e)?;
-                        self.st.stack.last_mut().expect("pushed").clear();
+                        self.st.comments.clear_level();
                     }
                 }
-                self.st.stack.pop();
+                self.st.comments.pop_level();
             }
             Value::Null => {}
             Value::Comment(c) => self.comment(c)?,
             leaf => {
                 let enc = self
                     .sel
-                    .should_encrypt(&self.st.path, &self.st.stack, false);
+                    .should_encrypt(self.st.key_hit(), &self.st.comments, false);
                 self.visitor.leaf(leaf, &self.st, enc)?;
             }
         }
@@ -254,12 +342,11 @@ impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
     }
 
     fn comment(&mut self, c: &'t mut Comment) -> Result<()> {
-        self.st
-            .stack
-            .last_mut()
-            .expect("comments live in containers")
-            .push(c.text().to_string());
-        let enc = self.sel.should_encrypt(&self.st.path, &self.st.stack, true);
+        let matched = self.sel.comment_matches(c.text());
+        self.st.comments.push_comment(matched);
+        let enc = self
+            .sel
+            .should_encrypt(self.st.key_hit(), &self.st.comments, true);
         self.visitor.comment(c, &self.st, enc)
     }
 }
@@ -277,9 +364,8 @@ fn walk<'t, V: Visitor<'t>>(
         st: WalkState {
             path: Vec::new(),
             node: ROOT,
-            aad: Vec::new(),
-            prefix: 0..0,
-            stack: Vec::new(),
+            key_hits: Vec::new(),
+            comments: CommentStack::default(),
             paths: Paths::default(),
         },
     };
@@ -366,7 +452,8 @@ enum EncSlot<'t> {
 struct Encryptor<'t> {
     sel: &'t Selection,
     mac: Sha512,
-    jobs: Vec<(EncSlot<'t>, Range<usize>)>,
+    /// The values and comments to encrypt, with their path node.
+    jobs: Vec<(EncSlot<'t>, usize)>,
     /// The unencrypted_comment_regex matches encrypted comments.
     ucr_matches_enc: bool,
 }
@@ -392,8 +479,7 @@ impl<'t> Visitor<'t> for Encryptor<'t> {
             )
         })?;
         if encrypted && !empty {
-            let at = at_of(w);
-            self.jobs.push((EncSlot::Leaf(v), at));
+            self.jobs.push((EncSlot::Leaf(v), w.node));
         }
         Ok(())
     }
@@ -413,24 +499,8 @@ impl<'t> Visitor<'t> for Encryptor<'t> {
                 ),
             ));
         }
-        let at = at_of(w);
-        self.jobs.push((EncSlot::Comment(c), at));
+        self.jobs.push((EncSlot::Comment(c), w.node));
         Ok(())
-    }
-}
-
-/// Where the current position's additional data is in the walk's buffer.
-fn at_of(w: &WalkState<'_>) -> Range<usize> {
-    w.prefix.clone()
-}
-
-/// The additional data of a leaf recorded by [`at_of`]: `a:b:`, or `:` at the top level
-/// (the only place where the range is empty).
-fn aad_of<'b>(buf: &'b [u8], r: &Range<usize>) -> &'b [u8] {
-    if r.is_empty() {
-        b":"
-    } else {
-        &buf[r.clone()]
     }
 }
 
@@ -476,7 +546,7 @@ pub fn encrypt_tree_with_stash(
     };
     let (st, r) = walk(docs, sel, &mut enc);
     r?;
-    let buf = st.aad.as_slice();
+    let paths = &st.paths;
     let iv_for = |plain: &[u8], aad: &[u8], typ: ValueType| match stash
         .and_then(|s| s.get(typ, aad, plain))
     {
@@ -486,32 +556,33 @@ pub fn encrypt_tree_with_stash(
     let encrypt = |plain: &[u8], aad: &[u8], typ: ValueType| {
         cipher.encrypt_with_iv(plain, aad, typ, &iv_for(plain, aad, typ))
     };
-    for_each_par(&mut enc.jobs, |(slot, r)| {
-        let aad = aad_of(buf, r);
-        match slot {
-            EncSlot::Leaf(v) => {
-                // Strings are encrypted in their own buffer (taken out of the tree, which
-                // gets the ciphertext): no copy, and no wipe of the plaintext needed.
-                let owned = match &mut **v {
-                    Value::Str(s) => Some(std::mem::take(&mut **s).into_bytes()),
-                    Value::Bytes(b) => Some(std::mem::take(&mut **b)),
-                    _ => None,
-                };
-                let out = match owned {
-                    Some(p) => {
-                        let iv = iv_for(&p, aad, ValueType::Str);
-                        cipher.encrypt_owned(p, aad, ValueType::Str, &iv)
-                    }
-                    None => with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar"),
-                }?;
-                **v = Value::Str(Zeroizing::new(out));
+    for_each_par(&mut enc.jobs, |(slot, node)| {
+        paths.with_aad(*node, |aad| {
+            match slot {
+                EncSlot::Leaf(v) => {
+                    // Strings are encrypted in their own buffer (taken out of the tree, which
+                    // gets the ciphertext): no copy, and no wipe of the plaintext needed.
+                    let owned = match &mut **v {
+                        Value::Str(s) => Some(std::mem::take(&mut **s).into_bytes()),
+                        Value::Bytes(b) => Some(std::mem::take(&mut **b)),
+                        _ => None,
+                    };
+                    let out = match owned {
+                        Some(p) => {
+                            let iv = iv_for(&p, aad, ValueType::Str);
+                            cipher.encrypt_owned(p, aad, ValueType::Str, &iv)
+                        }
+                        None => with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar"),
+                    }?;
+                    **v = Value::Str(Zeroizing::new(out));
+                }
+                EncSlot::Comment(c) => {
+                    let out = encrypt(c.text().as_bytes(), aad, ValueType::Comment)?;
+                    **c = Comment::new(out);
+                }
             }
-            EncSlot::Comment(c) => {
-                let out = encrypt(c.text().as_bytes(), aad, ValueType::Comment)?;
-                **c = Comment::new(out);
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     })?;
     let mac = hex_upper(&enc.mac.finalize());
     cipher
@@ -538,10 +609,7 @@ struct Decryptor<'t> {
 }
 
 fn at_dec(w: &WalkState<'_>) -> At {
-    At {
-        aad: at_of(w),
-        node: w.node,
-    }
+    At { node: w.node }
 }
 
 impl<'t> Visitor<'t> for Decryptor<'t> {
@@ -643,7 +711,6 @@ fn decrypt_tree_inner(
     // A walk error (an unencrypted value where one was expected) is reported after the
     // values before it, which would have failed first in a sequential walk.
     let (st, walk_result) = walk(docs, &sel, &mut dec);
-    let buf = st.aad.as_slice();
     let paths = &st.paths;
     for_each_par(&mut dec.items, |item| {
         let (stored, at, out) = match item {
@@ -652,7 +719,7 @@ fn decrypt_tree_inner(
             DecItem::Comment(c, at, out) => (c.text(), &*at, out),
         };
         let what = || format!("{} in {file}", paths.display(at.node));
-        *out = Some(cipher.decrypt_parts(stored, aad_of(buf, &at.aad), &what));
+        *out = Some(paths.with_aad(at.node, |aad| cipher.decrypt_parts(stored, aad, &what)));
         Ok(())
     })?;
     let mut stash = want_stash.then(Stash::default);
@@ -662,9 +729,8 @@ fn decrypt_tree_inner(
             DecItem::Plain(b) => mac.update(&b[..]),
             DecItem::Leaf(v, at, out) => {
                 let (mut plain, typ, iv) = out.expect("decrypted")?;
-                let aad = aad_of(buf, &at.aad);
                 if let Some(st) = &mut stash {
-                    st.record(typ, aad, &plain, iv);
+                    paths.with_aad(at.node, |aad| st.record(typ, aad, &plain, iv));
                 }
                 let bad = || {
                     Error::new(
@@ -693,7 +759,7 @@ fn decrypt_tree_inner(
                     Ok((plain, typ, iv)) => match std::str::from_utf8(&plain) {
                         Ok(s) => {
                             if let Some(st) = &mut stash {
-                                st.record(typ, aad_of(buf, &at.aad), &plain, iv);
+                                paths.with_aad(at.node, |aad| st.record(typ, aad, &plain, iv));
                             }
                             *c = Comment::new(s);
                         }
