@@ -243,8 +243,9 @@ impl Paths<'_> {
 
 /// What the walk does at each leaf and comment.
 trait Visitor<'t> {
-    /// The exit code of [`check_ambiguous_paths`]' error.
-    fn ambiguity_code(&self) -> Code;
+    /// The exit code of [`check_ambiguous_paths`]' error, and the file to name in it
+    /// (empty: the caller names it).
+    fn ambiguity_context(&self) -> (Code, &str);
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
     fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
 }
@@ -493,7 +494,8 @@ fn walk<'t, V: Visitor<'t>>(
         }
     }
     if r.is_ok() && w.st.colon_key {
-        r = check_ambiguous_paths(&w.st, w.visitor.ambiguity_code());
+        let (code, file) = w.visitor.ambiguity_context();
+        r = check_ambiguous_paths(&w.st, code, file);
     }
     (w.st, r)
 }
@@ -513,7 +515,7 @@ fn walk<'t, V: Visitor<'t>>(
 /// Linear: each key is split at `:` once into a trie of the parts (its additional data)
 /// next to a trie of whole keys (its key path); two paths collide when they reach the
 /// same node of the first through different nodes of the second.
-fn check_ambiguous_paths(st: &WalkState<'_>, code: Code) -> Result<()> {
+fn check_ambiguous_paths(st: &WalkState<'_>, code: Code, file: &str) -> Result<()> {
     #[derive(Default)]
     struct Group {
         /// The first path node of each distinct key path in the group.
@@ -559,8 +561,9 @@ fn check_ambiguous_paths(st: &WalkState<'_>, code: Code) -> Result<()> {
             Err(Error::new(
                 code,
                 format!(
-                    "the key paths {} share their additional data ({:?}) and one of them holds no encrypted value: a ciphertext could have been moved between them without changing the MAC",
+                    "the key paths {}{} share their additional data ({:?}) and one of them holds no encrypted value: a ciphertext could have been moved between them without changing the MAC",
                     shown.join(" and "),
+                    if file.is_empty() { String::new() } else { format!(" in {file}") },
                     String::from_utf8_lossy(&aad)
                 ),
             )
@@ -674,8 +677,8 @@ impl Encryptor<'_> {
 }
 
 impl<'t> Visitor<'t> for Encryptor<'t> {
-    fn ambiguity_code(&self) -> Code {
-        Code::ErrorEncryptingTree
+    fn ambiguity_context(&self) -> (Code, &str) {
+        (Code::ErrorEncryptingTree, "")
     }
 
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
@@ -842,8 +845,8 @@ fn at_dec(w: &WalkState<'_>) -> At {
 }
 
 impl<'t> Visitor<'t> for Decryptor<'t> {
-    fn ambiguity_code(&self) -> Code {
-        Code::ErrorDecryptingTree
+    fn ambiguity_context(&self) -> (Code, &str) {
+        (Code::ErrorDecryptingTree, self.file)
     }
 
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
@@ -1360,7 +1363,7 @@ mod tests {
             let e = decrypt_tree(&mut [forged], &md, &key, false, "f").unwrap_err();
             assert_eq!(e.exit_code(), 25, "{e}");
             assert!(
-                e.message.contains(r#"the key paths ["db:password"] and ["db"]["password"] share their additional data ("db:password:")"#),
+                e.message.contains(r#"the key paths ["db:password"] and ["db"]["password"] in f share their additional data ("db:password:")"#),
                 "{e}"
             );
         }
