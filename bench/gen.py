@@ -2,7 +2,8 @@
 """Deterministic benchmark inputs for secrets files (adapted from shared/bench/gen.py).
 
 usage: gen.py KIND LEAVES OUT
-  KIND: flat-yaml | nested-yaml | json | dotenv | binary (LEAVES = bytes for binary)
+  KIND: flat-yaml | commented-yaml | nested-yaml | json | dotenv | binary
+        (LEAVES = bytes for binary)
 
 The same KIND and LEAVES always give the same bytes. Only the standard library is used:
 the nested YAML is written by a small emitter that produces what PyYAML's
@@ -14,7 +15,7 @@ import re
 import sys
 
 ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-KINDS = ("flat-yaml", "nested-yaml", "json", "dotenv", "binary")
+KINDS = ("flat-yaml", "commented-yaml", "nested-yaml", "json", "dotenv", "binary")
 
 
 def nested(n, rng):
@@ -91,6 +92,18 @@ def flat_yaml(n, seed):
     return "".join(f"key_{i}: {''.join(rng.choice(ALNUM) for _ in range(40))}\n" for i in range(n)).encode()
 
 
+def commented_yaml(n, seed):
+    """flat_yaml with a comment on top and one before every 100th key: any comment sends
+    a file to the general YAML loader (whose duplicate-key check was quadratic)."""
+    lines = flat_yaml(n, seed).decode().splitlines(keepends=True)
+    out = ["# generated secrets\n"]
+    for i, line in enumerate(lines):
+        if i and i % 100 == 0:
+            out.append(f"# block {i // 100}\n")
+        out.append(line)
+    return "".join(out).encode()
+
+
 def generate(kind, n):
     """The bytes of input KIND with N leaves (bytes for binary)."""
     rng = random.Random(f"{kind}-{n}")
@@ -102,6 +115,8 @@ def generate(kind, n):
         return rng.randbytes(n)
     if kind == "flat-yaml":
         return flat_yaml(n, f"{kind}-{n}")
+    if kind == "commented-yaml":
+        return commented_yaml(n, f"{kind}-{n}")
     if kind == "dotenv":
         return "".join(f"KEY_{i}={word()}\n" for i in range(n)).encode()
     if kind == "json":

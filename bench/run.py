@@ -255,7 +255,7 @@ class Bench:
         return self.path(f"out{self.n}")
 
     def input(self, kind, leaves):
-        ext = {"flat-yaml": "yaml", "nested-yaml": "yaml", "json": "json", "dotenv": "env", "binary": "bin"}[kind]
+        ext = {"flat-yaml": "yaml", "commented-yaml": "yaml", "nested-yaml": "yaml", "json": "json", "dotenv": "env", "binary": "bin"}[kind]
         p = self.path(f"{kind}-{leaves}.{ext}")
         if not os.path.exists(p):
             with open(p, "wb") as f:
@@ -707,6 +707,10 @@ def build_plan(b, quick):
         for n in sizes:
             plan.append(("encrypt", lambda k=kind, n=n: b.op_encrypt(k, n, 1), big(n), 0))
             plan.append(("decrypt", lambda k=kind, n=n: b.op_decrypt(k, n), big(n), 0))
+    # Plain YAML with comments (the general loader): encrypting it was quadratic in the
+    # number of keys (issue 13). `--only comments` runs just these rows.
+    for n in [10000, 100000]:
+        plan.append(("comments", lambda n=n: b.op_encrypt("commented-yaml", n, 1), big(n), 0))
     plan.append(("binary", lambda: b.op_binary(10 * MIB), R, 0))
     plan.append(("activation", lambda: b.op_activation(50, 20), R, 0))
     return plan

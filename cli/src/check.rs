@@ -392,7 +392,7 @@ fn yaml_metadata_only(bytes: &[u8], what: &str) -> Option<Loaded> {
     }
     let start = start?;
     let block = &text[start..pos];
-    let docs = store::yaml::parse(block, false).ok()?;
+    let docs = store::yaml::parse(block).ok()?;
     let meta = docs.first()?.get("sops")?;
     Some(match Metadata::from_value(meta, what) {
         Ok(md) => Loaded::Ok(None, md),

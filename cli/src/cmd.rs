@@ -47,17 +47,93 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
 }
 
 /// The `.sops.yaml` in force: `--config`/`SOPS_CONFIG`, else the first found upward from
-/// the current directory.
+/// the current directory, if its owner is trusted (see [`load_trusted_config`]).
 pub(crate) fn load_config(cli: &Cli) -> Result<Option<Config>> {
-    let path = match &cli.config {
-        Some(p) => Some(p.clone()),
+    match &cli.config {
+        Some(p) => Config::load(p).map(Some),
         None => {
             let cwd = std::env::current_dir()
                 .map_err(|e| Error::generic(format!("cannot read the current directory: {e}")))?;
             config::find_config(&cwd)
+                .map(|p| load_trusted_config(&p))
+                .transpose()
         }
+    }
+}
+
+/// The variable listing other owners whose `.sops.yaml` the search may use.
+pub(crate) const TRUSTED_OWNERS_VAR: &str = "SEALBOX_TRUSTED_CONFIG_OWNERS";
+
+/// Whether `uid` may own a `.sops.yaml` found by the search: the user, root, or one listed
+/// in `SEALBOX_TRUSTED_CONFIG_OWNERS` (user names or uids, comma-separated; `*`: anyone).
+fn trusted_owner(uid: u32) -> bool {
+    if uid == 0 || uid == nix::unistd::geteuid().as_raw() {
+        return true;
+    }
+    let list = std::env::var(TRUSTED_OWNERS_VAR).unwrap_or_default();
+    let name = user_name(uid);
+    list.split(',').map(str::trim).any(|w| {
+        w == "*"
+            || w.parse::<u32>().ok() == Some(uid)
+            || (!w.is_empty() && name.as_deref() == Some(w))
+    })
+}
+
+fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
+/// Reads the `.sops.yaml` the search found, refusing it unless its owner is trusted
+/// ([`trusted_owner`]); the search does not go on upward then. A config decides which
+/// values are encrypted and for whom, so one planted by another user in a shared
+/// directory (a `/tmp`-like one above the working directory) could leave secrets in clear
+/// or encrypt them for the planter: git refuses repositories owned by others for the same
+/// reason (`safe.directory`). The owner checked is that of the file actually read (`fstat`
+/// of the open file, and `lstat` of a symlink at the name), so the file cannot be swapped
+/// between the check and the read. An owned file in a directory others can write to is
+/// fine: whoever replaces it owns the replacement, which is then refused. `--config` and
+/// `SOPS_CONFIG` name a file explicitly and are not checked.
+fn load_trusted_config(path: &Path) -> Result<Config> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display();
+    let cannot = |e: std::io::Error| {
+        Error::generic(format!("error loading config: cannot read {shown}: {e}"))
     };
-    path.map(|p| Config::load(&p)).transpose()
+    let refuse = |what: &str, uid: u32| {
+        let who = match user_name(uid) {
+            Some(n) => format!("{n} (uid {uid})"),
+            None => format!("uid {uid}"),
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        Error::generic(format!(
+            "{what} {shown} is owned by {who}, who is neither you (uid {me}) nor root: sealbox does not use a .sops.yaml another user could have planted, and does not look further up"
+        ))
+        .with_hint(format!(
+            "if you trust it, set {TRUSTED_OWNERS_VAR}={} (users or uids, comma-separated), or pass --config FILE; otherwise remove it or work in a directory of your own",
+            user_name(uid).unwrap_or_else(|| uid.to_string())
+        ))
+    };
+    let link = std::fs::symlink_metadata(path).map_err(cannot)?;
+    if link.file_type().is_symlink() && !trusted_owner(link.uid()) {
+        return Err(refuse("the symlink", link.uid()));
+    }
+    let mut f = std::fs::File::open(path).map_err(cannot)?;
+    let meta = f.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(Error::generic(format!(
+            "error loading config: {shown} is not a regular file"
+        )));
+    }
+    if !trusted_owner(meta.uid()) {
+        return Err(refuse("the config file", meta.uid()));
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text).map_err(cannot)?;
+    Config::from_text(path, &text)
 }
 
 pub(crate) fn store_options(cfg: Option<&Config>) -> Result<StoreOptions> {

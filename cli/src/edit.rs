@@ -124,6 +124,8 @@ pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
         .map_err(|_| Error::new(Code::InvalidSetFormat, "the value is not UTF-8"))?;
     let value = parse_json_value(text)?;
     let mut o = open(&a.file, &a.format, a.ignore_mac)?;
+    o.stash
+        .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
     let doc = o
         .docs
         .first_mut()
@@ -138,6 +140,8 @@ pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
 pub fn unset(cli: &Cli, a: &UnsetArgs) -> Result<()> {
     let steps = tree_path::parse(&a.path, Code::InvalidSetFormat)?;
     let mut o = open(&a.file, &a.format, a.ignore_mac)?;
+    o.stash
+        .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
     let doc = o
         .docs
         .first_mut()

@@ -194,7 +194,10 @@ pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
     let opts = store_options(cfg.as_ref())?;
     let exists = a.file.exists();
     let (opened, plan) = if exists {
-        (open(&a.file, &a.format, a.ignore_mac)?, None)
+        let mut o = open(&a.file, &a.format, a.ignore_mac)?;
+        o.stash
+            .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
+        (o, None)
     } else {
         let format = Format::resolve(a.format.input_type.as_deref(), &a.file);
         let abs = std::path::absolute(&a.file).unwrap_or_else(|_| a.file.clone());

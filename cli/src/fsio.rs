@@ -68,9 +68,13 @@ fn current_umask() -> u32 {
         .unwrap_or(0o022)
 }
 
-/// Replaces `path` with `data` atomically. An existing file keeps its mode and owner; a
-/// new one gets `new_mode` (for [`ENCRYPTED_MODE`] the umask applies, as for any created
-/// file; [`PLAINTEXT_MODE`] is used as is).
+/// Replaces `path` with `data` atomically.
+///
+/// Ciphertext ([`ENCRYPTED_MODE`]): an existing file keeps its mode and owner, a new one
+/// gets 0666 minus the umask, as any created file. Plaintext ([`PLAINTEXT_MODE`]): never
+/// group- or other-readable, whatever was there: a new file is 0600, an existing one keeps
+/// only its owner bits (0644 becomes 0600, 0400 stays) and becomes the writer's (root
+/// decrypting onto another user's file must not hand that user the plaintext).
 ///
 /// A symlink at `path` is followed on purpose: the file it points to is replaced, as
 /// sops (and an editor saving in place) does, so a secrets file kept as a symlink into a
@@ -119,9 +123,21 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
         Ok(Some(st)) if st.kind == sealbox_activation::safedir::Kind::RegularFile => Some(st),
         _ => None,
     };
+    let plaintext = new_mode == PLAINTEXT_MODE;
     let mode = match &existing {
+        Some(m) if plaintext => {
+            let old = m.mode & 0o7777;
+            if old & !0o700 != 0 {
+                tracing::warn!(
+                    "{}: written with mode {:04o} instead of {old:04o}: plaintext is never group- or other-readable",
+                    path.display(),
+                    old & 0o700
+                );
+            }
+            old & 0o700
+        }
         Some(m) => m.mode,
-        None if new_mode == PLAINTEXT_MODE => new_mode,
+        None if plaintext => new_mode,
         None => new_mode & !current_umask(),
     };
     remove_stale_temps(&dir_path, &base);
@@ -131,7 +147,7 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
             .create_file(&tmp, 0o600)
             .map_err(|e| werr("create a temporary file next to it", e))?;
         fault_point("create temp file");
-        if let Some(m) = &existing {
+        if let Some(m) = existing.as_ref().filter(|_| !plaintext) {
             // Keep the owner; only root can give a file away, so ignore EPERM otherwise.
             let _ = std::os::unix::fs::fchown(&f, Some(m.uid), Some(m.gid));
             fault_point("fchown");
@@ -614,6 +630,35 @@ mod tests {
         assert_eq!(names(&base), want);
         assert_eq!(fs::read(outside.join("witness")).unwrap(), [0u8; 12]);
         assert_eq!(fs::read(target.join("keep")).unwrap(), b"keep");
+    }
+
+    /// SECURITY.md's promise: plaintext is never group- or other-readable, also when it
+    /// replaces an existing, more open file (`decrypt -i`, `--output`).
+    #[test]
+    fn plaintext_never_keeps_a_more_open_mode() {
+        let d = tempfile::tempdir().unwrap();
+        for (old, want) in [
+            (0o644, 0o600),
+            (0o666, 0o600),
+            (0o755, 0o700),
+            (0o400, 0o400),
+        ] {
+            let p = d.path().join(format!("f{old:o}"));
+            fs::write(&p, b"old").unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(old)).unwrap();
+            write_atomic(&p, b"plain", PLAINTEXT_MODE).unwrap();
+            let m = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(m, want, "{old:o}");
+        }
+        // Ciphertext keeps the target's mode.
+        let p = d.path().join("enc");
+        fs::write(&p, b"old").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&p, b"enc", ENCRYPTED_MODE).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
+            0o644
+        );
     }
 
     #[test]

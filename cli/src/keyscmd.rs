@@ -72,6 +72,8 @@ pub fn rotate(cli: &Cli, a: &RotateArgs) -> Result<()> {
         output_type: a.output_type.clone(),
     };
     let mut o = open(&a.file, &fmt, false)?;
+    o.stash
+        .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
     let mut groups = o.md.key_groups.clone();
     if let Some(rm) = &a.rm_age {
         for r in keys::parse_recipient_list(rm)? {
@@ -286,6 +288,8 @@ fn apply(p: &Plan, a: &UpdatekeysArgs, ids: &Identities, opts: &StoreOptions) ->
     if p.removed_any && !a.keep_data_key {
         // A removed recipient may have kept the old data key: rotate it.
         let mut o = open_with(&p.file, &fmt, false, ids)?;
+        o.stash
+            .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
         reencrypt_new_key(&mut o, &p.groups, p.threshold, &what)?;
         let out = store::emit_encrypted(o.output, &o.docs, &o.md, opts)?;
         return write_atomic(&p.file, &out, ENCRYPTED_MODE);

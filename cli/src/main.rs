@@ -192,6 +192,11 @@ pub struct EditArgs {
     /// Edit even if the MAC does not verify (a fresh MAC is written).
     #[arg(long)]
     pub ignore_mac: bool,
+    /// Write in plaintext a value or comment that was encrypted, when the file's
+    /// selector no longer selects it (refused by default: selectors are not covered by
+    /// the MAC, so a changed selector may be someone else's doing).
+    #[arg(long)]
+    pub allow_plaintext_downgrade: bool,
 }
 
 #[derive(Args, Debug)]
@@ -242,6 +247,11 @@ pub struct SetArgs {
     /// Proceed even if the MAC does not verify (a fresh MAC is written).
     #[arg(long)]
     pub ignore_mac: bool,
+    /// Write in plaintext a value or comment that was encrypted, when the file's
+    /// selector no longer selects it (refused by default: selectors are not covered by
+    /// the MAC, so a changed selector may be someone else's doing).
+    #[arg(long)]
+    pub allow_plaintext_downgrade: bool,
 }
 
 #[derive(Args, Debug)]
@@ -258,6 +268,11 @@ pub struct UnsetArgs {
     /// Proceed even if the MAC does not verify (a fresh MAC is written).
     #[arg(long)]
     pub ignore_mac: bool,
+    /// Write in plaintext a value or comment that was encrypted, when the file's
+    /// selector no longer selects it (refused by default: selectors are not covered by
+    /// the MAC, so a changed selector may be someone else's doing).
+    #[arg(long)]
+    pub allow_plaintext_downgrade: bool,
 }
 
 #[derive(Args, Debug)]
@@ -315,6 +330,11 @@ pub struct RotateArgs {
     /// age recipients to remove from every key group (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
     pub rm_age: Option<String>,
+    /// Write in plaintext a value or comment that was encrypted, when the file's
+    /// selector no longer selects it (refused by default: selectors are not covered by
+    /// the MAC, so a changed selector may be someone else's doing).
+    #[arg(long)]
+    pub allow_plaintext_downgrade: bool,
     /// Input format (default: from the file name).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
@@ -334,6 +354,11 @@ pub struct UpdatekeysArgs {
     /// Keep the data key even when a recipient is removed (they may still hold it).
     #[arg(long)]
     pub keep_data_key: bool,
+    /// Write in plaintext a value or comment that was encrypted, when the file's
+    /// selector no longer selects it (refused by default: selectors are not covered by
+    /// the MAC, so a changed selector may be someone else's doing).
+    #[arg(long)]
+    pub allow_plaintext_downgrade: bool,
     /// Input format (default: from each file name).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,

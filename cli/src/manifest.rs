@@ -145,7 +145,7 @@ pub fn substitute(text: &str, secrets: &[String]) -> std::result::Result<String,
 fn parse(text: &str, lang: Lang) -> std::result::Result<Map, String> {
     match lang {
         Lang::Yaml => {
-            let docs = yaml::parse(text, true).map_err(|e| e.message)?;
+            let docs = yaml::parse(text).map_err(|e| e.message)?;
             match docs.len() {
                 0 => Ok(Map::new()),
                 1 => Ok(docs.into_iter().next().unwrap()),

@@ -159,7 +159,13 @@ impl Config {
                 path.display()
             ))
         })?;
-        let docs = parse_yaml(&text).map_err(|e| {
+        Config::from_text(path, &text)
+    }
+
+    /// Parses the text of the config file at `path` (already read by the caller, e.g.
+    /// after checking who owns it). Errors are exit 1 and name the file.
+    pub fn from_text(path: &Path, text: &str) -> Result<Config> {
+        let docs = parse_yaml(text).map_err(|e| {
             Error::generic(format!(
                 "error loading config: could not parse {}: {}",
                 path.display(),
@@ -256,7 +262,7 @@ impl Config {
 
 /// Parses the config text. Kept apart so the YAML store is the only dependency.
 fn parse_yaml(text: &str) -> Result<Vec<Document>> {
-    crate::store::yaml::parse(text, true)
+    crate::store::yaml::parse(text)
 }
 
 /// Iterates over list elements, skipping comments.

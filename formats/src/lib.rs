@@ -19,6 +19,7 @@ pub mod error;
 pub mod keys;
 pub mod metadata;
 pub mod numfmt;
+mod opcount;
 pub mod path;
 pub mod shamir;
 pub mod sops;

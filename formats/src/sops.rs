@@ -19,8 +19,7 @@ use crate::timefmt::{canonical_time, mac_aad};
 use crate::tree::{Comment, Document, Item, Map, Value};
 use regex::Regex;
 use sha2::{Digest, Sha256, Sha512};
-use std::collections::HashMap;
-use std::ops::Range;
+use std::collections::{HashMap, HashSet};
 use zeroize::Zeroizing;
 
 /// The IVs of the values a decryption saw, so that re-encrypting an unchanged value
@@ -29,8 +28,18 @@ use zeroize::Zeroizing;
 ///
 /// Entries are keyed by a SHA-256 of the type, path and plaintext, so the stash itself
 /// holds no plaintext.
+///
+/// It also remembers where the file held encrypted values and comments (a hash of each
+/// one's full path: keys and list indices), so that writing the file back refuses to put
+/// plaintext where there was ciphertext: the selectors in the metadata
+/// (`encrypted_regex`, `unencrypted_suffix`, …) are not covered by the MAC, and a changed
+/// selector would otherwise make the next `set`/`edit` publish a secret.
 #[derive(Default)]
-pub struct Stash(HashMap<[u8; 32], [u8; 32]>);
+pub struct Stash {
+    ivs: HashMap<[u8; 32], [u8; 32]>,
+    encrypted: HashSet<[u8; 32]>,
+    allow_plaintext_downgrade: bool,
+}
 
 impl Stash {
     fn id(typ: ValueType, aad: &[u8], plain: &[u8]) -> [u8; 32] {
@@ -44,21 +53,33 @@ impl Stash {
     }
 
     fn record(&mut self, typ: ValueType, aad: &[u8], plain: &[u8], iv: [u8; 32]) {
-        self.0.insert(Self::id(typ, aad, plain), iv);
+        self.ivs.insert(Self::id(typ, aad, plain), iv);
     }
 
     fn get(&self, typ: ValueType, aad: &[u8], plain: &[u8]) -> Option<&[u8; 32]> {
-        self.0.get(&Self::id(typ, aad, plain))
+        self.ivs.get(&Self::id(typ, aad, plain))
     }
 
     /// Number of remembered values.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.ivs.len()
     }
 
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ivs.is_empty()
+    }
+
+    /// Lets a re-encryption write in plaintext what was encrypted (the
+    /// `--allow-plaintext-downgrade` flag): by default it is refused.
+    pub fn allow_plaintext_downgrade(&mut self, allow: bool) {
+        self.allow_plaintext_downgrade = allow;
+    }
+
+    /// Whether the value or comment at full path `id` was encrypted and may not become
+    /// plaintext.
+    fn guards(&self, id: &[u8; 32]) -> bool {
+        !self.allow_plaintext_downgrade && self.encrypted.contains(id)
     }
 }
 
@@ -76,6 +97,8 @@ enum Rule {
 pub struct Selection {
     rule: Rule,
     mac_only_encrypted: bool,
+    /// The selector as the metadata names it (`encrypted_regex "^x$"`), for messages.
+    shown: String,
 }
 
 impl Selection {
@@ -88,7 +111,9 @@ impl Selection {
             })
         };
         let default = Selector::default();
-        let rule = match selector.unwrap_or(&default) {
+        let chosen = selector.unwrap_or(&default);
+        let shown = format!("{} {:?}", chosen.key(), chosen.value());
+        let rule = match chosen {
             Selector::UnencryptedSuffix(s) => Rule::UnencryptedSuffix(s.clone()),
             Selector::EncryptedSuffix(s) => Rule::EncryptedSuffix(s.clone()),
             Selector::UnencryptedRegex(r) => Rule::UnencryptedRegex(re(r)?),
@@ -99,6 +124,7 @@ impl Selection {
         Ok(Selection {
             rule,
             mac_only_encrypted,
+            shown,
         })
     }
 
@@ -107,23 +133,40 @@ impl Selection {
         Self::new(md.selector.as_ref(), md.mac_only_encrypted)
     }
 
-    fn should_encrypt(&self, path: &[&str], stack: &[Vec<String>], is_comment: bool) -> bool {
+    /// Whether a key makes the values under it match the key rule (suffix or regex);
+    /// false for the comment rules. Evaluated once per key of the file, not once per leaf
+    /// under it: a long key above many leaves would otherwise be scanned again for each.
+    fn key_matches(&self, k: &str) -> bool {
+        crate::opcount::tick(1 + k.len());
         match &self.rule {
-            Rule::UnencryptedSuffix(s) => !path.iter().any(|k| k.ends_with(s.as_str())),
-            Rule::EncryptedSuffix(s) => path.iter().any(|k| k.ends_with(s.as_str())),
-            Rule::UnencryptedRegex(r) => !path.iter().any(|k| r.is_match(k)),
-            Rule::EncryptedRegex(r) => path.iter().any(|k| r.is_match(k)),
-            Rule::UnencryptedCommentRegex(r) => !stack.iter().flatten().any(|c| r.is_match(c)),
-            Rule::EncryptedCommentRegex(r) => {
-                let last = stack.len().saturating_sub(1);
-                stack.iter().enumerate().any(|(li, level)| {
-                    let n = if is_comment && li == last {
-                        level.len().saturating_sub(1)
-                    } else {
-                        level.len()
-                    };
-                    level[..n].iter().any(|c| r.is_match(c))
-                })
+            Rule::UnencryptedSuffix(s) | Rule::EncryptedSuffix(s) => k.ends_with(s.as_str()),
+            Rule::UnencryptedRegex(r) | Rule::EncryptedRegex(r) => r.is_match(k),
+            Rule::UnencryptedCommentRegex(_) | Rule::EncryptedCommentRegex(_) => false,
+        }
+    }
+
+    /// Whether a comment matches the comment rule (false for the key rules). Evaluated once
+    /// per comment, when the walk meets it.
+    fn comment_matches(&self, c: &str) -> bool {
+        crate::opcount::tick(1 + c.len());
+        match &self.rule {
+            Rule::UnencryptedCommentRegex(r) | Rule::EncryptedCommentRegex(r) => r.is_match(c),
+            _ => false,
+        }
+    }
+
+    /// sops' decision for a leaf (or, `is_comment`, a comment just pushed on the stack):
+    /// `key_hit` is whether any key of its path matches the key rule, `comments` the
+    /// comment stack's counts.
+    fn should_encrypt(&self, key_hit: bool, comments: &CommentStack, is_comment: bool) -> bool {
+        match &self.rule {
+            Rule::UnencryptedSuffix(_) | Rule::UnencryptedRegex(_) => !key_hit,
+            Rule::EncryptedSuffix(_) | Rule::EncryptedRegex(_) => key_hit,
+            Rule::UnencryptedCommentRegex(_) => comments.matching == 0,
+            Rule::EncryptedCommentRegex(_) => {
+                // The comment being decided is not part of its own context.
+                let own = is_comment && comments.levels.last().is_some_and(|l| l.last_matched);
+                comments.matching > usize::from(own)
             }
         }
     }
@@ -137,11 +180,10 @@ impl Selection {
     }
 }
 
-/// Where a leaf is: its additional data (a range of the walk's shared buffer) and its key
-/// path (an index into the walk's path nodes; [`ROOT`] at the top level).
+/// Where a leaf is: its key path, an index into the walk's path nodes ([`ROOT`] at the
+/// top level). Its additional data is built from the path when it is needed.
 #[derive(Clone)]
 struct At {
-    aad: Range<usize>,
     node: usize,
 }
 
@@ -153,6 +195,36 @@ const ROOT: usize = usize::MAX;
 struct Paths<'t>(Vec<(usize, &'t str)>);
 
 impl Paths<'_> {
+    /// Appends the additional data of `node`'s values to `out`: `a:b:`, or `:` at the top
+    /// level. Built for each value when it is encrypted or decrypted (the same bytes AES-GCM
+    /// reads anyway) rather than kept for every key: keeping them cost the length of a
+    /// key times the number of keys under it, so one long key above many short ones could
+    /// take far more memory than the file.
+    fn write_aad(&self, node: usize, out: &mut Vec<u8>) {
+        if node == ROOT {
+            out.push(b':');
+            return;
+        }
+        let (parent, k) = self.0[node];
+        if parent != ROOT {
+            self.write_aad(parent, out);
+        }
+        crate::opcount::tick(1);
+        out.extend_from_slice(k.as_bytes());
+        out.push(b':');
+    }
+
+    /// Calls `f` with the additional data of `node` (in a buffer reused per thread).
+    fn with_aad<R>(&self, node: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+        BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            b.clear();
+            self.write_aad(node, &mut b);
+            f(&b)
+        })
+    }
+
     fn keys(&self, mut node: usize) -> Vec<&str> {
         let mut keys = Vec::new();
         while node != ROOT {
@@ -171,21 +243,101 @@ impl Paths<'_> {
 
 /// What the walk does at each leaf and comment.
 trait Visitor<'t> {
+    /// The exit code of [`check_ambiguous_paths`]' error, and the file to name in it
+    /// (empty: the caller names it).
+    fn ambiguity_context(&self) -> (Code, &str);
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
     fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
 }
 
-/// The walk's position: key path, additional data, comment stack.
+/// sops' comment stack, as counts: one level per open map or list, holding how many of
+/// the comments met at that level since its last key (or list element) match the comment
+/// rule. A leaf's decision then costs nothing per comment above it (with the texts
+/// themselves on the stack, each leaf under a key preceded by many comments rescanned them
+/// all: quadratic).
+#[derive(Default)]
+struct CommentStack {
+    levels: Vec<Level>,
+    /// The sum of `matching` over the levels.
+    matching: usize,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Level {
+    matching: usize,
+    /// Whether the last comment pushed at this level matched.
+    last_matched: bool,
+}
+
+impl CommentStack {
+    fn push_level(&mut self) {
+        self.levels.push(Level::default());
+    }
+
+    fn pop_level(&mut self) {
+        let l = self.levels.pop().expect("pushed");
+        self.matching -= l.matching;
+    }
+
+    /// Forgets the current level's comments (after a key or list element).
+    fn clear_level(&mut self) {
+        let l = self.levels.last_mut().expect("pushed");
+        self.matching -= l.matching;
+        *l = Level::default();
+    }
+
+    fn push_comment(&mut self, matched: bool) {
+        let l = self.levels.last_mut().expect("comments live in containers");
+        l.matching += usize::from(matched);
+        l.last_matched = matched;
+        self.matching += usize::from(matched);
+    }
+}
+
+/// The walk's position: key path, its path node, whether a key of it matches the key rule,
+/// and the comment stack.
 struct WalkState<'t> {
     path: Vec<&'t str>,
     node: usize,
-    /// The additional data of every key path visited (`a:`, `a:b:`, …), one after the
-    /// other: a leaf's additional data is a range of it.
-    aad: Vec<u8>,
-    /// The current key path's additional data in `aad` (empty at the top level).
-    prefix: Range<usize>,
-    stack: Vec<Vec<String>>,
+    /// For each key of `path`: whether it or a key above it matches the key rule.
+    key_hits: Vec<bool>,
+    comments: CommentStack,
     paths: Paths<'t>,
+    /// What each path node holds ([`LEAF`], [`OTHER`], [`CONTAINER`] bits), for
+    /// [`check_ambiguous_paths`].
+    kinds: Vec<u8>,
+    /// Whether a key with a `:` was met (only then can two paths share additional data).
+    colon_key: bool,
+    /// Whether full-path ids are kept (for the [`Stash`]'s downgrade guard).
+    track: bool,
+    /// The full-path id of the value being visited (or, at a comment, of the comment).
+    id: [u8; 32],
+    /// For each open map or list: its id and how many comments it has had.
+    frames: Vec<([u8; 32], usize)>,
+}
+
+/// The full-path id of a child of `parent`: a key (`b'k'`), a list index (`b'i'`), a
+/// comment's ordinal (`b'c'`) or a document's index (`b'd'`).
+fn child_id(parent: &[u8; 32], tag: u8, name: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(parent);
+    h.update([tag]);
+    h.update((name.len() as u64).to_le_bytes());
+    h.update(name);
+    h.finalize().into()
+}
+
+/// A path node holds a scalar or null.
+const LEAF: u8 = 1;
+/// ... something other than an encrypted, non-empty value (plaintext, empty, null).
+const OTHER: u8 = 2;
+/// ... a map or list.
+const CONTAINER: u8 = 4;
+
+impl WalkState<'_> {
+    fn key_hit(&self) -> bool {
+        self.key_hits.last().copied().unwrap_or(false)
+    }
 }
 
 struct Walk<'s, 't, V> {
@@ -196,57 +348,90 @@ struct Walk<'s, 't, V> {
 
 impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
     fn map(&mut self, m: &'t mut Map) -> Result<()> {
-        self.st.stack.push(Vec::new());
+        self.st.comments.push_level();
+        let me = self.st.id;
+        if self.st.track {
+            self.st.frames.push((me, 0));
+        }
         for item in m.0.iter_mut() {
             match item {
                 Item::Comment(c) => self.comment(c)?,
                 Item::Pair(k, v) => {
                     let k: &'t String = k;
-                    // Enter the key: the prefix grows by `k:` (copied to the end of the
-                    // buffer so that it stays contiguous).
-                    let (prefix, node) = (self.st.prefix.clone(), self.st.node);
-                    let start = self.st.aad.len();
-                    self.st.aad.extend_from_within(prefix.clone());
-                    self.st.aad.extend_from_slice(k.as_bytes());
-                    self.st.aad.push(b':');
-                    self.st.prefix = start..self.st.aad.len();
+                    if self.st.track {
+                        self.st.id = child_id(&me, b'k', k.as_bytes());
+                    }
+                    let node = self.st.node;
                     self.st.paths.0.push((node, k.as_str()));
+                    self.st.kinds.push(0);
+                    self.st.colon_key |= k.contains(':');
                     self.st.node = self.st.paths.0.len() - 1;
                     self.st.path.push(k);
+                    let hit = self.st.key_hit() || self.sel.key_matches(k);
+                    self.st.key_hits.push(hit);
                     let r = self.value(v);
+                    self.st.key_hits.pop();
                     self.st.path.pop();
-                    self.st.prefix = prefix;
                     self.st.node = node;
                     r?;
-                    self.st.stack.last_mut().expect("pushed").clear();
+                    self.st.comments.clear_level();
                 }
             }
         }
-        self.st.stack.pop();
+        self.st.comments.pop_level();
+        if self.st.track {
+            self.st.frames.pop();
+            self.st.id = me;
+        }
         Ok(())
+    }
+
+    fn mark(&mut self, kind: u8) {
+        if let Some(k) = self.st.kinds.get_mut(self.st.node) {
+            *k |= kind;
+        }
     }
 
     fn value(&mut self, v: &'t mut Value) -> Result<()> {
         match v {
-            Value::Map(m) => self.map(m)?,
+            Value::Map(m) => {
+                self.mark(CONTAINER);
+                self.map(m)?
+            }
             Value::List(l) => {
-                self.st.stack.push(Vec::new());
+                self.mark(CONTAINER);
+                self.st.comments.push_level();
+                let me = self.st.id;
+                if self.st.track {
+                    self.st.frames.push((me, 0));
+                }
+                let mut index = 0u64;
                 for e in l.iter_mut() {
                     if let Value::Comment(c) = e {
                         self.comment(c)?;
                     } else {
+                        if self.st.track {
+                            self.st.id = child_id(&me, b'i', &index.to_le_bytes());
+                            index += 1;
+                        }
                         self.value(e)?;
-                        self.st.stack.last_mut().expect("pushed").clear();
+                        self.st.comments.clear_level();
                     }
                 }
-                self.st.stack.pop();
+                self.st.comments.pop_level();
+                if self.st.track {
+                    self.st.frames.pop();
+                    self.st.id = me;
+                }
             }
-            Value::Null => {}
+            Value::Null => self.mark(LEAF | OTHER),
             Value::Comment(c) => self.comment(c)?,
             leaf => {
                 let enc = self
                     .sel
-                    .should_encrypt(&self.st.path, &self.st.stack, false);
+                    .should_encrypt(self.st.key_hit(), &self.st.comments, false);
+                let secret = enc && with_plain(leaf, |p, _| !p.is_empty()) == Some(true);
+                self.mark(if secret { LEAF } else { LEAF | OTHER });
                 self.visitor.leaf(leaf, &self.st, enc)?;
             }
         }
@@ -254,12 +439,22 @@ impl<'t, V: Visitor<'t>> Walk<'_, 't, V> {
     }
 
     fn comment(&mut self, c: &'t mut Comment) -> Result<()> {
-        self.st
-            .stack
-            .last_mut()
-            .expect("comments live in containers")
-            .push(c.text().to_string());
-        let enc = self.sel.should_encrypt(&self.st.path, &self.st.stack, true);
+        let value_id = self.st.id;
+        if let Some((container, n)) = self.st.frames.last_mut() {
+            self.st.id = child_id(container, b'c', &(*n as u64).to_le_bytes());
+            *n += 1;
+        }
+        let r = self.comment_at(c);
+        self.st.id = value_id;
+        r
+    }
+
+    fn comment_at(&mut self, c: &'t mut Comment) -> Result<()> {
+        let matched = self.sel.comment_matches(c.text());
+        self.st.comments.push_comment(matched);
+        let enc = self
+            .sel
+            .should_encrypt(self.st.key_hit(), &self.st.comments, true);
         self.visitor.comment(c, &self.st, enc)
     }
 }
@@ -270,6 +465,7 @@ fn walk<'t, V: Visitor<'t>>(
     docs: &'t mut [Document],
     sel: &Selection,
     visitor: &mut V,
+    track: bool,
 ) -> (WalkState<'t>, Result<()>) {
     let mut w = Walk {
         sel,
@@ -277,20 +473,103 @@ fn walk<'t, V: Visitor<'t>>(
         st: WalkState {
             path: Vec::new(),
             node: ROOT,
-            aad: Vec::new(),
-            prefix: 0..0,
-            stack: Vec::new(),
+            key_hits: Vec::new(),
+            comments: CommentStack::default(),
             paths: Paths::default(),
+            kinds: Vec::new(),
+            colon_key: false,
+            track,
+            id: [0; 32],
+            frames: Vec::new(),
         },
     };
     let mut r = Ok(());
-    for doc in docs.iter_mut() {
+    for (i, doc) in docs.iter_mut().enumerate() {
+        if track {
+            w.st.id = child_id(&[0; 32], b'd', &(i as u64).to_le_bytes());
+        }
         r = w.map(doc);
         if r.is_err() {
             break;
         }
     }
+    if r.is_ok() && w.st.colon_key {
+        let (code, file) = w.visitor.ambiguity_context();
+        r = check_ambiguous_paths(&w.st, code, file);
+    }
     (w.st, r)
+}
+
+/// Refuses a tree where two different key paths share their additional data and one of
+/// them holds something other than an encrypted, non-empty value.
+///
+/// sops binds a value to its key path joined with `:` (`a:b:`), so the key `"a:b"` and
+/// the key `b` under `a` give the same additional data: a ciphertext moved from one to the
+/// other still decrypts. Someone without the key could move `db.password`'s ciphertext to
+/// a new top-level key `"db:password"` at the same place in the MAC's order and leave
+/// `db.password` empty (not hashed) or, under `mac_only_encrypted`, plaintext of their
+/// choosing (not hashed either): the MAC still verifies. Files whose colliding paths all
+/// hold encrypted values (which only the file's author can write, e.g. the spec's TV-7)
+/// are kept readable, as sops reads them.
+///
+/// Linear: each key is split at `:` once into a trie of the parts (its additional data)
+/// next to a trie of whole keys (its key path); two paths collide when they reach the
+/// same node of the first through different nodes of the second.
+fn check_ambiguous_paths(st: &WalkState<'_>, code: Code, file: &str) -> Result<()> {
+    #[derive(Default)]
+    struct Group {
+        /// The first path node of each distinct key path in the group.
+        paths: Vec<(usize, usize)>,
+        kinds: u8,
+    }
+    let nodes = &st.paths.0;
+    let mut key_trie: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut part_trie: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut groups: HashMap<usize, Group> = HashMap::new();
+    let (mut kid, mut pid) = (vec![ROOT; nodes.len()], vec![ROOT; nodes.len()]);
+    for (i, &(parent, key)) in nodes.iter().enumerate() {
+        crate::opcount::tick(1 + key.len());
+        let (pk, mut pp) = if parent == ROOT {
+            (ROOT, ROOT)
+        } else {
+            (kid[parent], pid[parent])
+        };
+        let n = key_trie.len();
+        kid[i] = *key_trie.entry((pk, key)).or_insert(n);
+        for part in key.split(':') {
+            let n = part_trie.len();
+            pp = *part_trie.entry((pp, part)).or_insert(n);
+        }
+        pid[i] = pp;
+        let g = groups.entry(pp).or_default();
+        g.kinds |= st.kinds[i];
+        if !g.paths.iter().any(|&(k, _)| k == kid[i]) {
+            g.paths.push((kid[i], i));
+        }
+    }
+    let mut bad: Vec<&Group> = groups
+        .values()
+        .filter(|g| g.paths.len() > 1 && g.kinds & LEAF != 0 && g.kinds & (OTHER | CONTAINER) != 0)
+        .collect();
+    bad.sort_by_key(|g| g.paths[0].1);
+    match bad.first() {
+        None => Ok(()),
+        Some(g) => {
+            let shown: Vec<String> = g.paths.iter().map(|&(_, n)| st.paths.display(n)).collect();
+            let mut aad = Vec::new();
+            st.paths.write_aad(g.paths[0].1, &mut aad);
+            Err(Error::new(
+                code,
+                format!(
+                    "the key paths {}{} share their additional data ({:?}) and one of them holds no encrypted value: a ciphertext could have been moved between them without changing the MAC",
+                    shown.join(" and "),
+                    if file.is_empty() { String::new() } else { format!(" in {file}") },
+                    String::from_utf8_lossy(&aad)
+                ),
+            )
+            .with_hint("restore the file from version control; to keep such keys, rename one so that the paths, joined with ':', differ"))
+        }
+    }
 }
 
 /// The additional data for a value at `path`: `a:b:c:`.
@@ -367,13 +646,46 @@ enum EncSlot<'t> {
 struct Encryptor<'t> {
     sel: &'t Selection,
     mac: Sha512,
-    jobs: Vec<(EncSlot<'t>, Range<usize>)>,
+    /// The values and comments to encrypt, with their path node.
+    jobs: Vec<(EncSlot<'t>, usize)>,
     /// The unencrypted_comment_regex matches encrypted comments.
     ucr_matches_enc: bool,
+    /// What the decryption saw: where plaintext must not replace ciphertext.
+    guard: Option<&'t Stash>,
+}
+
+impl Encryptor<'_> {
+    /// Refuses to write the value or comment at the walk's position in plaintext when it
+    /// was encrypted in the file (see [`Stash`]).
+    fn check_downgrade(&self, w: &WalkState<'_>, what: &str, text: Option<&str>) -> Result<()> {
+        // The same ciphertext written back as it was (kept by a decryption under a changed
+        // selector), or an emptied value, publishes nothing.
+        let harmless = text.is_some_and(|t| t.is_empty() || crate::cipher::is_encrypted(t));
+        if harmless || !self.guard.is_some_and(|s| s.guards(&w.id)) {
+            return Ok(());
+        }
+        Err(Error::new(
+            Code::ErrorEncryptingTree,
+            format!(
+                "the {what} at {} was encrypted in the file and would now be written in plaintext: the file's selector ({}{}) no longer selects it; the selectors in the metadata are not covered by the MAC, so someone may have changed them",
+                path_display(&w.path),
+                self.sel.shown,
+                if self.sel.mac_only_encrypted { ", mac_only_encrypted" } else { "" }
+            ),
+        )
+        .with_hint("restore the sops metadata's selector from version control; if the change is intended, run again with --allow-plaintext-downgrade"))
+    }
 }
 
 impl<'t> Visitor<'t> for Encryptor<'t> {
+    fn ambiguity_context(&self) -> (Code, &str) {
+        (Code::ErrorEncryptingTree, "")
+    }
+
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
+        if !encrypted {
+            self.check_downgrade(w, "value", v.as_str())?;
+        }
         let hash = encrypted || !self.sel.mac_only_encrypted;
         let mac = &mut self.mac;
         let empty = with_plain(v, |plain, _| {
@@ -393,13 +705,15 @@ impl<'t> Visitor<'t> for Encryptor<'t> {
             )
         })?;
         if encrypted && !empty {
-            let at = at_of(w);
-            self.jobs.push((EncSlot::Leaf(v), at));
+            self.jobs.push((EncSlot::Leaf(v), w.node));
         }
         Ok(())
     }
 
     fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
+        if !encrypted && !c.text().is_empty() {
+            self.check_downgrade(w, "comment", Some(c.text()))?;
+        }
         if !encrypted || c.text().is_empty() {
             return Ok(());
         }
@@ -414,24 +728,8 @@ impl<'t> Visitor<'t> for Encryptor<'t> {
                 ),
             ));
         }
-        let at = at_of(w);
-        self.jobs.push((EncSlot::Comment(c), at));
+        self.jobs.push((EncSlot::Comment(c), w.node));
         Ok(())
-    }
-}
-
-/// Where the current position's additional data is in the walk's buffer.
-fn at_of(w: &WalkState<'_>) -> Range<usize> {
-    w.prefix.clone()
-}
-
-/// The additional data of a leaf recorded by [`at_of`]: `a:b:`, or `:` at the top level
-/// (the only place where the range is empty).
-fn aad_of<'b>(buf: &'b [u8], r: &Range<usize>) -> &'b [u8] {
-    if r.is_empty() {
-        b":"
-    } else {
-        &buf[r.clone()]
     }
 }
 
@@ -474,10 +772,12 @@ pub fn encrypt_tree_with_stash(
         mac: sel.new_hasher(),
         jobs: Vec::new(),
         ucr_matches_enc,
+        guard: stash.filter(|s| !s.encrypted.is_empty()),
     };
-    let (st, r) = walk(docs, sel, &mut enc);
+    let track = enc.guard.is_some();
+    let (st, r) = walk(docs, sel, &mut enc, track);
     r?;
-    let buf = st.aad.as_slice();
+    let paths = &st.paths;
     let iv_for = |plain: &[u8], aad: &[u8], typ: ValueType| match stash
         .and_then(|s| s.get(typ, aad, plain))
     {
@@ -487,32 +787,33 @@ pub fn encrypt_tree_with_stash(
     let encrypt = |plain: &[u8], aad: &[u8], typ: ValueType| {
         cipher.encrypt_with_iv(plain, aad, typ, &iv_for(plain, aad, typ))
     };
-    for_each_par(&mut enc.jobs, |(slot, r)| {
-        let aad = aad_of(buf, r);
-        match slot {
-            EncSlot::Leaf(v) => {
-                // Strings are encrypted in their own buffer (taken out of the tree, which
-                // gets the ciphertext): no copy, and no wipe of the plaintext needed.
-                let owned = match &mut **v {
-                    Value::Str(s) => Some(std::mem::take(&mut **s).into_bytes()),
-                    Value::Bytes(b) => Some(std::mem::take(&mut **b)),
-                    _ => None,
-                };
-                let out = match owned {
-                    Some(p) => {
-                        let iv = iv_for(&p, aad, ValueType::Str);
-                        cipher.encrypt_owned(p, aad, ValueType::Str, &iv)
-                    }
-                    None => with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar"),
-                }?;
-                **v = Value::Str(Zeroizing::new(out));
+    for_each_par(&mut enc.jobs, |(slot, node)| {
+        paths.with_aad(*node, |aad| {
+            match slot {
+                EncSlot::Leaf(v) => {
+                    // Strings are encrypted in their own buffer (taken out of the tree, which
+                    // gets the ciphertext): no copy, and no wipe of the plaintext needed.
+                    let owned = match &mut **v {
+                        Value::Str(s) => Some(std::mem::take(&mut **s).into_bytes()),
+                        Value::Bytes(b) => Some(std::mem::take(&mut **b)),
+                        _ => None,
+                    };
+                    let out = match owned {
+                        Some(p) => {
+                            let iv = iv_for(&p, aad, ValueType::Str);
+                            cipher.encrypt_owned(p, aad, ValueType::Str, &iv)
+                        }
+                        None => with_plain(v, |p, t| encrypt(p, aad, t)).expect("a scalar"),
+                    }?;
+                    **v = Value::Str(Zeroizing::new(out));
+                }
+                EncSlot::Comment(c) => {
+                    let out = encrypt(c.text().as_bytes(), aad, ValueType::Comment)?;
+                    **c = Comment::new(out);
+                }
             }
-            EncSlot::Comment(c) => {
-                let out = encrypt(c.text().as_bytes(), aad, ValueType::Comment)?;
-                **c = Comment::new(out);
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     })?;
     let mac = hex_upper(&enc.mac.finalize());
     cipher
@@ -536,18 +837,28 @@ struct Decryptor<'t> {
     sel: &'t Selection,
     items: Vec<DecItem<'t>>,
     file: &'t str,
+    /// The full-path ids of the encrypted values and comments (when a stash is wanted).
+    encrypted: Option<HashSet<[u8; 32]>>,
 }
 
 fn at_dec(w: &WalkState<'_>) -> At {
-    At {
-        aad: at_of(w),
-        node: w.node,
-    }
+    At { node: w.node }
 }
 
 impl<'t> Visitor<'t> for Decryptor<'t> {
+    fn ambiguity_context(&self) -> (Code, &str) {
+        (Code::ErrorDecryptingTree, self.file)
+    }
+
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
         if !encrypted {
+            // A ciphertext where the selector now says plaintext (the selector was changed
+            // and --ignore-mac used): what replaces it must not be written in clear.
+            if let (Some(e), Value::Str(s)) = (&mut self.encrypted, &*v) {
+                if crate::cipher::is_encrypted(s) {
+                    e.insert(w.id);
+                }
+            }
             if !self.sel.mac_only_encrypted {
                 if let Some(b) = with_plain(v, |b, _| Zeroizing::new(b.to_vec())) {
                     self.items.push(DecItem::Plain(b));
@@ -558,6 +869,9 @@ impl<'t> Visitor<'t> for Decryptor<'t> {
         match v {
             Value::Str(s) if s.is_empty() => Ok(()),
             Value::Str(_) => {
+                if let Some(e) = &mut self.encrypted {
+                    e.insert(w.id);
+                }
                 self.items.push(DecItem::Leaf(v, at_dec(w), None));
                 Ok(())
             }
@@ -575,6 +889,11 @@ impl<'t> Visitor<'t> for Decryptor<'t> {
     }
 
     fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
+        if crate::cipher::is_encrypted(c.text()) {
+            if let Some(e) = &mut self.encrypted {
+                e.insert(w.id);
+            }
+        }
         if encrypted && crate::cipher::is_encrypted(c.text()) {
             self.items.push(DecItem::Comment(c, at_dec(w), None));
         }
@@ -640,11 +959,11 @@ fn decrypt_tree_inner(
         sel: &sel,
         items: Vec::new(),
         file,
+        encrypted: want_stash.then(HashSet::new),
     };
     // A walk error (an unencrypted value where one was expected) is reported after the
     // values before it, which would have failed first in a sequential walk.
-    let (st, walk_result) = walk(docs, &sel, &mut dec);
-    let buf = st.aad.as_slice();
+    let (st, walk_result) = walk(docs, &sel, &mut dec, want_stash);
     let paths = &st.paths;
     for_each_par(&mut dec.items, |item| {
         let (stored, at, out) = match item {
@@ -653,19 +972,21 @@ fn decrypt_tree_inner(
             DecItem::Comment(c, at, out) => (c.text(), &*at, out),
         };
         let what = || format!("{} in {file}", paths.display(at.node));
-        *out = Some(cipher.decrypt_parts(stored, aad_of(buf, &at.aad), &what));
+        *out = Some(paths.with_aad(at.node, |aad| cipher.decrypt_parts(stored, aad, &what)));
         Ok(())
     })?;
-    let mut stash = want_stash.then(Stash::default);
+    let mut stash = dec.encrypted.take().map(|encrypted| Stash {
+        encrypted,
+        ..Stash::default()
+    });
     let mut mac = sel.new_hasher();
     for item in dec.items {
         match item {
             DecItem::Plain(b) => mac.update(&b[..]),
             DecItem::Leaf(v, at, out) => {
                 let (mut plain, typ, iv) = out.expect("decrypted")?;
-                let aad = aad_of(buf, &at.aad);
                 if let Some(st) = &mut stash {
-                    st.record(typ, aad, &plain, iv);
+                    paths.with_aad(at.node, |aad| st.record(typ, aad, &plain, iv));
                 }
                 let bad = || {
                     Error::new(
@@ -694,7 +1015,7 @@ fn decrypt_tree_inner(
                     Ok((plain, typ, iv)) => match std::str::from_utf8(&plain) {
                         Ok(s) => {
                             if let Some(st) = &mut stash {
-                                st.record(typ, aad_of(buf, &at.aad), &plain, iv);
+                                paths.with_aad(at.node, |aad| st.record(typ, aad, &plain, iv));
                             }
                             *c = Comment::new(s);
                         }
@@ -995,6 +1316,192 @@ mod tests {
             e.message.contains(r#"["svc2"]["k8"] in f"#),
             "{}",
             e.message
+        );
+    }
+
+    /// The "db:password" trick: `db.password`'s ciphertext moved to a new top-level key
+    /// `"db:password"` (same additional data, same place in the MAC's order) still
+    /// decrypts and keeps the MAC; `db.password` is left empty, or under
+    /// `mac_only_encrypted` set to plaintext of the attacker's choosing.
+    #[test]
+    fn a_ciphertext_moved_to_a_key_with_the_same_additional_data_is_refused() {
+        let key = tv_key();
+        for (mac_only, selector, blank) in [
+            (false, None, Value::str("")),
+            (false, None, Value::Null),
+            (false, None, Value::Map(Map::new())),
+            (
+                true,
+                Some(Selector::UnencryptedRegex("^password$".into())),
+                Value::str("chosen"),
+            ),
+        ] {
+            let mut db = Map::new();
+            db.push("password", Value::str("s3cret"));
+            let mut m = Map::new();
+            m.push("db", Value::Map(db));
+            m.push("other", Value::str("x"));
+            let mut docs = vec![m];
+            // The file is encrypted with the default selector (db.password encrypted).
+            let orig = Selection::new(None, mac_only).unwrap();
+            let mac = encrypt_tree(&mut docs, &key, &orig, "2024-01-01T00:00:00Z").unwrap();
+            let enc = docs[0]
+                .get("db")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .get("password")
+                .unwrap()
+                .clone();
+            let mut db = Map::new();
+            db.push("password", blank.clone());
+            let mut forged = Map::new();
+            forged.push("db:password", enc);
+            forged.push("db", Value::Map(db));
+            forged.push("other", docs[0].get("other").unwrap().clone());
+            let mut md = md_for(mac, selector.clone());
+            md.mac_only_encrypted = mac_only;
+            let e = decrypt_tree(&mut [forged], &md, &key, false, "f").unwrap_err();
+            assert_eq!(e.exit_code(), 25, "{e}");
+            assert!(
+                e.message.contains(r#"the key paths ["db:password"] and ["db"]["password"] in f share their additional data ("db:password:")"#),
+                "{e}"
+            );
+        }
+        // Colliding paths that both hold ciphertext (which only the author can write, as in
+        // the spec's TV-7) stay readable, as in sops; and so does `"a:b"` next to `a.c`.
+        let mut a = Map::new();
+        a.push("b", Value::str("nested"));
+        a.push("c", Value::str("other"));
+        let mut m = Map::new();
+        m.push("a:b", Value::str("colon"));
+        m.push("a", Value::Map(a));
+        let mut docs = vec![m.clone()];
+        let mac = encrypt_tree(&mut docs, &key, &sel(None), "2024-01-01T00:00:00Z").unwrap();
+        decrypt_tree(&mut docs, &md_for(mac, None), &key, false, "f").unwrap();
+        assert_eq!(docs[0], m);
+        // Encrypting a tree that would be refused is refused too.
+        let mut m = Map::new();
+        m.push("a:b", Value::str("colon"));
+        m.push(
+            "a",
+            Value::Map(Map(vec![Item::Pair("b".into(), Value::str(""))])),
+        );
+        let e = encrypt_tree(&mut [m], &key, &sel(None), "2024-01-01T00:00:00Z").unwrap_err();
+        assert_eq!(e.exit_code(), 23, "{e}");
+    }
+
+    /// Selectors are not covered by the MAC. After a decryption under a changed selector
+    /// (with --ignore-mac), or an edit that removes the comment selecting a value, writing
+    /// the file back must not publish what was encrypted.
+    #[test]
+    fn what_was_encrypted_is_not_written_back_in_plaintext() {
+        let key = tv_key();
+        let mut docs = vec![tv_tree()];
+        let mac = encrypt_tree(&mut docs, &key, &sel(None), "2024-01-01T00:00:00Z").unwrap();
+        // Someone changes the metadata to a selector that selects nothing.
+        let changed = Some(Selector::EncryptedRegex("^nothing$".into()));
+        let mut t = docs.clone();
+        let stash = decrypt_tree_with_stash(
+            &mut t,
+            &md_for(mac.clone(), changed.clone()),
+            &key,
+            true,
+            "f",
+        )
+        .unwrap();
+        // The admin sees ENC[…] in place of db.password and types the password back.
+        let db = match t[0].get_mut("db").unwrap() {
+            Value::Map(m) => m,
+            _ => unreachable!(),
+        };
+        *db.get_mut("password").unwrap() = Value::str("s3crét");
+        let downgraded = sel(changed.clone());
+        let e = encrypt_tree_with_stash(
+            &mut t.clone(),
+            &key,
+            &downgraded,
+            "2024-01-02T00:00:00Z",
+            Some(&stash),
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 23);
+        assert!(
+            e.message.starts_with(r#"the value at ["db"]["password"] was encrypted in the file and would now be written in plaintext: the file's selector (encrypted_regex "^nothing$")"#),
+            "{e}"
+        );
+        assert!(!e.message.contains("s3cr"), "{e}");
+        // Values left as they were (still ciphertext) or emptied are not a downgrade.
+        let mut untouched = docs.clone();
+        let st2 = decrypt_tree_with_stash(
+            &mut untouched,
+            &md_for(mac.clone(), changed),
+            &key,
+            true,
+            "f",
+        )
+        .unwrap();
+        encrypt_tree_with_stash(
+            &mut untouched,
+            &key,
+            &downgraded,
+            "2024-01-02T00:00:00Z",
+            Some(&st2),
+        )
+        .unwrap();
+        // The override lets it through.
+        let mut stash = stash;
+        stash.allow_plaintext_downgrade(true);
+        encrypt_tree_with_stash(
+            &mut t,
+            &key,
+            &downgraded,
+            "2024-01-02T00:00:00Z",
+            Some(&stash),
+        )
+        .unwrap();
+        assert_eq!(
+            t[0].get("db").unwrap().as_map().unwrap().get("password"),
+            Some(&Value::str("s3crét"))
+        );
+
+        // encrypted_comment_regex: removing the marking comment in an edit would publish
+        // the value under it, and an encrypted comment too.
+        let ecr = Some(Selector::EncryptedCommentRegex("sops:enc".into()));
+        let mut m = Map::new();
+        m.push_comment(" sops:enc");
+        m.push("secret", Value::str("s"));
+        m.push_comment(" sops:enc");
+        m.push_comment(" a secret note");
+        m.push("k", Value::str("v"));
+        let mut docs = vec![m];
+        let mac = encrypt_tree(&mut docs, &key, &sel(ecr.clone()), "2024-01-01T00:00:00Z").unwrap();
+        let mut t = docs.clone();
+        let stash =
+            decrypt_tree_with_stash(&mut t, &md_for(mac, ecr.clone()), &key, false, "f").unwrap();
+        // Unchanged: written back fine.
+        encrypt_tree_with_stash(
+            &mut t.clone(),
+            &key,
+            &sel(ecr.clone()),
+            "2024-01-02T00:00:00Z",
+            Some(&stash),
+        )
+        .unwrap();
+        let mut edited = t.clone();
+        edited[0].0.remove(0);
+        let e = encrypt_tree_with_stash(
+            &mut edited,
+            &key,
+            &sel(ecr),
+            "2024-01-02T00:00:00Z",
+            Some(&stash),
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .starts_with(r#"the value at ["secret"] was encrypted"#),
+            "{e}"
         );
     }
 

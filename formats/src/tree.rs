@@ -137,19 +137,26 @@ impl Map {
         self.0.push(Item::Comment(Comment::new(text)));
     }
 
-    /// The value of the first pair with `key`.
+    /// The value of the first pair with `key`. A linear scan: not for a loop over the
+    /// keys of the same map (the linearity tests count its steps).
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find_map(|i| match i {
-            Item::Pair(k, v) if k == key => Some(v),
-            _ => None,
+        self.0.iter().find_map(|i| {
+            crate::opcount::tick(1);
+            match i {
+                Item::Pair(k, v) if k == key => Some(v),
+                _ => None,
+            }
         })
     }
 
-    /// The value of the first pair with `key`, mutably.
+    /// The value of the first pair with `key`, mutably (a linear scan, as [`Map::get`]).
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.0.iter_mut().find_map(|i| match i {
-            Item::Pair(k, v) if k == key => Some(v),
-            _ => None,
+        self.0.iter_mut().find_map(|i| {
+            crate::opcount::tick(1);
+            match i {
+                Item::Pair(k, v) if k == key => Some(v),
+                _ => None,
+            }
         })
     }
 
@@ -179,6 +186,13 @@ impl Map {
         })
     }
 
+    /// The first key that appears twice: (its first pair's index, the second pair's index),
+    /// counting pairs only. Linear (a hash set; small maps compare directly), so the stores
+    /// can check every map of a large file.
+    pub fn first_duplicate(&self) -> Option<(usize, usize)> {
+        first_duplicate(self.pairs().map(|(k, _)| k))
+    }
+
     /// Number of items, comments included.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -188,6 +202,32 @@ impl Map {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// The first name of `keys` seen before: (index of its first occurrence, index of the
+/// repeat). Why every store refuses these: sops never writes two equal keys in one map, and
+/// the MAC cannot tell them apart when the added one is empty (an empty string or null is
+/// not hashed), so a second `key: ""` would blank a secret for whoever reads the last (or
+/// the first) one.
+pub fn first_duplicate<'a>(keys: impl Iterator<Item = &'a str>) -> Option<(usize, usize)> {
+    let keys: Vec<&str> = keys.collect();
+    crate::opcount::tick(keys.len());
+    if keys.len() <= 8 {
+        for j in 1..keys.len() {
+            if let Some(i) = keys[..j].iter().position(|k| *k == keys[j]) {
+                return Some((i, j));
+            }
+        }
+        return None;
+    }
+    let mut seen = std::collections::HashMap::with_capacity(keys.len());
+    for (j, k) in keys.iter().enumerate() {
+        if let Some(&i) = seen.get(k) {
+            return Some((i, j));
+        }
+        seen.insert(*k, j);
+    }
+    None
 }
 
 // Debug never prints string contents: trees hold secrets.

@@ -250,7 +250,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 pub fn metadata(data: &[u8]) {
     let Some(t) = text(data) else { return };
     let mut values = Vec::new();
-    if let Ok(docs) = sealbox_formats::store::yaml::parse(t, false) {
+    if let Ok(docs) = sealbox_formats::store::yaml::parse(t) {
         for d in docs {
             values.push(d.get("sops").cloned().unwrap_or(Value::Map(d)));
         }
@@ -325,7 +325,7 @@ pub fn decrypt(data: &[u8]) {
 /// `.sops.yaml`: parse, read the rules, pick the rule for a few paths.
 pub fn config(data: &[u8]) {
     let Some(t) = text(data) else { return };
-    let docs = match sealbox_formats::store::yaml::parse(t, true) {
+    let docs = match sealbox_formats::store::yaml::parse(t) {
         Ok(d) => d,
         Err(e) => return check_err("yaml::parse", &e),
     };

@@ -9,9 +9,11 @@ use crate::tree::{Document, Item, Map, Value};
 pub const PREFIX: &str = "sops_";
 
 /// Parses dotenv text. Keys and values are taken verbatim (sops does not trim or unquote);
-/// the two characters `\n` in a value become a newline.
+/// the two characters `\n` in a value become a newline. A key given twice is an error
+/// (sops 3.11 keeps both; see [`crate::tree::first_duplicate`] for why sealbox does not).
 pub fn parse(text: &str) -> Result<Document> {
     let mut m = Map::new();
+    let mut lines = Vec::new();
     for (n, line) in text.split('\n').enumerate() {
         if line.is_empty() {
             continue;
@@ -31,6 +33,18 @@ pub fn parse(text: &str) -> Result<Document> {
             v.to_string()
         };
         m.push(k, Value::str(v));
+        lines.push(n + 1);
+    }
+    if let Some((first, again)) = m.first_duplicate() {
+        let key = m.pairs().nth(again).map(|(k, _)| k).unwrap_or_default();
+        return Err(Error::new(
+            Code::CouldNotReadInputFile,
+            format!(
+                "duplicate key {key:?} at line {} (already defined at line {})",
+                lines[again], lines[first]
+            ),
+        )
+        .with_hint("remove one of the two lines: a dotenv file may set each key once here"));
     }
     Ok(m)
 }
@@ -114,6 +128,18 @@ mod tests {
         );
         let e = parse("A=1\nnoequals\n").unwrap_err();
         assert!(e.message.contains("line 2") && !e.message.contains("noequals"));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let e = parse("# c\nA=1\nB=x\nA=\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"duplicate key "A" at line 4 (already defined at line 2)"#
+        );
+        // The metadata lines are keys like any other.
+        assert!(parse("A=1\nsops_mac=x\nsops_mac=y\n").is_err());
+        assert!(parse("A=1\nexport A=1\n a=1\n").is_ok());
     }
 
     #[test]

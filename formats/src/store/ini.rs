@@ -10,6 +10,7 @@
 use super::dotenv::val_to_string;
 use crate::error::{Code, Error, Result};
 use crate::tree::{Document, Item, Map, Value};
+use std::collections::HashMap;
 
 /// The section of keys written before any header.
 pub const DEFAULT_SECTION: &str = "DEFAULT";
@@ -36,8 +37,30 @@ fn unquote_pair(v: &str) -> Option<&str> {
 }
 
 /// Parses INI text into one document of sections.
+///
+/// A section header given twice, or a key given twice in one section, is an error naming
+/// it and both lines. (sops 3.11 keeps a repeated section as two, and go-ini keeps the
+/// last value of a repeated key; neither is written by sops from a tree, and the MAC
+/// cannot see an added empty value, see [`crate::tree::first_duplicate`].) The check is a
+/// hash lookup per key, so a large section stays linear.
 pub fn parse(text: &str) -> Result<Document> {
     let mut sections: Vec<(String, Map)> = vec![(DEFAULT_SECTION.to_string(), Map::new())];
+    // The line of each section header and of each key of the current section.
+    let mut section_lines: HashMap<String, usize> = HashMap::new();
+    section_lines.insert(DEFAULT_SECTION.to_string(), 0);
+    let mut key_lines: HashMap<String, usize> = HashMap::new();
+    let dup = |what: String, line: usize, first: usize| {
+        let first = if first == 0 {
+            "before the first section header".to_string()
+        } else {
+            format!("at line {first}")
+        };
+        Error::new(
+            Code::CouldNotReadInputFile,
+            format!("INI line {line}: duplicate {what} (already defined {first})"),
+        )
+        .with_hint("remove or merge the two: an INI file may define each section, and each key of a section, once here")
+    };
     let mut pending: Vec<String> = Vec::new();
     let mut lines = text.split('\n').enumerate();
     while let Some((n, raw)) = lines.next() {
@@ -56,6 +79,13 @@ pub fn parse(text: &str) -> Result<Document> {
                     Error::generic(format!("INI line {}: unclosed section header", n + 1))
                 })?
                 .trim();
+            if let Some(&first) = section_lines.get(name) {
+                if first != 0 || !sections[0].1.is_empty() {
+                    return Err(dup(format!("section [{name}]"), n + 1, first));
+                }
+            }
+            section_lines.insert(name.to_string(), n + 1);
+            key_lines.clear();
             let mut m = Map::new();
             for c in pending.drain(..) {
                 m.push_comment(c);
@@ -110,12 +140,16 @@ pub fn parse(text: &str) -> Result<Document> {
                 value = u.to_string();
             }
         }
-        let section = &mut sections.last_mut().expect("DEFAULT").1;
-        if let Some(v) = section.get_mut(&key) {
-            *v = Value::str(value);
-        } else {
-            section.push(key, Value::str(value));
+        let (name, section) = sections.last_mut().expect("DEFAULT");
+        if let Some(&first) = key_lines.get(&key) {
+            return Err(dup(
+                format!("key {key:?} in section [{name}]"),
+                n + 1,
+                first,
+            ));
         }
+        key_lines.insert(key.clone(), n + 1);
+        section.push(key, Value::str(value));
         for c in pending.drain(..).chain(inline) {
             section.push_comment(c);
         }
@@ -285,6 +319,26 @@ mod tests {
             emit(&d, None).unwrap(),
             "[s]\n; value # kept\"\npassword = \"quoted\n"
         );
+    }
+
+    #[test]
+    fn repeated_sections_and_keys_are_refused() {
+        let e = parse("[a]\nk = 1\n[b]\nk = 2\n; c\n[a]\nj = 3\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "INI line 6: duplicate section [a] (already defined at line 1)"
+        );
+        let e = parse("[s]\npassword = x\nuser = y\npassword =\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"INI line 4: duplicate key "password" in section [s] (already defined at line 2)"#
+        );
+        let e = parse("k = 1\n[DEFAULT]\nj = 2\n").unwrap_err();
+        assert!(e.message.contains("before the first section header"), "{e}");
+        let e = parse("k = 1\nk : 2\n").unwrap_err();
+        assert!(e.message.contains("section [DEFAULT]"), "{e}");
+        // The same key in two sections, and an explicit [DEFAULT] first, are fine.
+        assert!(parse("[DEFAULT]\nk = 1\n[a]\nk = 1\n[b]\nk = 1\n").is_ok());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! JSON store: parse and emit the way sops' JSON store does (Go `encoding/json` + `json.Indent`).
 //!
-//! * The parser is hand-written so it keeps key order and **duplicate keys** (sops keeps them
-//!   as separate items). Parse errors give a line and column, never the offending text.
+//! * The parser is hand-written so it keeps key order, and refuses **duplicate keys** in an
+//!   object (sops 3.11 keeps them as separate items; see [`parse`] for why we do not). Parse
+//!   errors give a line and column, never the offending text.
 //! * Numbers: an integer literal that fits `i64` becomes [`Value::Int`] (sops 3.13 behaviour;
 //!   the MAC bytes equal 3.11's float form for |n| < 2^53). Everything else is [`Value::Float`].
 //!   `-0` is kept as `Float(-0.0)` so it still serialises as `-0`, as in 3.11.
@@ -20,8 +21,12 @@ use zeroize::Zeroizing;
 /// sops files are nowhere near it. (Go allows 10000.)
 const MAX_DEPTH: usize = 256;
 
-/// Parse a JSON document; the top level must be an object. Keys keep their order and
-/// duplicate keys are kept as separate items.
+/// Parse a JSON document; the top level must be an object. Keys keep their order.
+///
+/// A key that appears twice in one object is an error naming its key path and line
+/// (deliberately unlike sops 3.11, which keeps both): the MAC cannot tell a second,
+/// empty `"key": ""` from nothing, so accepting it would let anyone who can write the
+/// file blank a secret for readers that take the last (or the first) of the two.
 ///
 /// Errors carry [`Code::CouldNotReadInputFile`] (callers may re-code them).
 pub fn parse(text: &str) -> Result<Document> {
@@ -30,6 +35,7 @@ pub fn parse(text: &str) -> Result<Document> {
         b: text.as_bytes(),
         pos: 0,
         depth: 0,
+        dup_path: Vec::new(),
     };
     // Like Go's decoder, a UTF-8 BOM is not skipped (it is an error).
     p.skip_ws();
@@ -38,7 +44,21 @@ pub fn parse(text: &str) -> Result<Document> {
         Some(_) => return Err(p.err("the top level of a JSON document must be an object")),
         None => return Err(p.err("empty JSON document")),
     }
-    let map = p.parse_object()?;
+    let map = p.parse_object().map_err(|e| {
+        if p.dup_path.is_empty() {
+            return e;
+        }
+        let path: Vec<&String> = p.dup_path.iter().rev().collect();
+        Error::new(
+            e.code,
+            e.message.replacen(
+                ": duplicate key",
+                &format!(": duplicate key {}", path_display(&path)),
+                1,
+            ),
+        )
+        .with_hint("remove one of the two keys: an object may hold each key once (sops never writes two unless its input had them)")
+    })?;
     p.skip_ws();
     if p.pos < p.b.len() {
         return Err(p.err("unexpected data after the top-level object"));
@@ -102,6 +122,9 @@ struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
     depth: usize,
+    /// After a duplicate key was found: its key path, innermost first (filled in while the
+    /// error returns through the objects around it).
+    dup_path: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -162,6 +185,8 @@ impl Parser<'_> {
         self.enter()?;
         self.expect(b'{', "'{'")?;
         let mut map = Map::new();
+        // Where each key starts, for the duplicate check when the object is complete.
+        let mut key_at = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -177,11 +202,20 @@ impl Parser<'_> {
                     self.err("unexpected character, expected a string object key")
                 });
             }
+            key_at.push(self.pos);
             let key = self.parse_string()?;
             self.skip_ws();
             self.expect(b':', "':' after object key")?;
             self.skip_ws();
-            let value = self.parse_value()?;
+            let value = match self.parse_value() {
+                Ok(v) => v,
+                Err(e) => {
+                    if !self.dup_path.is_empty() {
+                        self.dup_path.push(take_string(key));
+                    }
+                    return Err(e);
+                }
+            };
             map.0.push(Item::Pair(take_string(key), value));
             self.skip_ws();
             match self.peek() {
@@ -194,8 +228,27 @@ impl Parser<'_> {
                 Some(_) => return Err(self.err("unexpected character, expected ',' or '}'")),
             }
         }
+        if let Some((first, again)) = map.first_duplicate() {
+            return Err(self.duplicate(&map, &key_at, first, again));
+        }
         self.depth -= 1;
         Ok(map)
+    }
+
+    /// The error for pairs `first` and `again` of `map` having the same key (`key_at`:
+    /// where each key starts). Its key path is completed by the objects around it.
+    fn duplicate(&mut self, map: &Map, key_at: &[usize], first: usize, again: usize) -> Error {
+        let key = map.pairs().nth(again).map(|(k, _)| k).unwrap_or_default();
+        self.dup_path.push(key.to_string());
+        let line = self.b[..key_at[first]]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count()
+            + 1;
+        self.pos = key_at[again];
+        let mut e = self.err("duplicate key");
+        e.message = format!("{} (already defined at line {line})", e.message);
+        e
     }
 
     fn parse_array(&mut self) -> Result<Vec<Value>> {
@@ -634,11 +687,12 @@ mod tests {
     }
 
     /// The tree of the sample file used against real sops 3.11.0 (see `SAMPLE`).
-    const SAMPLE: &str = r#"{"a": {"b": [1, 2.5, -0.0, 1e21, 1e-7, 0.000001, 1e20, 123456789012345678901234567890, {}, [], {"x": null}], "c": "<&>\u2028\u0001\t"}, "e": {}, "f": [], "a": true, "g": 12345678901234567890}"#;
+    const SAMPLE: &str = r#"{"a": {"b": [1, 2.5, -0.0, 1e21, 1e-7, 0.000001, 1e20, 123456789012345678901234567890, {}, [], {"x": null}], "c": "<&>\u2028\u0001\t"}, "e": {}, "f": [], "h": true, "g": 12345678901234567890}"#;
 
-    // What `sops decrypt` 3.11.0 printed for SAMPLE with stores.json.indent = -1, 0 and 3.
-    const SOPS_TAB: &str = "{\n\t\"a\": {\n\t\t\"b\": [\n\t\t\t1,\n\t\t\t2.5,\n\t\t\t-0,\n\t\t\t1e+21,\n\t\t\t1e-7,\n\t\t\t0.000001,\n\t\t\t100000000000000000000,\n\t\t\t1.2345678901234568e+29,\n\t\t\t{},\n\t\t\t[],\n\t\t\t{\n\t\t\t\t\"x\": null\n\t\t\t}\n\t\t],\n\t\t\"c\": \"\\u003c\\u0026\\u003e\\u2028\\u0001\\t\"\n\t},\n\t\"e\": {},\n\t\"f\": [],\n\t\"a\": true,\n\t\"g\": 12345678901234567000\n}\n";
-    const SOPS_ZERO: &str = "{\n\"a\": {\n\"b\": [\n1,\n2.5,\n-0,\n1e+21,\n1e-7,\n0.000001,\n100000000000000000000,\n1.2345678901234568e+29,\n{},\n[],\n{\n\"x\": null\n}\n],\n\"c\": \"\\u003c\\u0026\\u003e\\u2028\\u0001\\t\"\n},\n\"e\": {},\n\"f\": [],\n\"a\": true,\n\"g\": 12345678901234567000\n}\n";
+    // What `sops decrypt` 3.11.0 printed for SAMPLE with stores.json.indent = -1, 0 and 3
+    // (recorded when SAMPLE's key "h" was a second "a", which sealbox now refuses).
+    const SOPS_TAB: &str = "{\n\t\"a\": {\n\t\t\"b\": [\n\t\t\t1,\n\t\t\t2.5,\n\t\t\t-0,\n\t\t\t1e+21,\n\t\t\t1e-7,\n\t\t\t0.000001,\n\t\t\t100000000000000000000,\n\t\t\t1.2345678901234568e+29,\n\t\t\t{},\n\t\t\t[],\n\t\t\t{\n\t\t\t\t\"x\": null\n\t\t\t}\n\t\t],\n\t\t\"c\": \"\\u003c\\u0026\\u003e\\u2028\\u0001\\t\"\n\t},\n\t\"e\": {},\n\t\"f\": [],\n\t\"h\": true,\n\t\"g\": 12345678901234567000\n}\n";
+    const SOPS_ZERO: &str = "{\n\"a\": {\n\"b\": [\n1,\n2.5,\n-0,\n1e+21,\n1e-7,\n0.000001,\n100000000000000000000,\n1.2345678901234568e+29,\n{},\n[],\n{\n\"x\": null\n}\n],\n\"c\": \"\\u003c\\u0026\\u003e\\u2028\\u0001\\t\"\n},\n\"e\": {},\n\"f\": [],\n\"h\": true,\n\"g\": 12345678901234567000\n}\n";
 
     #[test]
     fn matches_sops_tab_zero_and_spaces() {
@@ -662,14 +716,28 @@ mod tests {
     }
 
     #[test]
-    fn keeps_order_and_duplicates() {
-        let d = parse(r#"{"z": 1, "a": 2, "z": 3}"#).unwrap();
+    fn keeps_order_and_refuses_duplicates() {
+        let d = parse(r#"{"z": 1, "a": 2, "y": 3}"#).unwrap();
         let keys: Vec<_> = d.pairs().map(|(k, _)| k.to_string()).collect();
-        assert_eq!(keys, ["z", "a", "z"]);
+        assert_eq!(keys, ["z", "a", "y"]);
         assert_eq!(
             emit(&d, 0).unwrap(),
-            "{\n\"z\": 1,\n\"a\": 2,\n\"z\": 3\n}\n"
+            "{\n\"z\": 1,\n\"a\": 2,\n\"y\": 3\n}\n"
         );
+        // A duplicate, also nested (in a list) and in a large object: named by its key path.
+        let e = parse("{\"z\": 1,\n \"z\": \"\"}").unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"invalid JSON at line 2, column 2: duplicate key ["z"] (already defined at line 1)"#
+        );
+        let e = parse(r#"{"a": {"l": [0, {"b": {"c": 1, "c": 2}}]}, "z": 0}"#).unwrap_err();
+        assert!(
+            e.message.contains(r#"duplicate key ["a"]["l"]["b"]["c"]"#),
+            "{e}"
+        );
+        let many: Vec<String> = (0..100).map(|i| format!("\"k{}\": {i}", i % 99)).collect();
+        let e = parse(&format!("{{{}}}", many.join(","))).unwrap_err();
+        assert!(e.message.contains(r#"duplicate key ["k0"]"#), "{e}");
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub fn load_plain_owned(f: Format, bytes: Vec<u8>, what: &str) -> Result<Vec<Doc
 pub fn load_plain(f: Format, bytes: &[u8], what: &str) -> Result<Vec<Document>> {
     let ctx = |e: Error| e.context(what);
     match f {
-        Format::Yaml => yaml::parse(utf8(bytes, what)?, true).map_err(ctx),
+        Format::Yaml => yaml::parse(utf8(bytes, what)?).map_err(ctx),
         Format::Json => json::parse(utf8(bytes, what)?)
             .map(|d| vec![d])
             .map_err(ctx),
@@ -177,7 +177,7 @@ fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docu
         )
     };
     let mut docs = match f {
-        Format::Yaml => yaml::parse(utf8(bytes, what)?, false).map_err(ctx)?,
+        Format::Yaml => yaml::parse(utf8(bytes, what)?).map_err(ctx)?,
         // Go's encoding/json reads invalid UTF-8 in a string as U+FFFD, so sops refuses such
         // a file only where the damaged value fails (its ENC syntax, the MAC, the data
         // key); reading it the same way gives the same exit codes. Nothing is accepted that

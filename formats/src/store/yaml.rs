@@ -34,41 +34,70 @@ struct Loader<'a> {
     pos: usize,
     comments: Vec<CommentTok>,
     next_comment: usize,
-    anchors: HashMap<usize, Value>,
-    reject_duplicates: bool,
+    anchors: HashMap<usize, Anchored>,
     /// Nesting depth of the node being read (aliases count with their own depth).
     depth: usize,
-    /// Nodes aliases may still copy in (see [`MAX_ALIAS_NODES`]).
+    /// Bytes that anchors and aliases may still copy in (see [`alias_budget`]).
     alias_budget: usize,
+    /// The budget the file started with (for the message).
+    alias_budget_total: usize,
+}
+
+/// An anchored node: its copy, what copying it costs (see [`node_weight`]), its depth.
+struct Anchored {
+    value: Value,
+    cost: usize,
+    depth: usize,
 }
 
 /// Maximum nesting depth, as in the JSON store: keeps the recursion here and in the tree
 /// walks after it within a thread's stack. (yaml.v3 allows 10000.)
 const MAX_DEPTH: usize = 256;
 
-/// How many nodes (a string counts one per 64 bytes) all aliases of a file may copy in
-/// together. A few levels of aliases of aliases ("billion laughs") would otherwise expand
-/// to more memory than any machine has; yaml.v3 refuses such documents too ("excessive
-/// aliasing").
-const MAX_ALIAS_NODES: usize = 1_000_000;
+/// What one node costs in the alias budget beyond its text: about the memory of a tree
+/// node and its allocation.
+const NODE_COST: usize = 48;
 
-/// The number of nodes in `v` (for the alias budget) and its nesting depth.
+/// The alias budget of a file: anchors and aliases may copy in at most
+/// `ALIAS_FACTOR` times the file's size, and at least `ALIAS_MIN` bytes (so that small
+/// files with ordinary `<<: *defaults` merges never reach it). Every copy counts, whether
+/// the alias is a value or a mapping key, and so does the copy an anchor keeps. Without
+/// it a few levels of aliases of aliases ("billion laughs"), or one long string used as
+/// the key of thousands of alias keys, would expand a small file to more memory than any
+/// machine has; yaml.v3 refuses such documents too ("excessive aliasing"). Proportional
+/// to the input, so the memory of a parse stays a small multiple of the file's size.
+const ALIAS_FACTOR: usize = 16;
+/// See [`ALIAS_FACTOR`].
+const ALIAS_MIN: usize = 16 << 20;
+
+/// The alias budget for a text of `len` bytes.
+fn alias_budget(len: usize) -> usize {
+    len.saturating_mul(ALIAS_FACTOR).max(ALIAS_MIN)
+}
+
+/// What copying `v` costs in the alias budget (bytes, roughly its memory) and its nesting
+/// depth.
 fn node_weight(v: &Value) -> (usize, usize) {
     match v {
-        Value::Map(m) => m.0.iter().fold((1, 1), |(n, d), item| match item {
+        Value::Map(m) => m.0.iter().fold((NODE_COST, 1), |(n, d), item| match item {
             Item::Pair(k, v) => {
                 let (vn, vd) = node_weight(v);
-                (n + 1 + k.len() / 64 + vn, d.max(vd + 1))
+                (
+                    n.saturating_add(NODE_COST + k.len()).saturating_add(vn),
+                    d.max(vd + 1),
+                )
             }
-            Item::Comment(_) => (n + 1, d),
+            Item::Comment(c) => (n.saturating_add(NODE_COST + c.text().len()), d),
         }),
-        Value::List(l) => l.iter().fold((1, 1), |(n, d), v| {
+        Value::List(l) => l.iter().fold((NODE_COST, 1), |(n, d), v| {
             let (vn, vd) = node_weight(v);
-            (n + vn, d.max(vd + 1))
+            (n.saturating_add(vn), d.max(vd + 1))
         }),
-        Value::Str(s) => (1 + s.len() / 64, 0),
-        Value::Bytes(b) => (1 + b.len() / 64, 0),
-        _ => (1, 0),
+        Value::Str(s) => (NODE_COST + s.len(), 0),
+        Value::Bytes(b) => (NODE_COST + b.len(), 0),
+        Value::Time(t) => (NODE_COST + t.len(), 0),
+        Value::Comment(c) => (NODE_COST + c.text().len(), 0),
+        _ => (NODE_COST, 0),
     }
 }
 
@@ -385,6 +414,39 @@ impl<'a> Loader<'a> {
         out
     }
 
+    /// Takes `cost` bytes from the alias budget, or fails naming the alias at `span`.
+    fn charge(&mut self, cost: usize, span: &Span) -> Result<()> {
+        self.alias_budget = self.alias_budget.checked_sub(cost).ok_or_else(|| {
+            syntax_error(
+                span.start.line(),
+                span.start.col(),
+                &format!(
+                    "anchors and aliases expand the document to more than {} MiB ({ALIAS_FACTOR} times the file's size, at least {} MiB)",
+                    self.alias_budget_total >> 20,
+                    ALIAS_MIN >> 20
+                ),
+            )
+            .with_hint("use fewer aliases (of aliases), or write the values out")
+        })?;
+        Ok(())
+    }
+
+    /// Records anchor `id` for `v` (a copy, charged to the alias budget: nested anchors
+    /// would otherwise copy a subtree once per level).
+    fn anchor(&mut self, id: usize, v: &Value, span: &Span) -> Result<()> {
+        let (cost, depth) = node_weight(v);
+        self.charge(cost, span)?;
+        self.anchors.insert(
+            id,
+            Anchored {
+                value: v.clone(),
+                cost,
+                depth,
+            },
+        );
+        Ok(())
+    }
+
     fn key(&mut self, path: &[String]) -> Result<(String, Span)> {
         let (ev, span) = self.next()?;
         let non_string = |what: &str| {
@@ -410,12 +472,21 @@ impl<'a> Loader<'a> {
                     }
                 }
                 if anchor > 0 {
-                    self.anchors.insert(anchor, Value::str(key.clone()));
+                    self.anchor(anchor, &Value::str(key.clone()), &span)?;
                 }
                 Ok((key, span))
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(Value::Str(s)) => Ok((s.to_string(), span)),
+                Some(Anchored {
+                    value: Value::Str(s),
+                    cost,
+                    ..
+                }) => {
+                    // A key copied from an anchor costs as much as a value would.
+                    let (s, cost) = (s.to_string(), *cost);
+                    self.charge(cost, &span)?;
+                    Ok((s, span))
+                }
                 _ => Err(non_string("alias")),
             },
             _ => Err(non_string("map or list")),
@@ -496,15 +567,15 @@ impl<'a> Loader<'a> {
             Event::Scalar(s, style, anchor, tag) => {
                 let v = self.scalar(&s, style, tag.as_deref(), &span, path)?;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, v.clone());
+                    self.anchor(anchor, &v, &span)?;
                 }
                 Ok(v)
             }
             Event::Alias(id) => {
-                let v = self.anchors.get(&id).ok_or_else(|| {
+                let a = self.anchors.get(&id).ok_or_else(|| {
                     syntax_error(span.start.line(), span.start.col(), "unknown alias")
                 })?;
-                let (nodes, depth) = node_weight(v);
+                let (cost, depth) = (a.cost, a.depth);
                 if self.depth + depth > MAX_DEPTH {
                     return Err(syntax_error(
                         span.start.line(),
@@ -512,17 +583,8 @@ impl<'a> Loader<'a> {
                         &format!("the alias nests the document more than {MAX_DEPTH} levels deep"),
                     ));
                 }
-                self.alias_budget = self.alias_budget.checked_sub(nodes).ok_or_else(|| {
-                    syntax_error(
-                        span.start.line(),
-                        span.start.col(),
-                        &format!(
-                            "aliases expand the document to more than {MAX_ALIAS_NODES} nodes"
-                        ),
-                    )
-                    .with_hint("use fewer aliases of aliases (or write the values out)")
-                })?;
-                Ok(v.clone())
+                self.charge(cost, &span)?;
+                Ok(self.anchors[&id].value.clone())
             }
             Event::MappingStart(..) | Event::SequenceStart(..) if self.depth >= MAX_DEPTH => {
                 Err(syntax_error(
@@ -537,7 +599,7 @@ impl<'a> Loader<'a> {
                 self.depth -= 1;
                 let v = Value::Map(m?);
                 if anchor > 0 {
-                    self.anchors.insert(anchor, v.clone());
+                    self.anchor(anchor, &v, &span)?;
                 }
                 Ok(v)
             }
@@ -547,7 +609,7 @@ impl<'a> Loader<'a> {
                 self.depth -= 1;
                 let v = Value::List(l?);
                 if anchor > 0 {
-                    self.anchors.insert(anchor, v.clone());
+                    self.anchor(anchor, &v, &span)?;
                 }
                 Ok(v)
             }
@@ -561,6 +623,8 @@ impl<'a> Loader<'a> {
 
     fn map(&mut self, path: &mut Vec<String>, start: &Span) -> Result<Map> {
         let mut m = Map::new();
+        // The line of each key, for the duplicate check when the map is complete.
+        let mut key_lines = Vec::new();
         let indent = start.start.col();
         loop {
             let (ev, span) = self.peek().cloned().ok_or_else(|| {
@@ -574,6 +638,9 @@ impl<'a> Loader<'a> {
                     m.push_comment(c);
                 }
                 self.pos += 1;
+                if let Some((first, again)) = m.first_duplicate() {
+                    return Err(duplicate_key(&m, path, &key_lines, first, again));
+                }
                 return Ok(m);
             }
             for c in self.take_before(span.start.index()) {
@@ -581,17 +648,7 @@ impl<'a> Loader<'a> {
             }
             let at = m.len();
             let (key, kspan) = self.key(path)?;
-            if self.reject_duplicates && m.get(&key).is_some() {
-                return Err(Error::new(
-                    Code::CouldNotReadInputFile,
-                    format!(
-                        "duplicate key at line {} under {}",
-                        kspan.start.line(),
-                        crate::error::path_display(path)
-                    ),
-                )
-                .with_hint("remove or rename one of the two keys"));
-            }
+            key_lines.push(kspan.start.line());
             // A comment on the key's line before its value (`k: # c`) goes before the key.
             let value_start = self
                 .peek()
@@ -726,6 +783,25 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// The error for a key defined twice in one map (pairs `first` and `again` of `m`, whose
+/// key lines are `lines`), like yaml.v3's "mapping key … already defined at line …", which
+/// sops 3.11 gives for plain input. sealbox refuses it in encrypted files as well.
+fn duplicate_key(m: &Map, path: &[String], lines: &[usize], first: usize, again: usize) -> Error {
+    let key = m.pairs().nth(again).map(|(k, _)| k).unwrap_or_default();
+    let mut full = path.to_vec();
+    full.push(key.to_string());
+    Error::new(
+        Code::CouldNotReadInputFile,
+        format!(
+            "duplicate key {} at line {} (already defined at line {})",
+            crate::error::path_display(&full),
+            lines.get(again).copied().unwrap_or(0),
+            lines.get(first).copied().unwrap_or(0)
+        ),
+    )
+    .with_hint("remove one of the two keys: a map may hold each key once (sops never writes two)")
+}
+
 /// Refuses the characters YAML does not allow in a stream (C0 controls other than tab, LF
 /// and CR, DEL, C1 controls other than NEL, surrogates, U+FFFE/U+FFFF), as yaml.v3 does
 /// ("control characters are not allowed"); saphyr-parser lets them through.
@@ -745,19 +821,19 @@ fn check_printable(text: &str) -> Result<()> {
     }
 }
 
-/// Parses a YAML stream (plain or encrypted file) into documents. `reject_duplicates`:
-/// a duplicate key is an error (sops checks plain input).
-pub fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+/// Parses a YAML stream (plain or encrypted file) into documents. A key defined twice in
+/// one map is an error in both (sops checks plain input only).
+pub fn parse(text: &str) -> Result<Vec<Document>> {
     // The YAML that sops and sealbox write is read by a fast line parser; anything it does
     // not handle goes through the general loader below.
     if let Some(docs) = super::yaml_fast::parse(text) {
         return Ok(docs);
     }
-    parse_general(text, reject_duplicates)
+    parse_general(text)
 }
 
 /// [`parse`] without the fast path: saphyr's events, the comment scan, the loader.
-pub(crate) fn parse_general(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
+pub(crate) fn parse_general(text: &str) -> Result<Vec<Document>> {
     // The fast path takes printable ASCII only, so this check belongs to the general loader.
     check_printable(text)?;
     let mut parser = Parser::new_from_str(text);
@@ -787,8 +863,8 @@ pub(crate) fn parse_general(text: &str, reject_duplicates: bool) -> Result<Vec<D
         next_comment: 0,
         anchors: HashMap::new(),
         depth: 0,
-        alias_budget: MAX_ALIAS_NODES,
-        reject_duplicates,
+        alias_budget: alias_budget(text.len()),
+        alias_budget_total: alias_budget(text.len()),
     };
     loader.documents()
 }
@@ -1182,8 +1258,8 @@ mod tests {
 
     /// Every parse in these tests also checks that the fast path, when it takes the input,
     /// builds the same tree as the general loader.
-    fn parse(text: &str, reject_duplicates: bool) -> Result<Vec<Document>> {
-        let general = parse_general(text, reject_duplicates);
+    fn parse(text: &str) -> Result<Vec<Document>> {
+        let general = parse_general(text);
         if let Some(fast) = super::super::yaml_fast::parse(text) {
             match &general {
                 Ok(g) => assert!(*g == fast, "fast path differs on:\n{text}"),
@@ -1194,7 +1270,7 @@ mod tests {
     }
 
     fn one(text: &str) -> Document {
-        let mut d = parse(text, true).unwrap();
+        let mut d = parse(text).unwrap();
         assert_eq!(d.len(), 1);
         d.remove(0)
     }
@@ -1220,7 +1296,7 @@ mod tests {
         ] {
             let quoted = needs_quotes(w);
             let emitted = emit_value(&Value::str(w), 2);
-            let back = parse(&format!("k: {}", emitted.trim_end()), true).unwrap();
+            let back = parse(&format!("k: {}", emitted.trim_end())).unwrap();
             assert_eq!(
                 back[0].get("k"),
                 Some(&Value::str(w)),
@@ -1230,9 +1306,9 @@ mod tests {
     }
 
     fn round_trip(text: &str) {
-        let docs = parse(text, true).unwrap();
+        let docs = parse(text).unwrap();
         let out = emit(&docs, 4);
-        let again = parse(&out, true).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let again = parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         assert!(
             again == docs,
             "round trip changed the tree:\n{text}\n---\n{out}"
@@ -1267,20 +1343,28 @@ mod tests {
 
     #[test]
     fn errors_never_echo_content() {
-        let e = parse("a: 18446744073709551615\n", true).unwrap_err();
+        let e = parse("a: 18446744073709551615\n").unwrap_err();
         assert_eq!(e.exit_code(), 23);
-        let e = parse("1: secret-value\n", true).unwrap_err();
+        let e = parse("1: secret-value\n").unwrap_err();
         assert_eq!(e.exit_code(), 23);
         assert!(!e.message.contains("secret-value"));
-        let e = parse("a: x\na: secret-two\n", true).unwrap_err();
+        let e = parse("a: x\na: secret-two\n").unwrap_err();
         assert!(e.message.contains("duplicate") && !e.message.contains("secret-two"));
-        assert!(parse("a: x\na: y\n", false).is_ok());
-        let e = parse("- a\n- b\n", true).unwrap_err();
+        // Nested and alias keys too, and the message names the key path and both lines.
+        let e = parse("a:\n  b: x\n  c: y\n  b: \"\"\n").unwrap_err();
+        assert!(
+            e.message
+                .contains(r#"duplicate key ["a"]["b"] at line 4 (already defined at line 2)"#),
+            "{e}"
+        );
+        let e = parse("k: &n name\nm:\n  name: x\n  *n : y\n").unwrap_err();
+        assert!(e.message.contains(r#"["m"]["name"]"#), "{e}");
+        let e = parse("- a\n- b\n").unwrap_err();
         assert!(e.message.contains("not a map"));
-        let e = parse("a: [secret-three\n", true).unwrap_err();
+        let e = parse("a: [secret-three\n").unwrap_err();
         assert!(!e.message.contains("secret-three"), "{}", e.message);
-        assert!(parse("", true).unwrap().is_empty());
-        assert_eq!(parse("---\n", true).unwrap(), vec![Map::new()]);
+        assert!(parse("").unwrap().is_empty());
+        assert_eq!(parse("---\n").unwrap(), vec![Map::new()]);
     }
 
     #[test]
@@ -1317,11 +1401,54 @@ mod tests {
 
     #[test]
     fn anchors_merge_and_multi_documents() {
-        let docs = parse("a: &x {k: v}\nb: *x\n<<: *x\n---\nc: 1\n", true).unwrap();
+        let docs = parse("a: &x {k: v}\nb: *x\n<<: *x\n---\nc: 1\n").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].get("b"), docs[0].get("a"));
         assert_eq!(docs[0].get("<<"), docs[0].get("a"));
         assert_eq!(docs[1].get("c"), Some(&Value::Int(1)));
+    }
+
+    /// A string anchored once and used as the key of thousands of alias keys was copied
+    /// for every key without being charged (a 0.6 MB file took gigabytes). Every copy now
+    /// counts, keys and values alike, against a budget proportional to the file's size.
+    #[test]
+    fn alias_keys_and_anchors_are_charged_to_a_budget_proportional_to_the_file() {
+        let big = "A".repeat(200_000);
+        let mut bomb = format!("k: &s \"{big}\"\nl:\n");
+        for i in 0..25_000 {
+            bomb.push_str(&format!("    - *s : {i}\n"));
+        }
+        let budget = alias_budget(bomb.len());
+        assert!(budget < 16 * bomb.len() + ALIAS_MIN);
+        let e = parse_general(&bomb).unwrap_err();
+        assert!(e.message.contains("anchors and aliases expand"), "{e}");
+        // The alias that crosses the budget is named by its line, well before the end.
+        let line: usize = e.message["invalid YAML at line ".len()..]
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(line < 2 + budget / 200_000 + 2, "{e}");
+        // Nested anchors each keep a copy of their subtree: charged too.
+        let mut nest = String::from("a: &a0 [");
+        nest.push_str(&"x".repeat(1 << 20));
+        nest.push(']');
+        for i in 1..40 {
+            nest = format!("a: &a{i} [{}, {}]", &nest[3..], "y");
+        }
+        let e = parse_general(&format!("{nest}\n")).unwrap_err();
+        assert!(e.message.contains("anchors and aliases expand"), "{e}");
+        // Ordinary use stays far below it: merges of a defaults map into many services.
+        let mut ok = String::from("defaults: &d {image: x, restart: always, port: 80}\n");
+        for i in 0..2000 {
+            ok.push_str(&format!("svc{i}:\n  <<: *d\n  name: s{i}\n"));
+        }
+        let d = parse(&ok).unwrap();
+        assert_eq!(
+            d[0].get("svc1999").unwrap().as_map().unwrap().get("<<"),
+            d[0].get("defaults")
+        );
     }
 
     #[test]
@@ -1335,7 +1462,7 @@ mod tests {
 
     #[test]
     fn emits_like_sops() {
-        let d = parse("# greeting\nhello: world\nport: 8080\nratio: 0.5\nenabled: true\nempty: \"\"\nnothing: null\nitems:\n    - one\n    - k: v\npublic_unencrypted: shown\n", true).unwrap();
+        let d = parse("# greeting\nhello: world\nport: 8080\nratio: 0.5\nenabled: true\nempty: \"\"\nnothing: null\nitems:\n    - one\n    - k: v\npublic_unencrypted: shown\n").unwrap();
         assert_eq!(
             emit(&d, 4),
             "# greeting\nhello: world\nport: 8080\nratio: 0.5\nenabled: true\nempty: \"\"\nnothing: null\nitems:\n    - one\n    - k: v\npublic_unencrypted: shown\n"
@@ -1364,37 +1491,37 @@ mod tests {
     #[test]
     fn fuzz_regressions() {
         // An empty document in a stream is written as `{}` (like sops), not dropped.
-        let docs = parse("---\n---\nb: 2\n", true).unwrap();
+        let docs = parse("---\n---\nb: 2\n").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(emit(&docs, 4), "{}\n---\nb: 2\n");
-        assert_eq!(parse(&emit(&docs, 4), true).unwrap(), docs);
+        assert_eq!(parse(&emit(&docs, 4)).unwrap(), docs);
         // ... and so is a document holding only comments (found by cargo fuzz).
-        let docs = parse("---\n# c\n---\n", true).unwrap();
+        let docs = parse("---\n# c\n---\n").unwrap();
         let out = emit(&docs, 4);
-        assert_eq!(emit(&parse(&out, true).unwrap(), 4), out);
+        assert_eq!(emit(&parse(&out).unwrap(), 4), out);
         // A lone carriage return ends a comment: the key after it is a key, not comment text.
-        let docs = parse("# top\rhello: world\n", true).unwrap();
+        let docs = parse("# top\rhello: world\n").unwrap();
         assert_eq!(docs[0].get("hello"), Some(&Value::str("world")));
-        assert_eq!(parse(&emit(&docs, 4), true).unwrap(), docs);
+        assert_eq!(parse(&emit(&docs, 4)).unwrap(), docs);
         // Nesting is limited (the recursion would otherwise overflow the stack).
         let nest = |n: usize| format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
-        assert!(parse(&nest(MAX_DEPTH - 1), true).is_ok());
+        assert!(parse(&nest(MAX_DEPTH - 1)).is_ok());
         // (saphyr-parser has a flow limit of its own; block nesting reaches ours.)
-        assert!(parse(&nest(MAX_DEPTH + 1), true).is_err());
-        assert!(parse(&nest(50_000), true).is_err());
+        assert!(parse(&nest(MAX_DEPTH + 1)).is_err());
+        assert!(parse(&nest(50_000)).is_err());
         let block =
             |n: usize| -> String { (0..n).map(|i| format!("{}k:\n", " ".repeat(i))).collect() };
-        assert!(parse(&block(MAX_DEPTH - 1), true).is_ok());
-        let e = parse(&block(MAX_DEPTH + 1), true).unwrap_err();
+        assert!(parse(&block(MAX_DEPTH - 1)).is_ok());
+        let e = parse(&block(MAX_DEPTH + 1)).unwrap_err();
         assert!(e.message.contains("levels deep"), "{e}");
-        assert!(parse(&block(3000), true).is_err());
+        assert!(parse(&block(3000)).is_err());
         // Aliases of aliases (billion laughs) stop at the budget instead of eating memory...
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let refs = vec![format!("*a{}", i - 1); 10].join(", ");
             bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
         }
-        let e = parse(&bomb, false).unwrap_err();
+        let e = parse(&bomb).unwrap_err();
         assert!(e.message.contains("aliases expand"), "{e}");
         // ... and cannot nest deeper than the limit either.
         let mut deep = format!("a0: &a0 {}x{}\n", "[".repeat(200), "]".repeat(200));
@@ -1403,20 +1530,20 @@ mod tests {
             "[".repeat(70),
             "]".repeat(70)
         ));
-        let e = parse(&deep, false).unwrap_err();
+        let e = parse(&deep).unwrap_err();
         assert!(e.message.contains("levels deep"), "{e}");
         // Control characters are refused, as yaml.v3 does (found by the tamper sweep: sops
         // exits 1 "control characters are not allowed" where the value failed later).
         for c in ['\u{0}', '\u{19}', '\u{7f}', '\u{9f}', '\u{fffe}'] {
-            let e = parse(&format!("a: x{c}y\n"), true).unwrap_err();
+            let e = parse(&format!("a: x{c}y\n")).unwrap_err();
             assert!(
                 e.message.contains("line 1, column 5: control characters"),
                 "{e}"
             );
         }
-        assert!(parse("a: \"tab\there\u{85}\u{a0}\u{1f600}\"\r\n", true).is_ok());
+        assert!(parse("a: \"tab\there\u{85}\u{a0}\u{1f600}\"\r\n").is_ok());
         // Ordinary aliases still work.
-        let d = parse("a: &x {k: v}\nb: *x\n", true).unwrap();
+        let d = parse("a: &x {k: v}\nb: *x\n").unwrap();
         assert_eq!(d[0].get("a"), d[0].get("b"));
     }
 }

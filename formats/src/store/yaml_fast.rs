@@ -384,7 +384,7 @@ mod tests {
     fn takes_the_common_subset_with_the_loaders_tree() {
         for t in TAKEN {
             let fast = super::parse(t).unwrap_or_else(|| panic!("not taken:\n{t}"));
-            let general = parse_general(t, true).unwrap();
+            let general = parse_general(t).unwrap();
             assert!(fast == general, "differs:\n{t}\n{fast:?}\n{general:?}");
         }
     }
