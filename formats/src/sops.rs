@@ -509,7 +509,7 @@ fn walk<'t, V: Visitor<'t>>(
 /// a new top-level key `"db:password"` at the same place in the MAC's order and leave
 /// `db.password` empty (not hashed) or, under `mac_only_encrypted`, plaintext of their
 /// choosing (not hashed either): the MAC still verifies. Files whose colliding paths all
-/// hold encrypted values (which only the file's author can write, e.g. the spec's TV-7)
+/// hold encrypted values (which only the file's author can write, e.g. test vector TV-7 in docs/format.md#test-vectors)
 /// are kept readable, as sops reads them.
 ///
 /// Linear: each key is split at `:` once into a trie of the parts (its additional data)
@@ -1369,7 +1369,7 @@ mod tests {
             );
         }
         // Colliding paths that both hold ciphertext (which only the author can write, as in
-        // the spec's TV-7) stay readable, as in sops; and so does `"a:b"` next to `a.c`.
+        // test vector TV-7) stay readable, as in sops; and so does `"a:b"` next to `a.c`.
         let mut a = Map::new();
         a.push("b", Value::str("nested"));
         a.push("c", Value::str("other"));
