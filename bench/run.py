@@ -600,6 +600,13 @@ def main():
     ap.add_argument("--keep", help="generate inputs into this directory and keep them")
     ap.add_argument("--no-build", action="store_true", help="use the release binaries already built")
     ap.add_argument("--only", help="comma-separated operation name prefixes to run (e.g. decrypt,activation)")
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also time an older build: DIR holds its sealbox and sealbox-install (e.g. from "
+        "`git worktree add ../old REV && cargo build --release` there); it runs alternated "
+        "with the others as the column `baseline`, and the report compares the two builds",
+    )
     args = ap.parse_args()
     runs = args.runs or (3 if args.quick else 5)
     started = time.time()
@@ -617,6 +624,8 @@ def main():
             if rows is None:
                 continue
             for r in rows if isinstance(rows, list) else [rows]:
+                if args.baseline:
+                    add_baseline(r, b, args.baseline)
                 log(f"  {r.op} / {r.inp} / {r.leaves:,}")
                 measure(r, nruns, warm)
                 if not r.note:
@@ -632,12 +641,23 @@ def main():
         b.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    tools = ["sealbox", "sops"] + (["rops"] if b.rops else []) + ["age"]
+    tools = (["baseline"] if args.baseline else []) + ["sealbox", "sops"] + (["rops"] if b.rops else []) + ["age"]
     report = render(b, tools, args.quick, runs, time.time() - started)
     print(report)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(report + "\n")
+
+
+def add_baseline(row, b, d):
+    """A twin of the row's sealbox case that runs the baseline build's binaries instead."""
+    c = row.cases.get("sealbox")
+    if c is None:
+        return
+    swap = {b.sealbox: os.path.join(d, "sealbox"), b.install: os.path.join(d, "sealbox-install")}
+    argv = [swap.get(a, a) for a in c.argv]
+    # (The activation row's builds install into the same namespace, in turns.)
+    row.cases = {"baseline": Case(argv, c.env, b.out(), c.prep, c.cwd), **row.cases}
 
 
 def same_output(b):
@@ -666,6 +686,17 @@ def render(b, tools, quick, runs, secs):
         lines.append(f"- [{'met' if met else 'NOT met'}] {txt}")
     if not b.rops:
         lines.append("- [n/a] faster than rops / RSS below rops: rops is not installed (cargo install rops-cli)")
+    if "baseline" in tools:
+        lines += ["", "This build against the baseline build (median time and peak RSS; > 1.00x: this build is faster):"]
+        for r in b.rows:
+            s, o = r.cases.get("sealbox"), r.cases.get("baseline")
+            if r.note or not s or not o or not s.times or not o.times:
+                continue
+            m = f", RSS {fmt_m(s.peak())} vs {fmt_m(o.peak())}" if s.peak() and o.peak() else ""
+            lines.append(
+                f"- {r.op} {r.inp} {fmt_leaves(r.leaves, r.inp)}: {fmt_t(s.median())} vs "
+                f"{fmt_t(o.median())} ({o.median() / s.median():.2f}x){m}"
+            )
     lines.append(f"\n{sum(m for _, m in g)} of {len(g)} goals met; total bench time {secs:.0f} s")
     return "\n".join(lines)
 
