@@ -6,11 +6,13 @@
 //! * under `CI=true` the same test **fails**, so CI can never pass by skipping.
 //!
 //! `scripts/install-peers` installs every peer named here. [`openbao`] runs real OpenBao
-//! servers (a dev server, a Raft cluster) for the Vault transit tests. This crate depends on nothing
+//! servers (a dev server, a Raft cluster) for the Vault transit tests; [`pty`] runs a program
+//! on a pseudo-terminal for the tests of prompts. This crate depends on nothing
 //! of the workspace, so every test crate (also `sealbox-activation`'s and `sealbox-cli`'s
 //! own tests) can use it without a dependency cycle.
 
 pub mod openbao;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
