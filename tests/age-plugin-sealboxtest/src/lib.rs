@@ -130,6 +130,16 @@ pub struct Identity {
     pub seed: [u8; 32],
 }
 
+/// Shows the mode and the recipient, not the seed (a habit worth keeping even here).
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("mode", &self.mode)
+            .field("recipient", &self.recipient().short_id())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Recipient {
     /// `age1sealboxtest1…`.
     pub fn encode(&self) -> String {
@@ -264,4 +274,107 @@ fn decode(s: &str, want: &str) -> Result<Vec<u8>, String> {
         },
         |_, bytes| Ok(bytes.collect()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_key(b: u8) -> FileKey {
+        FileKey::init_with_mut(|k| k.fill(b))
+    }
+
+    #[test]
+    fn keys_encode_with_the_plugin_s_prefixes_and_parse_back() {
+        for (i, mode) in Mode::ALL.into_iter().enumerate() {
+            let id = Identity {
+                mode,
+                seed: [i as u8; 32],
+            };
+            let s = id.encode();
+            assert!(s.starts_with("AGE-PLUGIN-SEALBOXTEST-1"), "{s}");
+            assert_eq!(s, s.to_ascii_uppercase());
+            let back = Identity::parse(&s).unwrap();
+            assert_eq!((back.mode, back.seed), (mode, id.seed));
+            // Lower case parses too (Bech32 is case-insensitive).
+            assert_eq!(Identity::parse(&s.to_lowercase()).unwrap().mode, mode);
+            let r = id.recipient().encode();
+            assert!(r.starts_with("age1sealboxtest1"), "{r}");
+            assert_eq!(Recipient::parse(&r).unwrap(), id.recipient());
+            assert_eq!(Mode::from_name(mode.name()), Some(mode));
+        }
+    }
+
+    #[test]
+    fn the_mode_is_not_in_the_recipient() {
+        let a = Identity {
+            mode: Mode::Silent,
+            seed: [7; 32],
+        };
+        let b = Identity {
+            mode: Mode::Pin,
+            seed: [7; 32],
+        };
+        assert_ne!(a.encode(), b.encode());
+        assert_eq!(a.recipient(), b.recipient());
+    }
+
+    #[test]
+    fn bad_keys_are_refused_with_a_reason() {
+        let id = Identity {
+            mode: Mode::Silent,
+            seed: [1; 32],
+        };
+        // A recipient is no identity and the other way round (the HRP is checked).
+        assert!(Identity::parse(&id.recipient().encode())
+            .unwrap_err()
+            .contains("HRP"));
+        assert!(Recipient::parse(&id.encode()).unwrap_err().contains("HRP"));
+        // One flipped character breaks the checksum.
+        let mut s = id.encode().into_bytes();
+        let last = s.len() - 1;
+        s[last] = if s[last] == b'Q' { b'P' } else { b'Q' };
+        assert!(Identity::parse(std::str::from_utf8(&s).unwrap())
+            .unwrap_err()
+            .contains("not Bech32"));
+        // An unknown mode byte and a short seed.
+        let mut data = vec![9u8];
+        data.extend_from_slice(&[0; 32]);
+        assert!(Identity::from_bytes(&data).unwrap_err().contains("mode 9"));
+        assert!(Identity::from_bytes(&[0; 10])
+            .unwrap_err()
+            .contains("33 bytes"));
+        assert!(Recipient::from_bytes(&[0; 31])
+            .unwrap_err()
+            .contains("32 bytes"));
+    }
+
+    #[test]
+    fn a_wrapped_file_key_opens_with_its_identity_and_no_other() {
+        let id = Identity {
+            mode: Mode::Silent,
+            seed: [3; 32],
+        };
+        let other = Identity {
+            mode: Mode::Silent,
+            seed: [4; 32],
+        };
+        let s1 = id.recipient().wrap(&file_key(0xaa), [5; 32]);
+        let s2 = id.recipient().wrap(&file_key(0xaa), [6; 32]);
+        assert_ne!(s1, s2, "a fresh ephemeral key per wrap");
+        for s in [&s1, &s2] {
+            assert_eq!(s.tag, STANZA_TAG);
+            assert!(id.is_addressed(s));
+            assert_eq!(id.unwrap(s).unwrap().expose_secret(), &[0xaa; 16]);
+            assert!(!other.is_addressed(s));
+            assert!(other.unwrap(s).is_err());
+        }
+        // A changed body does not open (the AEAD tag).
+        let mut bad = id.recipient().wrap(&file_key(1), [8; 32]);
+        bad.body[0] ^= 1;
+        let Err(e) = id.unwrap(&bad) else {
+            panic!("a changed body opened")
+        };
+        assert!(e.contains("does not open"), "{e}");
+    }
 }
