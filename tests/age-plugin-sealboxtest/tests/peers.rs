@@ -209,6 +209,7 @@ fn real_age_encrypts_to_a_plugin_identity_s_own_recipient() {
 #[test]
 fn real_age_prints_a_plugin_message_on_stderr_and_decrypts() {
     let age = require!(sealbox_testkit::age());
+    require!(sealbox_testkit::pty::setsid());
     let s = Scratch::new();
     let id = key(Mode::Message, 4);
     let plain = age_encrypt(&s, &age, &id, "secret.age");
