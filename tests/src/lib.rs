@@ -36,7 +36,7 @@ pub fn vectors_dir(set: &str) -> PathBuf {
     workspace_root().join("tests").join("vectors").join(set)
 }
 
-use sealbox_testkit::is_executable;
+use sealbox_testkit::workspace_bin;
 pub use sealbox_testkit::{require, skip};
 
 /// Builds `sealbox` once per test process and returns its path.
@@ -62,52 +62,6 @@ pub fn install_bin() -> PathBuf {
     })
     .clone()
     .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The binary `bin` of workspace package `package`: `$env_var` if set, else built with the
-/// same profile and target directory as the running test executable
-/// (`<target>/<profile>/deps/<test>`).
-fn workspace_bin(env_var: &str, package: &str, bin: &str) -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os(env_var).filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        return if is_executable(&p) {
-            Ok(p)
-        } else {
-            Err(format!("{env_var}={} is not an executable", p.display()))
-        };
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?
-        .to_path_buf();
-    let target_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .stdin(Stdio::null());
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run cargo build: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "cargo build -p {package} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let path = profile_dir.join(bin);
-    if is_executable(&path) {
-        Ok(path)
-    } else {
-        Err(format!("built {bin} but {} is missing", path.display()))
-    }
 }
 
 /// Runs `cmd` through a small python3 wrapper that waits for it and reports its peak

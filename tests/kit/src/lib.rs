@@ -6,11 +6,13 @@
 //! * under `CI=true` the same test **fails**, so CI can never pass by skipping.
 //!
 //! `scripts/install-peers` installs every peer named here. [`openbao`] runs real OpenBao
-//! servers (a dev server, a Raft cluster) for the Vault transit tests. This crate depends on nothing
+//! servers (a dev server, a Raft cluster) for the Vault transit tests; [`pty`] runs a program
+//! on a pseudo-terminal for the tests of prompts. This crate depends on nothing
 //! of the workspace, so every test crate (also `sealbox-activation`'s and `sealbox-cli`'s
 //! own tests) can use it without a dependency cycle.
 
 pub mod openbao;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -115,6 +117,95 @@ fn go_binary(env_var: &str, py: &str, name: &str, missing: &str) -> Result<PathB
     which(name).ok_or_else(|| {
         format!("{missing} (`scripts/install-peers` does it), or set {env_var} to the executable")
     })
+}
+
+/// Root of the cargo workspace (this crate is `tests/kit`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/kit has a workspace two levels up")
+        .to_path_buf()
+}
+
+/// The binary `bin` of workspace package `package`: `$env_var` if set, else built with the
+/// same profile and target directory as the running test executable
+/// (`<target>/<profile>/deps/<test>`). Building by name keeps this crate free of
+/// dependencies on the workspace's crates.
+pub fn workspace_bin(env_var: &str, package: &str, bin: &str) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(env_var).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!("{env_var}={} is not an executable", p.display()))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?
+        .to_path_buf();
+    let target_dir = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .stdin(Stdio::null());
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build -p {package} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let path = profile_dir.join(bin);
+    if is_executable(&path) {
+        Ok(path)
+    } else {
+        Err(format!("built {bin} but {} is missing", path.display()))
+    }
+}
+
+/// The test age plugin `age-plugin-sealboxtest` (tests/age-plugin-sealboxtest/), built
+/// once per test process; `$SEALBOX_TEST_PLUGIN_BIN` overrides. Clients find plugins on
+/// `PATH` by name: see [`plugin_path_dir`].
+pub fn sealboxtest_plugin() -> Result<PathBuf, String> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        workspace_bin(
+            "SEALBOX_TEST_PLUGIN_BIN",
+            "age-plugin-sealboxtest",
+            "age-plugin-sealboxtest",
+        )
+    })
+    .clone()
+}
+
+/// Makes `dir` a directory holding `age-plugin-sealboxtest` (a symlink to the built one)
+/// and returns a `PATH` value with `dir` first: what a test gives the program under test
+/// so that it finds the plugin.
+pub fn plugin_path_dir(dir: &Path) -> Result<std::ffi::OsString, String> {
+    let plugin = sealboxtest_plugin()?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let link = dir.join("age-plugin-sealboxtest");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(&plugin, &link)
+            .map_err(|e| format!("symlink {}: {e}", link.display()))?;
+    }
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).map_err(|e| format!("PATH: {e}"))
 }
 
 /// `age` (1.1.1, Debian's package).
