@@ -14,9 +14,9 @@
 use crate::fsops;
 use crate::manifest::Manifest;
 use crate::run::Installed;
-use crate::safedir::{Dir, Existing, Follow};
 use crate::validate::Plan;
 use rustix::fs::OFlags;
+use sealbox_os::safedir::{Dir, Existing, Follow};
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -108,7 +108,7 @@ fn write_ledger(dir: &Dir, name: &str, names: &[String]) -> Res<()> {
                 Err(format!("cannot remove {}: {e}", dir.shown(name).display()))
             }
             _ => {
-                crate::fault::point("remove ledger");
+                sealbox_os::fault::point("remove ledger");
                 Ok(())
             }
         };
@@ -148,7 +148,7 @@ fn checked(d: Dir) -> Res<Dir> {
     if st.mode != 0o700 {
         d.chmod(0o700)
             .map_err(|e| format!("cannot chmod {} to 0700: {e}", d.path().display()))?;
-        crate::fault::point("chmod credstore");
+        sealbox_os::fault::point("chmod credstore");
     }
     Ok(d)
 }
@@ -215,7 +215,7 @@ pub fn sync(
         }
         match store.unlink(n) {
             Ok(()) => {
-                crate::fault::point("remove credential");
+                sealbox_os::fault::point("remove credential");
                 removed.push(n.clone())
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}

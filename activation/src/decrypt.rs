@@ -92,10 +92,13 @@ impl<'a> Decryptor<'a> {
 
 /// Reads, parses and decrypts one file; the MAC is verified.
 pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<Document>, String> {
-    let bytes = crate::inputs::read(std::path::Path::new(file), crate::inputs::MAX_SOPS_FILE)
-        .map_err(|e| {
-            format!("cannot read the sops file '{file}': {e}; check that it exists and is readable")
-        })?;
+    let bytes = sealbox_os::inputs::read(
+        std::path::Path::new(file),
+        sealbox_os::inputs::MAX_SOPS_FILE,
+    )
+    .map_err(|e| {
+        format!("cannot read the sops file '{file}': {e}; check that it exists and is readable")
+    })?;
     let (mut docs, md) = store::load_encrypted(format, &bytes, file).map_err(|e| {
         format!(
             "cannot parse {} of '{file}': {}; check the secret's format",

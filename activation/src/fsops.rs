@@ -16,9 +16,9 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::fchown;
 use std::path::{Path, PathBuf};
 
-use crate::fault;
-use crate::safedir::{Dir, Existing, Follow};
 use rustix::fs::FileType;
+use sealbox_os::fault;
+use sealbox_os::safedir::{Dir, Existing, Follow};
 
 /// ramfs `statfs` magic.
 pub const RAMFS_MAGIC: i64 = 0x858458f6;
@@ -132,7 +132,7 @@ fn is_temp_dir_name(name: &str, prefix: &str) -> bool {
 /// to open directories. Failures are ignored (a leftover is harmless; the run goes on).
 fn remove_leftovers(dir: &Dir, is_ours: impl Fn(&str) -> bool, inner: Option<&str>) {
     let Ok(names) = dir.names() else { return };
-    let me = crate::safedir::euid();
+    let me = sealbox_os::safedir::euid();
     for name in names {
         let Some(name) = name.to_str().filter(|n| is_ours(n)) else {
             continue;

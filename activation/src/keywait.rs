@@ -45,9 +45,9 @@ impl Probe {
     }
 }
 
-/// A key file's text (bounded, never blocking on a FIFO or device: [`crate::inputs`]).
+/// A key file's text (bounded, never blocking on a FIFO or device: [`sealbox_os::inputs`]).
 fn read_key(p: &str) -> std::io::Result<Zeroizing<String>> {
-    crate::inputs::read_text(Path::new(p), crate::inputs::MAX_KEY_FILE)
+    sealbox_os::inputs::read_text(Path::new(p), sealbox_os::inputs::MAX_KEY_FILE)
 }
 
 fn age_file_state(p: &str) -> KeyState {

@@ -5,9 +5,9 @@
 use crate::decrypt::{render, used_secrets, Decryptor};
 use crate::fsops::{self, join};
 use crate::manifest::{self, Manifest};
-use crate::safedir::{Dir, Existing, Follow};
 use crate::validate::{self, Depth, Entry, Owners, Plan};
 use sealbox_formats::keys::{Identities, IdentitySources};
+use sealbox_os::safedir::{Dir, Existing, Follow};
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -107,7 +107,7 @@ pub fn run(path: &Path, o: &Options) -> Result<(), Errors> {
 /// Steps 1–3: reads, expands (user mode) and validates the manifest at `path`.
 pub fn load(path: &Path, o: &Options) -> Result<(Manifest, Plan), Errors> {
     // 1. read the manifest
-    let text = crate::inputs::read_text(path, crate::inputs::MAX_MANIFEST)
+    let text = sealbox_os::inputs::read_text(path, sealbox_os::inputs::MAX_MANIFEST)
         .map_err(|e| one(format!("failed to open manifest: {}: {e}", path.display())))?;
     let mut m = manifest::parse(&text)
         .map_err(|e| one(format!("failed to parse manifest: {}: {e}", path.display())))?;

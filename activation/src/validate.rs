@@ -594,9 +594,9 @@ pub fn validate_opts(
         let text = if !t.content.is_empty() {
             t.content.clone()
         } else if !t.file.is_empty() {
-            match crate::inputs::read_text(
+            match sealbox_os::inputs::read_text(
                 std::path::Path::new(&t.file),
-                crate::inputs::MAX_TEMPLATE_FILE,
+                sealbox_os::inputs::MAX_TEMPLATE_FILE,
             ) {
                 Ok(s) => s.to_string(),
                 Err(err) => {
@@ -685,8 +685,11 @@ fn check_custom_paths(m: &Manifest, plan: &Plan) -> Vec<String> {
 }
 
 fn parse_encrypted(file: &str, format: Format) -> Result<Vec<Document>, String> {
-    let bytes = crate::inputs::read(std::path::Path::new(file), crate::inputs::MAX_SOPS_FILE)
-        .map_err(|e| format!("failed reading {file}: {e}"))?;
+    let bytes = sealbox_os::inputs::read(
+        std::path::Path::new(file),
+        sealbox_os::inputs::MAX_SOPS_FILE,
+    )
+    .map_err(|e| format!("failed reading {file}: {e}"))?;
     store::load_encrypted(format, &bytes, file)
         .map(|(docs, _)| docs)
         .map_err(|e| {

@@ -36,7 +36,7 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(250);
 /// yields just itself.
 pub fn watched_files(path: &Path) -> Vec<PathBuf> {
     let mut out = vec![absolute(path)];
-    let Ok(text) = crate::inputs::read_text(path, crate::inputs::MAX_MANIFEST) else {
+    let Ok(text) = sealbox_os::inputs::read_text(path, sealbox_os::inputs::MAX_MANIFEST) else {
         return out;
     };
     let Ok(m) = manifest::parse(&text) else {
@@ -213,7 +213,7 @@ fn wait(w: &Watches, sfd: &SignalFd, timeout: Option<Duration>) -> Result<Wake, 
 fn activate(path: &Path, o: &Options, n: u64) {
     match run(path, o) {
         Ok(()) => {
-            let gen = crate::inputs::read_text(path, crate::inputs::MAX_MANIFEST)
+            let gen = sealbox_os::inputs::read_text(path, sealbox_os::inputs::MAX_MANIFEST)
                 .ok()
                 .and_then(|t| manifest::parse(&t).ok())
                 .and_then(|m| std::fs::read_link(&m.symlink_path).ok())

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// A crash-test checkpoint after a filesystem step: sealbox-install's, which is an empty
 /// inline function unless the test-only feature `fault-injection` is on (this crate's
 /// feature of that name turns it on; `tests/crash.rs`).
-pub(crate) use sealbox_activation::fault::point as fault_point;
+pub(crate) use sealbox_os::fault::point as fault_point;
 
 /// Mode of new plaintext files.
 pub const PLAINTEXT_MODE: u32 = 0o600;
@@ -85,7 +85,7 @@ fn current_umask() -> u32 {
 /// writes). The temporary file is then created, renamed and synced through one open
 /// directory, never by looking the directory's path up again.
 pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
-    use sealbox_activation::safedir::Dir;
+    use sealbox_os::safedir::Dir;
     let werr = |what: &str, e: std::io::Error| {
         Error::new(
             Code::CouldNotWriteOutputFile,
@@ -117,10 +117,10 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let dir = Dir::open_io(&dir_path, None, sealbox_activation::inputs::read_policy())
+    let dir = Dir::open_io(&dir_path, None, sealbox_os::inputs::read_policy())
         .map_err(|e| werr("open its directory", e))?;
     let existing = match dir.lstat(&base) {
-        Ok(Some(st)) if st.kind == sealbox_activation::safedir::Kind::RegularFile => Some(st),
+        Ok(Some(st)) if st.kind == sealbox_os::safedir::Kind::RegularFile => Some(st),
         _ => None,
     };
     let plaintext = new_mode == PLAINTEXT_MODE;
