@@ -8,7 +8,8 @@
 //! the names it placed for one manifest (keyed by its `symlinkPath`) in
 //! `<credstore>/.sealbox-managed.<escaped symlinkPath>`; a name the manifest no longer
 //! has is removed on the next activation. Files sealbox did not place are never touched;
-//! temporary files (`.<name>.tmp<pid>.<i>`) of a run killed before its rename are removed
+//! temporary files (`.<name>.sealbox-<pid>-<random>.tmp`, sealbox-os's atomic replace) of a
+//! run killed before its rename are removed
 //! by the next run once their process is gone.
 
 use crate::fsops;
@@ -16,6 +17,8 @@ use crate::manifest::Manifest;
 use crate::run::Installed;
 use crate::validate::Plan;
 use rustix::fs::OFlags;
+use sealbox_os::leftovers::remove_stale_temps;
+use sealbox_os::replace::{replace, Owner};
 use sealbox_os::safedir::{Dir, Existing, Follow};
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
@@ -118,7 +121,7 @@ fn write_ledger(dir: &Dir, name: &str, names: &[String]) -> Res<()> {
         text.push_str(n);
         text.push('\n');
     }
-    fsops::replace_file(dir, name, text.as_bytes(), 0o600, Some((0, 0)))
+    replace(dir, name, text.as_bytes(), 0o600, Owner::Exact(0, 0)).map_err(|e| e.to_string())
 }
 
 /// Creates the store (0700 root:root) or checks and tightens an existing one; returns it
@@ -182,14 +185,14 @@ pub fn sync(
             // Nothing to place, but a run killed half-way may have left temporary files
             // in an existing store of ours.
             if store.stat().is_ok_and(|s| s.uid == 0) {
-                fsops::remove_stale_temps(&store);
+                remove_stale_temps(&store, None);
             }
             return Ok(Vec::new());
         }
     }
     let store = ensure_dir(dir)?;
     // Temporary files of runs killed before their rename, also of names no longer placed.
-    fsops::remove_stale_temps(&store);
+    remove_stale_temps(&store, None);
     let old = read_ledger(&store, &led)?;
     // Record the new names before placing them, so a crash never leaves a credential
     // sealbox placed but does not know about.
@@ -205,7 +208,7 @@ pub fn sync(
     }
     for (name, bytes) in values {
         check_name(name)?;
-        fsops::replace_file(&store, name, bytes, 0o400, Some((0, 0)))
+        replace(&store, name, bytes, 0o400, Owner::Exact(0, 0))
             .map_err(|e| format!("credential {name}: {e}"))?;
     }
     let mut removed = Vec::new();

@@ -7,6 +7,7 @@ use crate::fsops::{self, join};
 use crate::manifest::{self, Manifest};
 use crate::validate::{self, Depth, Entry, Owners, Plan};
 use sealbox_formats::keys::{Identities, IdentitySources};
+use sealbox_os::replace::{replace, Owner};
 use sealbox_os::safedir::{Dir, Existing, Follow};
 use std::fs;
 use std::io::{ErrorKind, Read};
@@ -181,8 +182,12 @@ fn import_keys(m: &Manifest, mp: &Dir, o: &Options) -> Result<Identities, String
     let file = mp.shown("age-keys.txt");
     let (text, keyfile_err) = crate::keywait::identity_text(m, &o.prog);
     // quirk 4: keep – age-keys.txt lives in the mount point (ramfs, root 0600) and persists.
-    let owner = if m.user_mode { None } else { Some((0, 0)) };
-    fsops::replace_file(mp, "age-keys.txt", text.as_bytes(), 0o600, owner)
+    let owner = if m.user_mode {
+        Owner::Creator
+    } else {
+        Owner::Exact(0, 0)
+    };
+    replace(mp, "age-keys.txt", text.as_bytes(), 0o600, owner)
         .map_err(|e| format!("cannot write the age key file: {e}"))?;
     if let Some(e) = keyfile_err {
         return Err(e);
