@@ -12,11 +12,10 @@
 //! run killed before its rename are removed
 //! by the next run once their process is gone.
 
-use crate::fsops;
-use crate::manifest::Manifest;
-use crate::run::Installed;
-use crate::validate::Plan;
+use crate::decrypt::Installed;
+use crate::generations;
 use rustix::fs::OFlags;
+use sealbox_manifest::{check_credential_name as check_name, Plan};
 use sealbox_os::leftovers::remove_stale_temps;
 use sealbox_os::replace::{replace, Owner};
 use sealbox_os::safedir::{Dir, Existing, Follow};
@@ -37,32 +36,6 @@ pub fn dir_from_env() -> PathBuf {
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
-}
-
-/// Checks a credential name the way systemd does (a valid file name of printable ASCII
-/// without `:`), and also rejects a leading `.` (sealbox's own bookkeeping files).
-pub fn check_name(n: &str) -> Res<()> {
-    if n.is_empty() {
-        return Err("the credential name is empty; give a name such as \"db-password\"".into());
-    }
-    if n.len() > 255 {
-        return Err("the credential name is longer than 255 bytes".into());
-    }
-    if n.contains('/') {
-        return Err("the credential name contains '/'; use a plain file name".into());
-    }
-    if n == "." || n == ".." || n.starts_with('.') {
-        return Err(
-            "the credential name starts with '.' ('.', '..' and hidden names are not allowed)"
-                .into(),
-        );
-    }
-    if !n.bytes().all(|b| (0x20..0x7f).contains(&b)) || n.contains(':') {
-        return Err(
-            "the credential name may only contain printable ASCII characters other than ':'".into(),
-        );
-    }
-    Ok(())
 }
 
 /// The name of the file in the store that records what sealbox placed for the manifest
@@ -127,7 +100,7 @@ fn write_ledger(dir: &Dir, name: &str, names: &[String]) -> Res<()> {
 /// Creates the store (0700 root:root) or checks and tightens an existing one; returns it
 /// open. Missing parents are created 0755.
 fn ensure_dir(dir: &Path) -> Res<Dir> {
-    let (parent, name) = fsops::split(dir)?;
+    let (parent, name) = generations::split(dir)?;
     let parent = Dir::open(parent, Some(0o755), Follow::Trusted)
         .map_err(|e| format!("cannot create {e}"))?;
     let d = parent
@@ -235,7 +208,7 @@ pub fn sync(
 
 /// The values to place for a run: (credential name, bytes) of every installed secret that
 /// has one; `named` also holds the names of secrets that failed (kept as they are).
-pub(crate) fn values<'a>(
+pub fn values<'a>(
     plan: &'a Plan,
     secrets: &'a [Installed],
 ) -> (Vec<&'a str>, Vec<(&'a str, &'a [u8])>) {
@@ -254,24 +227,6 @@ pub(crate) fn values<'a>(
         })
         .collect();
     (named, values)
-}
-
-/// [`sync`] for an activation (nothing in user mode: the store is system-wide).
-pub(crate) fn sync_installed(
-    dir: &Path,
-    m: &Manifest,
-    plan: &Plan,
-    secrets: &[Installed],
-) -> Res<()> {
-    if m.user_mode {
-        return Ok(());
-    }
-    let (named, values) = values(plan, secrets);
-    let removed = sync(dir, &m.symlink_path, &named, &values)?;
-    if m.log_secret_changes && !removed.is_empty() {
-        println!("removing credentials: {}", removed.join(", "));
-    }
-    Ok(())
 }
 
 /// What [`sync`] would do, without writing: (verb, name) with verb `added`, `changed` or
@@ -343,17 +298,6 @@ pub fn diff(
 mod tests {
     use super::*;
     use std::fs;
-
-    #[test]
-    fn names() {
-        for ok in ["db-password", "a.b", "x_y", "with space", "a..b"] {
-            assert!(check_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", ".", "..", "a/b", "../x", ".hidden", "a:b", "a\nb", "é"] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
-        }
-        assert!(check_name(&"x".repeat(256)).is_err());
-    }
 
     #[test]
     fn ledger_names_are_distinct() {

@@ -245,6 +245,15 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order messages list them.
+    pub const ALL: [Format; 5] = [
+        Format::Yaml,
+        Format::Json,
+        Format::Binary,
+        Format::Dotenv,
+        Format::Ini,
+    ];
+
     /// The name a manifest uses.
     pub fn name(self) -> &'static str {
         match self {

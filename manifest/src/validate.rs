@@ -11,8 +11,9 @@
 use crate::model::{Common, Manifest, Secret, Template};
 use crate::rules::{
     check_credential_name, check_locations, check_name, check_path, check_unit, is_within,
-    parse_format, parse_mode, Format, FORBIDDEN_TREES, SYSTEM_DIRS,
+    parse_format, parse_mode, walk_key, Format, FORBIDDEN_TREES, SYSTEM_DIRS,
 };
+use crate::value::Value;
 
 /// A resolved secret or template: what gets written where, with which mode and owner.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,13 +201,13 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Why a secret's sops file failed the `sopsfile` check.
+/// Why a sops file cannot be looked into (`sopsfile` depth).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SopsFileError {
-    /// The file cannot be read or parsed (the message names it).
-    File(String),
-    /// The file parses, but the key walk failed (the message names the key).
-    Key(String),
+    /// It cannot be read (the system's message).
+    Unreadable(String),
+    /// It does not parse as its format (the parser's message).
+    Unparsable(String),
 }
 
 /// What validation asks of the machine.
@@ -218,15 +219,10 @@ pub trait Host {
     fn group(&mut self, name: &str) -> Result<Option<u32>, String>;
     /// The text of the template file `path` (`Err`: why it cannot be read).
     fn template_text(&mut self, path: &str) -> Result<String, String>;
-    /// [`Depth::SopsFile`]: whether `file` parses as `format` and (`key` given: yaml or
-    /// json with a key) holds a string at `key`. Called for every secret; a host parses
-    /// each file once.
-    fn check_sops_file(
-        &mut self,
-        file: &str,
-        format: Format,
-        key: Option<&str>,
-    ) -> Result<(), SopsFileError>;
+    /// [`Depth::SopsFile`]: the first document of the encrypted (not decrypted) `file`
+    /// parsed as `format`: its maps and lists, its leaves (`ENC[…]` strings). Asked for
+    /// every secret; a host parses each file once.
+    fn sops_document(&mut self, file: &str, format: Format) -> Result<&Value, SopsFileError>;
 }
 
 /// Validates the manifest: the plan of what to install, or every problem found.
@@ -327,23 +323,7 @@ impl<'m> Validator<'m, '_> {
         }
         self.one_format_per_file(s, format).map_err(fail)?;
         if self.checks.depth == Depth::SopsFile {
-            let key = (format.has_keys() && !s.key.is_empty()).then_some(s.key.as_str());
-            match self.host.check_sops_file(&s.sops_file, format, key) {
-                Ok(()) => {}
-                Err(SopsFileError::File(e)) => return Err(fail(e)),
-                Err(SopsFileError::Key(e)) => {
-                    return Err(Problem {
-                        subject: Subject::KeyIn(
-                            EntryRef {
-                                kind: EntryKind::Secret,
-                                name: n.to_string(),
-                            },
-                            s.sops_file.clone(),
-                        ),
-                        detail: e,
-                    })
-                }
-            }
+            self.check_key(s, format)?;
         }
         let placeholder = self.placeholder(n).map_err(fail)?;
         let credential = self.credential(s).map_err(fail)?;
@@ -355,6 +335,36 @@ impl<'m> Validator<'m, '_> {
             placeholder,
             credential,
         })
+    }
+
+    /// [`Depth::SopsFile`]: the secret's file parses and has its key.
+    fn check_key(&mut self, s: &Secret, format: Format) -> Result<(), Problem> {
+        let (n, file) = (s.common.name.as_str(), s.sops_file.as_str());
+        let doc = self.host.sops_document(file, format).map_err(|e| {
+            Problem::entry(
+                EntryKind::Secret,
+                n,
+                match e {
+                    SopsFileError::Unreadable(e) => format!("failed reading {file}: {e}"),
+                    SopsFileError::Unparsable(e) => {
+                        format!("cannot parse {} of '{file}': {e}", format.name())
+                    }
+                },
+            )
+        })?;
+        if format.has_keys() && !s.key.is_empty() {
+            walk_key(doc, &s.key).map_err(|detail| Problem {
+                subject: Subject::KeyIn(
+                    EntryRef {
+                        kind: EntryKind::Secret,
+                        name: n.to_string(),
+                    },
+                    file.to_string(),
+                ),
+                detail,
+            })?;
+        }
+        Ok(())
     }
 
     /// A sops file has one format throughout the manifest.

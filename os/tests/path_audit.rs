@@ -177,7 +177,7 @@ fn every_path_based_call_is_in_the_security_audit_and_every_row_is_a_call() {
     // the scanner does find calls (a broken pattern list would pass vacuously)
     assert!(found.len() > 20, "{found:?}");
     assert!(found.contains(&(
-        "activation/src/fsops.rs".into(),
+        "activation/src/generations.rs".into(),
         "mount_secret_fs".into(),
         "mount".into()
     )));

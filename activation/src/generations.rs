@@ -1,6 +1,6 @@
-//! Filesystem operations: the secrets mount, generation directories, secret files, the
-//! atomic symlink switch, custom-path symlinks and pruning (steps 6, 10–12 and 15–17 of
-//! docs/activation.md#the-activation-sequence).
+//! The installed tree: the secrets mount, generation directories, secret files, the
+//! atomic symlink switch, custom-path symlinks, pruning and the unit lists (steps 6, 10–12
+//! and 15–17 of docs/activation.md#the-activation-sequence).
 //!
 //! Rules: a secret file is created with O_EXCL|O_NOFOLLOW and its final mode, `fchmod`ed to
 //! that mode exactly (the umask cannot widen or narrow it), `fchown`ed before the first
@@ -87,27 +87,22 @@ pub fn write_new_file(
 /// docs/activation.md#the-activation-sequence), then
 /// `chown 0:keys_gid`; returns the mounted directory. Missing directories are created
 /// (0751) first. The mount goes onto the directory opened `O_NOFOLLOW` (through
-/// `/proc/self/fd/N`), never onto whatever a path resolves to a moment later.
+/// `/proc/self/fd/N`), never onto whatever a path resolves to a moment later. (The
+/// messages go after "failed to mount filesystem for secrets: ".)
 pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<Dir> {
     use nix::mount::{mount, MsFlags};
-    let pre = "failed to mount filesystem for secrets";
-    let (parent, name) = split(mp).map_err(|e| format!("{pre}: {e}"))?;
+    let (parent, name) = split(mp)?;
     let parent = Dir::open(parent, Some(0o751), Follow::Trusted)
-        .map_err(|e| format!("{pre}: cannot create {e}"))?;
+        .map_err(|e| format!("cannot create {e}"))?;
     let mut d = parent
         .make_sub(name, 0o751, None, Existing::Keep)
-        .map_err(|e| {
-            format!(
-                "{pre}: {} is not a directory ({e}); remove it",
-                mp.display()
-            )
-        })?;
+        .map_err(|e| format!("{} is not a directory ({e}); remove it", mp.display()))?;
     let (fstype, magic) = if use_tmpfs {
         ("tmpfs", TMPFS_MAGIC)
     } else {
         ("ramfs", RAMFS_MAGIC)
     };
-    let stat_err = |e: std::io::Error| format!("{pre}: stat {}: {e}", mp.display());
+    let stat_err = |e: std::io::Error| format!("stat {}: {e}", mp.display());
     let parent_dev = parent.stat().map_err(stat_err)?.dev;
     let is_mount_point = d.stat().map_err(stat_err)?.dev != parent_dev;
     let current = d.fs_type().map_err(stat_err)?;
@@ -137,7 +132,7 @@ pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<Dir> {
         }
         r.map_err(|e| {
             format!(
-                "{pre}: cannot mount {fstype} on {} (through {}; /proc must be mounted): {e}",
+                "cannot mount {fstype} on {} (through {}; /proc must be mounted): {e}",
                 mp.display(),
                 target.display()
             )
@@ -148,13 +143,13 @@ pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<Dir> {
         let st = d.stat().map_err(stat_err)?;
         if st.dev == parent_dev || d.fs_type().map_err(stat_err)? != magic || st.uid != 0 {
             return Err(format!(
-                "{pre}: {} is not the {fstype} just mounted (it was replaced meanwhile); nothing was written",
+                "{} is not the {fstype} just mounted (it was replaced meanwhile); nothing was written",
                 mp.display()
             ));
         }
     }
     d.chown(0, keys_gid)
-        .map_err(|e| format!("{pre}: cannot chown {}: {e}", mp.display()))?;
+        .map_err(|e| format!("cannot chown {}: {e}", mp.display()))?;
     fault::point("chown mount point");
     Ok(d)
 }
