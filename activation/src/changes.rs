@@ -5,22 +5,12 @@
 
 use crate::decrypt::Installed;
 use crate::generations::join;
+pub use crate::report::Verb;
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
-
-/// What happens to an entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verb {
-    /// It is new.
-    Add,
-    /// Its content, mode, owner or group changes.
-    Modify,
-    /// The new generation no longer has it.
-    Remove,
-}
 
 /// The changes of one list (secrets, or templates), names sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! Everything here works in memory: nothing is written until every secret has been
 //! decrypted.
 
-use crate::error::Failure;
+use crate::error::{one_line, strip_file, Failure};
 use crate::identities::{self, Identities};
 use sealbox_formats::store::{self, Format, StoreOptions};
 use sealbox_formats::{sops, Document, Map, Value};
@@ -66,19 +66,6 @@ pub(crate) fn value_at<'d>(docs: &'d [Document], key: &str) -> Result<&'d Value,
 pub struct Decryptor<'a> {
     ids: &'a Identities,
     cache: HashMap<(String, &'static str), Result<Vec<Document>, String>>,
-}
-
-fn one_line(s: &str) -> String {
-    s.replace('\n', "; ")
-}
-
-/// A library message without its leading `<file>: ` (our messages name the file already).
-pub fn strip_file(msg: &str, file: &str) -> String {
-    let m = msg
-        .strip_prefix(file)
-        .and_then(|m| m.strip_prefix(": "))
-        .unwrap_or(msg);
-    one_line(m)
 }
 
 impl<'a> Decryptor<'a> {

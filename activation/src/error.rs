@@ -6,6 +6,21 @@
 use sealbox_manifest::{EntryKind, EntryRef, Problem};
 use std::path::PathBuf;
 
+/// A message on one line (a library's message may have several).
+pub(crate) fn one_line(s: &str) -> String {
+    s.replace('\n', "; ")
+}
+
+/// A library message without its leading `<file>: ` (our messages name the file already),
+/// on one line.
+pub(crate) fn strip_file(msg: &str, file: &str) -> String {
+    let m = msg
+        .strip_prefix(file)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(msg);
+    one_line(m)
+}
+
 /// One secret or template that could not be decrypted or rendered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {

@@ -6,7 +6,7 @@
 //!
 //! The only module that uses the key code (sealbox-formats' `keys` and `datakey`).
 
-use crate::error::{Error, Step};
+use crate::error::{strip_file, Error, Step};
 use crate::report::{Note, Reporter};
 use sealbox_formats::keys::{self, IdentitySources};
 use sealbox_formats::metadata::Metadata;
@@ -116,7 +116,7 @@ pub(crate) fn recover(md: &Metadata, ids: &Identities, file: &str) -> Result<Dat
         } else {
             format!(
                 "failed to decrypt '{file}': {}",
-                crate::decrypt::strip_file(&e.message, file)
+                strip_file(&e.message, file)
             )
         }
     })

@@ -3,10 +3,20 @@
 //! a [`Reporter`] when it happens (a wait announces itself before it waits); the binary
 //! prints them (`src/bin/sealbox-install.rs`), the tests may collect them.
 
-use crate::changes::Verb;
 use crate::error::Error;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// What happens to an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    /// It is new.
+    Add,
+    /// Its content, mode, owner or group changes.
+    Modify,
+    /// The new generation no longer has it.
+    Remove,
+}
 
 /// Something worth telling while a run goes on.
 #[derive(Debug)]

@@ -134,7 +134,7 @@ fn check_plain(field: &str, p: &str) -> Result<(), String> {
 /// Checks `secretsMountPoint` and `symlinkPath` (each when set; the activation requires
 /// both): plain absolute paths, not a system directory, not under the Nix store or a
 /// kernel filesystem, distinct and not inside each other. One message per problem
-/// (without "manifest is not valid: ", which [`crate::validate::Problem`] adds).
+/// (without "manifest is not valid: ", which a validation problem adds).
 pub fn check_locations(m: &Manifest) -> Vec<String> {
     let mut errs = Vec::new();
     let mut ok = Vec::new();

@@ -28,7 +28,7 @@ pub fn pid_is_dead(pid: i32) -> bool {
             == Err(nix::errno::Errno::ESRCH)
 }
 
-/// The temporary file [`crate::replace::replace`] writes for `base`:
+/// The temporary file an atomic replace (`replace.rs`) writes for `base`:
 /// `.<base>.sealbox-<pid>-<16 hex digits>.tmp`.
 pub fn temp_name(base: &str, pid: u32, random: u64) -> String {
     format!(".{base}.sealbox-{pid}-{random:016x}.tmp")
