@@ -217,15 +217,7 @@ pub fn values<'a>(
         .iter()
         .filter_map(|s| s.credential.as_deref())
         .collect();
-    let values = plan
-        .secrets
-        .iter()
-        .filter_map(|s| {
-            let c = s.credential.as_deref()?;
-            let v = secrets.iter().find(|i| i.entry.name == s.entry.name)?;
-            Some((c, &v.bytes[..]))
-        })
-        .collect();
+    let values = crate::decrypt::secret_values(plan, secrets, |s| s.credential.as_deref());
     (named, values)
 }
 

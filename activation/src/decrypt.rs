@@ -228,15 +228,7 @@ pub fn decrypt_all<'p>(plan: &'p Plan, ids: &Identities) -> Decrypted<'p> {
     }
     tracing::debug!("decrypted {} file(s)", dec.files_decrypted());
     // 9. templates
-    let values: Vec<(&str, &[u8])> = plan
-        .secrets
-        .iter()
-        .filter_map(|s| {
-            let p = s.placeholder.as_deref()?;
-            let v = secrets.iter().find(|i| i.entry.name == s.entry.name)?;
-            Some((p, &v.bytes[..]))
-        })
-        .collect();
+    let values = secret_values(plan, &secrets, |s| s.placeholder.as_deref());
     let mut templates: Vec<Installed> = Vec::new();
     for t in &plan.templates {
         let broken: Vec<&str> = used_secrets(t, &plan.secrets)
@@ -269,6 +261,23 @@ pub fn decrypt_all<'p>(plan: &'p Plan, ids: &Identities) -> Decrypted<'p> {
         templates,
         failures,
     }
+}
+
+/// (`key(secret)`, decrypted value) of every secret of `plan` that has a key and decrypted
+/// (the placeholders of the templates, the credential names).
+pub(crate) fn secret_values<'a>(
+    plan: &'a Plan,
+    secrets: &'a [Installed],
+    key: impl Fn(&'a PlannedSecret) -> Option<&'a str>,
+) -> Vec<(&'a str, &'a [u8])> {
+    plan.secrets
+        .iter()
+        .filter_map(|s| {
+            let k = key(s)?;
+            let v = secrets.iter().find(|i| i.entry.name == s.entry.name)?;
+            Some((k, &v.bytes[..]))
+        })
+        .collect()
 }
 
 /// Renders a template: one left-to-right pass replacing each placeholder of `values` by its
