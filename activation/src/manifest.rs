@@ -16,7 +16,10 @@ pub use sealbox_manifest::{expand_percent, Common, Manifest, Secret, Template};
 /// and entry names).
 pub fn parse(text: &str) -> Result<Manifest, String> {
     let doc = json::parse(text).map_err(|e| e.message)?;
-    sealbox_manifest::read(&object(&doc)).map_err(|e| e.to_string())
+    let value = object(&doc);
+    // (a large manifest is held once as a tree, not twice)
+    drop(doc);
+    sealbox_manifest::read(&value).map_err(|e| e.to_string())
 }
 
 /// Reads and parses the manifest at `path` (at most 64 MiB, a regular file).
