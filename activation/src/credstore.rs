@@ -8,15 +8,17 @@
 //! the names it placed for one manifest (keyed by its `symlinkPath`) in
 //! `<credstore>/.sealbox-managed.<escaped symlinkPath>`; a name the manifest no longer
 //! has is removed on the next activation. Files sealbox did not place are never touched;
-//! temporary files (`.<name>.tmp<pid>.<i>`) of a run killed before its rename are removed
+//! temporary files (`.<name>.sealbox-<pid>-<random>.tmp`, sealbox-os's atomic replace) of a
+//! run killed before its rename are removed
 //! by the next run once their process is gone.
 
-use crate::fsops;
-use crate::manifest::Manifest;
-use crate::run::Installed;
-use crate::safedir::{Dir, Existing, Follow};
-use crate::validate::Plan;
+use crate::decrypt::Installed;
+use crate::generations;
 use rustix::fs::OFlags;
+use sealbox_manifest::{check_credential_name as check_name, Plan};
+use sealbox_os::leftovers::remove_stale_temps;
+use sealbox_os::replace::{replace, Owner};
+use sealbox_os::safedir::{Dir, Existing, Follow};
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -34,32 +36,6 @@ pub fn dir_from_env() -> PathBuf {
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
-}
-
-/// Checks a credential name the way systemd does (a valid file name of printable ASCII
-/// without `:`), and also rejects a leading `.` (sealbox's own bookkeeping files).
-pub fn check_name(n: &str) -> Res<()> {
-    if n.is_empty() {
-        return Err("the credential name is empty; give a name such as \"db-password\"".into());
-    }
-    if n.len() > 255 {
-        return Err("the credential name is longer than 255 bytes".into());
-    }
-    if n.contains('/') {
-        return Err("the credential name contains '/'; use a plain file name".into());
-    }
-    if n == "." || n == ".." || n.starts_with('.') {
-        return Err(
-            "the credential name starts with '.' ('.', '..' and hidden names are not allowed)"
-                .into(),
-        );
-    }
-    if !n.bytes().all(|b| (0x20..0x7f).contains(&b)) || n.contains(':') {
-        return Err(
-            "the credential name may only contain printable ASCII characters other than ':'".into(),
-        );
-    }
-    Ok(())
 }
 
 /// The name of the file in the store that records what sealbox placed for the manifest
@@ -108,7 +84,7 @@ fn write_ledger(dir: &Dir, name: &str, names: &[String]) -> Res<()> {
                 Err(format!("cannot remove {}: {e}", dir.shown(name).display()))
             }
             _ => {
-                crate::fault::point("remove ledger");
+                sealbox_os::fault::point("remove ledger");
                 Ok(())
             }
         };
@@ -118,13 +94,13 @@ fn write_ledger(dir: &Dir, name: &str, names: &[String]) -> Res<()> {
         text.push_str(n);
         text.push('\n');
     }
-    fsops::replace_file(dir, name, text.as_bytes(), 0o600, Some((0, 0)))
+    replace(dir, name, text.as_bytes(), 0o600, Owner::Exact(0, 0)).map_err(|e| e.to_string())
 }
 
 /// Creates the store (0700 root:root) or checks and tightens an existing one; returns it
 /// open. Missing parents are created 0755.
 fn ensure_dir(dir: &Path) -> Res<Dir> {
-    let (parent, name) = fsops::split(dir)?;
+    let (parent, name) = generations::split(dir)?;
     let parent = Dir::open(parent, Some(0o755), Follow::Trusted)
         .map_err(|e| format!("cannot create {e}"))?;
     let d = parent
@@ -148,7 +124,7 @@ fn checked(d: Dir) -> Res<Dir> {
     if st.mode != 0o700 {
         d.chmod(0o700)
             .map_err(|e| format!("cannot chmod {} to 0700: {e}", d.path().display()))?;
-        crate::fault::point("chmod credstore");
+        sealbox_os::fault::point("chmod credstore");
     }
     Ok(d)
 }
@@ -182,14 +158,14 @@ pub fn sync(
             // Nothing to place, but a run killed half-way may have left temporary files
             // in an existing store of ours.
             if store.stat().is_ok_and(|s| s.uid == 0) {
-                fsops::remove_stale_temps(&store);
+                remove_stale_temps(&store, None);
             }
             return Ok(Vec::new());
         }
     }
     let store = ensure_dir(dir)?;
     // Temporary files of runs killed before their rename, also of names no longer placed.
-    fsops::remove_stale_temps(&store);
+    remove_stale_temps(&store, None);
     let old = read_ledger(&store, &led)?;
     // Record the new names before placing them, so a crash never leaves a credential
     // sealbox placed but does not know about.
@@ -205,7 +181,7 @@ pub fn sync(
     }
     for (name, bytes) in values {
         check_name(name)?;
-        fsops::replace_file(&store, name, bytes, 0o400, Some((0, 0)))
+        replace(&store, name, bytes, 0o400, Owner::Exact(0, 0))
             .map_err(|e| format!("credential {name}: {e}"))?;
     }
     let mut removed = Vec::new();
@@ -215,7 +191,7 @@ pub fn sync(
         }
         match store.unlink(n) {
             Ok(()) => {
-                crate::fault::point("remove credential");
+                sealbox_os::fault::point("remove credential");
                 removed.push(n.clone())
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -232,7 +208,7 @@ pub fn sync(
 
 /// The values to place for a run: (credential name, bytes) of every installed secret that
 /// has one; `named` also holds the names of secrets that failed (kept as they are).
-pub(crate) fn values<'a>(
+pub fn values<'a>(
     plan: &'a Plan,
     secrets: &'a [Installed],
 ) -> (Vec<&'a str>, Vec<(&'a str, &'a [u8])>) {
@@ -241,34 +217,8 @@ pub(crate) fn values<'a>(
         .iter()
         .filter_map(|s| s.credential.as_deref())
         .collect();
-    let values = plan
-        .secrets
-        .iter()
-        .filter_map(|s| {
-            let c = s.credential.as_deref()?;
-            let v = secrets.iter().find(|i| i.entry.name == s.entry.name)?;
-            Some((c, &v.bytes[..]))
-        })
-        .collect();
+    let values = crate::decrypt::secret_values(plan, secrets, |s| s.credential.as_deref());
     (named, values)
-}
-
-/// [`sync`] for an activation (nothing in user mode: the store is system-wide).
-pub(crate) fn sync_installed(
-    dir: &Path,
-    m: &Manifest,
-    plan: &Plan,
-    secrets: &[Installed],
-) -> Res<()> {
-    if m.user_mode {
-        return Ok(());
-    }
-    let (named, values) = values(plan, secrets);
-    let removed = sync(dir, &m.symlink_path, &named, &values)?;
-    if m.log_secret_changes && !removed.is_empty() {
-        println!("removing credentials: {}", removed.join(", "));
-    }
-    Ok(())
 }
 
 /// What [`sync`] would do, without writing: (verb, name) with verb `added`, `changed` or
@@ -340,17 +290,6 @@ pub fn diff(
 mod tests {
     use super::*;
     use std::fs;
-
-    #[test]
-    fn names() {
-        for ok in ["db-password", "a.b", "x_y", "with space", "a..b"] {
-            assert!(check_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", ".", "..", "a/b", "../x", ".hidden", "a:b", "a\nb", "é"] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
-        }
-        assert!(check_name(&"x".repeat(256)).is_err());
-    }
 
     #[test]
     fn ledger_names_are_distinct() {

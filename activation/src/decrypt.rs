@@ -3,31 +3,69 @@
 //! Everything here works in memory: nothing is written until every secret has been
 //! decrypted.
 
-use crate::validate::{walk_key, PlannedSecret, PlannedTemplate};
-use sealbox_formats::keys::Identities;
+use crate::error::{one_line, strip_file, Failure};
+use crate::identities::{self, Identities};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, sops, Code, Document};
+use sealbox_formats::{sops, Document, Map, Value};
+use sealbox_manifest::{
+    walk_key, EntryKind, EntryRef, KeyNode, Plan, PlannedEntry, PlannedSecret, PlannedTemplate,
+    SopsFileError,
+};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
+
+/// The sops-format store of a manifest's `format`.
+pub(crate) fn store_format(f: sealbox_manifest::Format) -> Format {
+    use sealbox_manifest::Format as M;
+    match f {
+        M::Yaml => Format::Yaml,
+        M::Json => Format::Json,
+        M::Binary => Format::Binary,
+        M::Dotenv => Format::Dotenv,
+        M::Ini => Format::Ini,
+    }
+}
+
+/// A node of a sops document for sealbox-manifest's key walk.
+#[derive(Clone, Copy)]
+pub(crate) enum Node<'a> {
+    /// The document (its top-level map).
+    Doc(&'a Map),
+    /// A value in it.
+    Value(&'a Value),
+}
+
+impl KeyNode for Node<'_> {
+    fn get(self, key: &str) -> Result<Option<Self>, ()> {
+        match self {
+            Node::Doc(m) | Node::Value(Value::Map(m)) => Ok(m.get(key).map(Node::Value)),
+            Node::Value(_) => Err(()),
+        }
+    }
+    fn non_string(self) -> Option<&'static str> {
+        match self {
+            Node::Value(Value::Str(_) | Value::Bytes(_)) => None,
+            Node::Value(v) => Some(v.kind()),
+            Node::Doc(_) => Some("map"),
+        }
+    }
+}
+
+/// The value at a secret's `key` in the first document (sops-nix's messages).
+pub(crate) fn value_at<'d>(docs: &'d [Document], key: &str) -> Result<&'d Value, String> {
+    static EMPTY: Map = Map(Vec::new());
+    let first = docs.first().unwrap_or(&EMPTY);
+    match walk_key(Node::Doc(first), key)? {
+        Node::Value(v) => Ok(v),
+        Node::Doc(_) => unreachable!("a walk moves at least one step"),
+    }
+}
 
 /// Decrypts sops files, each once per (file, format).
 // quirk 12: fix – sops-nix re-decrypts the file for every secret; we cache per (file, format).
 pub struct Decryptor<'a> {
     ids: &'a Identities,
     cache: HashMap<(String, &'static str), Result<Vec<Document>, String>>,
-}
-
-fn one_line(s: &str) -> String {
-    s.replace('\n', "; ")
-}
-
-/// A library message without its leading `<file>: ` (our messages name the file already).
-pub fn strip_file(msg: &str, file: &str) -> String {
-    let m = msg
-        .strip_prefix(file)
-        .and_then(|m| m.strip_prefix(": "))
-        .unwrap_or(msg);
-    one_line(m)
 }
 
 impl<'a> Decryptor<'a> {
@@ -53,32 +91,31 @@ impl<'a> Decryptor<'a> {
 
     /// The bytes to install for `s`.
     pub fn value(&mut self, s: &PlannedSecret) -> Result<Zeroizing<Vec<u8>>, String> {
+        let format = store_format(s.format);
         let docs = self
-            .docs(&s.sops_file, s.format)
+            .docs(&s.sops_file, format)
             .as_ref()
             .map_err(Clone::clone)?;
         let opts = StoreOptions::default();
         let emit = |docs: &[Document]| {
-            store::emit_plain(s.format, docs, &opts)
+            store::emit_plain(format, docs, &opts)
                 .map(Zeroizing::new)
                 .map_err(|e| {
                     format!(
                         "cannot emit the decrypted {} of '{}': {}",
-                        s.format.name(),
+                        format.name(),
                         s.sops_file,
                         one_line(&e.message)
                     )
                 })
         };
-        match s.format {
+        match format {
             // quirk 11: keep – dotenv and ini install the whole file; `key` is ignored.
             Format::Binary | Format::Dotenv | Format::Ini => emit(docs),
             Format::Yaml | Format::Json if s.key.is_empty() => emit(docs),
             // quirk 6: fix – nested keys work for JSON as well as YAML (same tree walk).
             Format::Yaml | Format::Json => {
-                let empty = Document::default();
-                let first = docs.first().unwrap_or(&empty);
-                let v = walk_key(first, &s.key).map_err(|e| {
+                let v = value_at(docs, &s.key).map_err(|e| {
                     format!(
                         "secret {} in {} is not valid: {e}",
                         s.entry.name, s.sops_file
@@ -92,10 +129,13 @@ impl<'a> Decryptor<'a> {
 
 /// Reads, parses and decrypts one file; the MAC is verified.
 pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<Document>, String> {
-    let bytes = crate::inputs::read(std::path::Path::new(file), crate::inputs::MAX_SOPS_FILE)
-        .map_err(|e| {
-            format!("cannot read the sops file '{file}': {e}; check that it exists and is readable")
-        })?;
+    let bytes = sealbox_os::inputs::read(
+        std::path::Path::new(file),
+        sealbox_os::inputs::MAX_SOPS_FILE,
+    )
+    .map_err(|e| {
+        format!("cannot read the sops file '{file}': {e}; check that it exists and is readable")
+    })?;
     let (mut docs, md) = store::load_encrypted(format, &bytes, file).map_err(|e| {
         format!(
             "cannot parse {} of '{file}': {}; check the secret's format",
@@ -103,17 +143,7 @@ pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<
             strip_file(&e.message, file)
         )
     })?;
-    let key = datakey::recover(&md, ids, file).map_err(|e| {
-        if e.code == Code::CouldNotRetrieveKey {
-            let r = md.age_recipients();
-            format!(
-                "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}); add the matching key to ageKeyFile or ageSshKeyPaths, or re-encrypt the file for this host's key",
-                if r.is_empty() { "none".to_string() } else { r.join(", ") }
-            )
-        } else {
-            format!("failed to decrypt '{file}': {}", strip_file(&e.message, file))
-        }
-    })?;
+    let key = identities::recover(&md, ids, file)?;
     sops::decrypt_tree(&mut docs, &md, &key, false, file).map_err(|e| {
         format!(
             "failed to decrypt '{file}': {}",
@@ -121,6 +151,133 @@ pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<
         )
     })?;
     Ok(docs)
+}
+
+/// Reads and parses one encrypted file without decrypting it (`--check-mode=sopsfile`).
+pub(crate) fn parse_encrypted(file: &str, format: Format) -> Result<Vec<Document>, SopsFileError> {
+    let bytes = sealbox_os::inputs::read(
+        std::path::Path::new(file),
+        sealbox_os::inputs::MAX_SOPS_FILE,
+    )
+    .map_err(|e| SopsFileError::Unreadable(e.to_string()))?;
+    store::load_encrypted(format, &bytes, file)
+        .map(|(docs, _)| docs)
+        .map_err(|e| SopsFileError::Unparsable(strip_file(&e.message, file)))
+}
+
+/// What an entry installs: where and how (`entry`), its name in the generation (`rel`,
+/// `rendered/…` for a template) and its bytes.
+pub struct Installed<'p> {
+    /// Secret or template.
+    pub kind: EntryKind,
+    /// Where and how.
+    pub entry: &'p PlannedEntry,
+    /// The name in the generation.
+    pub rel: String,
+    /// The decrypted or rendered bytes.
+    pub bytes: Zeroizing<Vec<u8>>,
+}
+
+impl Installed<'_> {
+    /// The entry, by name.
+    pub fn entry_ref(&self) -> EntryRef {
+        EntryRef {
+            kind: self.kind,
+            name: self.entry.name.clone(),
+        }
+    }
+}
+
+/// Everything decrypted and rendered, in memory (steps 8–9).
+pub struct Decrypted<'p> {
+    /// The secrets that decrypted, in manifest order.
+    pub secrets: Vec<Installed<'p>>,
+    /// The templates that rendered, in manifest order.
+    pub templates: Vec<Installed<'p>>,
+    /// The secrets that did not decrypt, then the templates not rendered because of them.
+    pub failures: Vec<Failure>,
+}
+
+/// Steps 8–9: decrypts every secret and renders every template in memory.
+pub fn decrypt_all<'p>(plan: &'p Plan, ids: &Identities) -> Decrypted<'p> {
+    let mut failures = Vec::new();
+    // 8. decrypt everything before anything is written
+    let mut dec = Decryptor::new(ids);
+    let mut secrets: Vec<Installed> = Vec::new();
+    let mut failed_names: Vec<&str> = Vec::new();
+    for s in &plan.secrets {
+        match dec.value(s) {
+            Ok(bytes) => secrets.push(Installed {
+                kind: EntryKind::Secret,
+                entry: &s.entry,
+                rel: s.entry.name.clone(),
+                bytes,
+            }),
+            Err(reason) => {
+                failures.push(Failure {
+                    entry: EntryRef {
+                        kind: EntryKind::Secret,
+                        name: s.entry.name.clone(),
+                    },
+                    file: Some(s.sops_file.clone()),
+                    reason,
+                });
+                failed_names.push(&s.entry.name);
+            }
+        }
+    }
+    tracing::debug!("decrypted {} file(s)", dec.files_decrypted());
+    // 9. templates
+    let values = secret_values(plan, &secrets, |s| s.placeholder.as_deref());
+    let mut templates: Vec<Installed> = Vec::new();
+    for t in &plan.templates {
+        let broken: Vec<&str> = used_secrets(t, &plan.secrets)
+            .into_iter()
+            .filter(|n| failed_names.contains(n))
+            .collect();
+        if !broken.is_empty() {
+            failures.push(Failure {
+                entry: EntryRef {
+                    kind: EntryKind::Template,
+                    name: t.entry.name.clone(),
+                },
+                file: None,
+                reason: format!(
+                    "not rendered because secret(s) {} failed",
+                    broken.join(", ")
+                ),
+            });
+            continue;
+        }
+        templates.push(Installed {
+            kind: EntryKind::Template,
+            entry: &t.entry,
+            rel: format!("rendered/{}", t.entry.name),
+            bytes: render(&t.text, &values),
+        });
+    }
+    Decrypted {
+        secrets,
+        templates,
+        failures,
+    }
+}
+
+/// (`key(secret)`, decrypted value) of every secret of `plan` that has a key and decrypted
+/// (the placeholders of the templates, the credential names).
+pub(crate) fn secret_values<'a>(
+    plan: &'a Plan,
+    secrets: &'a [Installed],
+    key: impl Fn(&'a PlannedSecret) -> Option<&'a str>,
+) -> Vec<(&'a str, &'a [u8])> {
+    plan.secrets
+        .iter()
+        .filter_map(|s| {
+            let k = key(s)?;
+            let v = secrets.iter().find(|i| i.entry.name == s.entry.name)?;
+            Some((k, &v.bytes[..]))
+        })
+        .collect()
 }
 
 /// Renders a template: one left-to-right pass replacing each placeholder of `values` by its

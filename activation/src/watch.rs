@@ -8,15 +8,18 @@
 //! * Bursts are debounced: an activation starts once no relevant event came for the
 //!   debounce time (default 250 ms), or at the latest after max(10 s, 20 × debounce) of
 //!   continuous events.
-//! * Each activation is the normal one ([`crate::run::run`]): a new generation, the same
+//! * Each activation is the normal one ([`crate::install::run`]): a new generation, the same
 //!   atomic switch, unit requests only for what changed. A failed activation is logged,
 //!   the previous generation stays active and watching goes on.
 //! * SIGTERM/SIGINT end the loop with success between activations: the signals are
 //!   blocked and read from a signalfd, so an activation in progress always finishes and a
 //!   pending one does not start. SIGHUP forces an activation.
 
+use crate::error::{Error, Step};
+use crate::install::run;
 use crate::manifest;
-use crate::run::{run, Options};
+use crate::options::Options;
+use crate::report::{Note, Reporter};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::signal::{SigSet, Signal};
@@ -36,10 +39,7 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(250);
 /// yields just itself.
 pub fn watched_files(path: &Path) -> Vec<PathBuf> {
     let mut out = vec![absolute(path)];
-    let Ok(text) = crate::inputs::read_text(path, crate::inputs::MAX_MANIFEST) else {
-        return out;
-    };
-    let Ok(m) = manifest::parse(&text) else {
+    let Ok(m) = manifest::read_file(path) else {
         return out;
     };
     let mut add = |p: &str| {
@@ -209,35 +209,37 @@ fn wait(w: &Watches, sfd: &SignalFd, timeout: Option<Duration>) -> Result<Wake, 
     Ok(wake)
 }
 
-/// One activation, logged. Returns the generation now current (for the log).
-fn activate(path: &Path, o: &Options, n: u64) {
-    match run(path, o) {
+/// One activation, reported.
+fn activate(path: &Path, o: &Options, n: u64, r: &mut dyn Reporter) {
+    match run(path, o, r) {
         Ok(()) => {
-            let gen = crate::inputs::read_text(path, crate::inputs::MAX_MANIFEST)
+            let generation = manifest::read_file(path)
                 .ok()
-                .and_then(|t| manifest::parse(&t).ok())
                 .and_then(|m| std::fs::read_link(&m.symlink_path).ok())
                 .map(|t| t.display().to_string())
                 .unwrap_or_else(|| "?".into());
-            eprintln!(
-                "{}: watch: activation {n} done, current generation {gen}",
-                o.prog
-            );
+            r.note(Note::WatchActivated { n, generation });
         }
-        Err(errs) => {
-            for e in errs {
-                eprintln!("{}: {e}", o.prog);
-            }
-            eprintln!(
-                "{}: watch: activation {n} failed; the previous generation stays active; still watching",
-                o.prog
-            );
-        }
+        Err(error) => r.note(Note::WatchFailed { n, error }),
     }
 }
 
 /// Runs watch mode until SIGTERM or SIGINT. Errors are setup failures (inotify, signals).
-pub fn watch(path: &Path, o: &Options, debounce: Duration) -> Result<(), String> {
+pub fn watch(
+    path: &Path,
+    o: &Options,
+    debounce: Duration,
+    r: &mut dyn Reporter,
+) -> Result<(), Error> {
+    watch_loop(path, o, debounce, r).map_err(Error::step(Step::Watch))
+}
+
+fn watch_loop(
+    path: &Path,
+    o: &Options,
+    debounce: Duration,
+    r: &mut dyn Reporter,
+) -> Result<(), String> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGTERM);
     mask.add(Signal::SIGINT);
@@ -260,21 +262,12 @@ pub fn watch(path: &Path, o: &Options, debounce: Duration) -> Result<(), String>
         let files = watched_files(path);
         let w = Watches::new(&files)?;
         n += 1;
-        activate(path, o, n);
-        eprintln!(
-            "{}: watch: watching {} file(s): {}",
-            o.prog,
-            files.len(),
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        activate(path, o, n, r);
+        r.note(Note::Watching(files));
         // Wait for the first relevant event (or SIGHUP).
         loop {
             match wait(&w, &sfd, None)? {
-                Wake::Stop => return stop(o),
+                Wake::Stop => return stop(r),
                 Wake::Activate | Wake::Event => break,
                 Wake::Timeout => {}
             }
@@ -289,7 +282,7 @@ pub fn watch(path: &Path, o: &Options, debounce: Duration) -> Result<(), String>
                 break;
             }
             match wait(&w, &sfd, Some(quiet_until - now))? {
-                Wake::Stop => return stop(o),
+                Wake::Stop => return stop(r),
                 Wake::Activate => break,
                 Wake::Event => last = Instant::now(),
                 Wake::Timeout => {}
@@ -298,8 +291,8 @@ pub fn watch(path: &Path, o: &Options, debounce: Duration) -> Result<(), String>
     }
 }
 
-fn stop(o: &Options) -> Result<(), String> {
-    eprintln!("{}: watch: stopping on signal", o.prog);
+fn stop(r: &mut dyn Reporter) -> Result<(), String> {
+    r.note(Note::WatchStopping);
     Ok(())
 }
 

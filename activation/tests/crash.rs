@@ -1,6 +1,6 @@
 //! Crash consistency of `sealbox-install` (issue 8): the binary, built with the cargo
 //! feature `fault-injection`, SIGKILLs itself at the N-th filesystem step
-//! (`SEALBOX_FAULT_AFTER=N`, see `src/fault.rs`). For every N of three scenarios — a first
+//! (`SEALBOX_FAULT_AFTER=N`, see `os/src/fault.rs`). For every N of three scenarios — a first
 //! activation, an update whose values change (old generations present, pruning on), and an
 //! update whose secret set, modes, owners and custom paths change — and again with a second
 //! kill during the recovery run, the test checks after each kill that

@@ -361,7 +361,7 @@ fn hostile_names_and_paths_are_refused_before_anything_is_written() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-/// The crash-test hook (`src/fault.rs`) is not in a default build: the binary has no
+/// The crash-test hook (`os/src/fault.rs`) is not in a default build: the binary has no
 /// trace of its environment variable (`tests/crash.rs` checks the opposite with it on).
 #[cfg(not(feature = "fault-injection"))]
 #[test]

@@ -13,17 +13,20 @@
 //! absolute. Where secrets end up (`path`, `secretsMountPoint`, `symlinkPath`) must be
 //! absolute.
 //!
-//! Validation: every problem is reported (one line each, naming the description file, the
-//! entry and what to fix); then the manifest goes through `sealbox-install`'s own
-//! validation (`sealbox_activation::validate`), so what passes here passes there.
+//! The manifest itself is sealbox-manifest's: the description is read into its types
+//! (an entry's settings are its fields), its writer makes the JSON, and the result goes
+//! through the validation `sealbox-install` runs on the JSON it reads, so what passes here
+//! passes there. Every problem is reported (one line each, naming the description file,
+//! the entry and what to fix).
 
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::ManifestArgs;
-use sealbox_activation::manifest as act_manifest;
-use sealbox_activation::validate::{self as act_validate, Depth, Owners};
-use sealbox_formats::store::{json, yaml};
+use sealbox_formats::store::{self, json, yaml};
 use sealbox_formats::{Error, Map, Result, Value};
-use sha2::{Digest, Sha256};
+use sealbox_manifest as contract;
+use sealbox_manifest::{
+    Checks, Common, Depth, Format, Logging, Manifest, Owners, Secret, SopsFileError, Template,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -102,12 +105,7 @@ fn lang_of(file: &Path, flag: Option<&str>) -> Result<Lang> {
     }
 }
 
-/// The placeholder the NixOS module gives secret `name` (docs/activation.md#templates).
-pub fn placeholder(name: &str) -> String {
-    let digest = Sha256::digest(name.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("<SOPS:{hex}:PLACEHOLDER>")
-}
+pub use sealbox_manifest::placeholder;
 
 /// Replaces `${secret:NAME}` by NAME's placeholder; `$${secret:` is a literal `${secret:`.
 /// Errors name the problem (unknown secret, no closing brace), never the text around it.
@@ -181,47 +179,39 @@ fn toml_value(v: toml::Value) -> Value {
     }
 }
 
-const TOP_KEYS: &[&str] = &[
-    "secretsMountPoint",
-    "symlinkPath",
-    "keepGenerations",
-    "ageKeyFile",
-    "ageSshKeyPaths",
-    "defaultSopsFile",
-    "defaultSopsFormat",
-    "defaultSopsKey",
-    "useTmpfs",
-    "logging",
-    "secrets",
-    "templates",
+/// Top-level manifest settings a description does not have: PGP (not supported by
+/// sealbox-install), user mode (home-manager's), the placeholders (computed).
+const NOT_DESCRIBED: &[&str] = &[
+    "sshKeyPaths",
+    "gnupgHome",
+    "userMode",
+    "placeholderBySecretName",
 ];
-const SECRET_KEYS: &[&str] = &[
-    "key",
-    "path",
-    "format",
-    "mode",
-    "owner",
-    "uid",
-    "group",
-    "gid",
-    "sopsFile",
-    "restartUnits",
-    "reloadUnits",
-    "credentialName",
-];
-const TEMPLATE_KEYS: &[&str] = &[
-    "content",
-    "file",
-    "path",
-    "mode",
-    "owner",
-    "uid",
-    "group",
-    "gid",
-    "restartUnits",
-    "reloadUnits",
-];
-const FORMATS: &[&str] = &["yaml", "json", "binary", "dotenv", "ini"];
+/// Top-level settings only a description has (the module's defaults for entries).
+const DESCRIPTION_ONLY: &[&str] = &["defaultSopsFile", "defaultSopsFormat", "defaultSopsKey"];
+
+/// The top-level settings of a description.
+fn top_keys() -> Vec<&'static str> {
+    contract::TOP
+        .iter()
+        .map(|f| f.name)
+        .filter(|n| !NOT_DESCRIBED.contains(n))
+        .chain(DESCRIPTION_ONLY.iter().copied())
+        .collect()
+}
+
+/// The settings of a secret or template of a description: the manifest entry's fields
+/// but its name (the table's name).
+fn entry_keys<E: contract::Entry>() -> Vec<&'static str> {
+    contract::entry_field_names::<E>()
+        .filter(|n| *n != "name")
+        .collect()
+}
+
+/// The format names, as messages list them.
+fn formats() -> Vec<&'static str> {
+    Format::ALL.iter().map(|f| f.name()).collect()
+}
 
 /// Reads typed fields of one table, collecting errors that name the entry.
 struct Fields<'m, 'e> {
@@ -360,18 +350,8 @@ fn input_path(base: &Path, p: &str) -> String {
     }
 }
 
-/// Owner, group and units: the fields secrets and templates share.
-struct Common {
-    path: String,
-    mode: String,
-    owner: Option<String>,
-    uid: u64,
-    group: Option<String>,
-    gid: u64,
-    restart_units: Vec<String>,
-    reload_units: Vec<String>,
-}
-
+/// Owner, group and units: the fields secrets and templates share (the name is the
+/// caller's).
 fn common(f: &mut Fields<'_, '_>, default_path: String) -> Common {
     let path = f.string("path").unwrap_or(default_path);
     if !path.starts_with('/') {
@@ -386,7 +366,7 @@ fn common(f: &mut Fields<'_, '_>, default_path: String) -> Common {
         f.err("'path' contains a NUL or newline character".into());
     }
     let mode = f.string("mode").unwrap_or_else(|| "0400".into());
-    if let Err(e) = act_validate::parse_mode(&mode) {
+    if let Err(e) = contract::parse_mode(&mode) {
         f.err(e);
     }
     let owner = f.string("owner");
@@ -413,47 +393,16 @@ fn common(f: &mut Fields<'_, '_>, default_path: String) -> Common {
         }
     }
     Common {
+        name: String::new(),
         path,
         mode,
         owner,
-        uid: uid.unwrap_or(0),
+        uid: uid.unwrap_or(0) as u32,
         group,
-        gid: gid.unwrap_or(0),
+        gid: gid.unwrap_or(0) as u32,
         restart_units: f.strings("restartUnits"),
         reload_units: f.strings("reloadUnits"),
     }
-}
-
-fn str_list(v: &[String]) -> Value {
-    Value::List(v.iter().map(Value::str).collect())
-}
-
-fn opt_str(v: &Option<String>) -> Value {
-    v.as_ref().map(Value::str).unwrap_or(Value::Null)
-}
-
-/// A JSON object with its keys sorted, as `builtins.toJSON` writes them.
-fn object(mut pairs: Vec<(&str, Value)>) -> Value {
-    pairs.sort_by(|a, b| a.0.cmp(b.0));
-    let mut m = Map::new();
-    for (k, v) in pairs {
-        m.push(k, v);
-    }
-    Value::Map(m)
-}
-
-fn common_fields(c: &Common, name: &str) -> Vec<(&'static str, Value)> {
-    vec![
-        ("name", Value::str(name)),
-        ("path", Value::str(&c.path)),
-        ("mode", Value::str(&c.mode)),
-        ("owner", opt_str(&c.owner)),
-        ("uid", Value::Int(c.uid as i64)),
-        ("group", opt_str(&c.group)),
-        ("gid", Value::Int(c.gid as i64)),
-        ("restartUnits", str_list(&c.restart_units)),
-        ("reloadUnits", str_list(&c.reload_units)),
-    ]
 }
 
 /// The entries of `secrets` or `templates`, sorted by name (what `attrValues` gives).
@@ -479,23 +428,26 @@ fn entries<'m>(f: &mut Fields<'m, '_>, key: &str) -> Vec<(&'m str, &'m Map)> {
     out
 }
 
-/// Builds the manifest JSON from description text. `shown` names the description in
-/// errors, `base` is its directory (for relative input paths).
-pub fn build(
-    text: &str,
-    lang: Lang,
-    shown: &str,
-    base: &Path,
-    checks: FileChecks,
-) -> std::result::Result<String, Vec<String>> {
-    let desc = parse(text, lang).map_err(|e| vec![format!("{shown}: {e}")])?;
-    let mut errs: Vec<String> = Vec::new();
-    let mut top = Fields {
-        map: &desc,
-        at: format!("{shown}: top level"),
-        errs: &mut errs,
-    };
-    top.unknown(TOP_KEYS, "known top-level settings");
+/// The top level of a description: where the secrets go, the keys, the entries' defaults.
+struct Top<'m> {
+    mount: String,
+    symlink: String,
+    keep: u64,
+    age_key_file: Option<String>,
+    age_ssh: Vec<String>,
+    default_sops_file: Option<String>,
+    default_format: String,
+    default_key: Option<String>,
+    use_tmpfs: bool,
+    logging: Logging,
+    /// The secrets and templates, sorted by name.
+    secrets: Vec<(&'m str, &'m Map)>,
+    templates: Vec<(&'m str, &'m Map)>,
+}
+
+/// Reads the top level (its problems go to `top`'s errors).
+fn top_level<'m>(top: &mut Fields<'m, '_>, shown: &str, base: &Path) -> Top<'m> {
+    top.unknown(&top_keys(), "known top-level settings");
     let mount = top
         .string("secretsMountPoint")
         .unwrap_or_else(|| "/run/secrets.d".into());
@@ -531,263 +483,456 @@ pub fn build(
     let default_format = top
         .string("defaultSopsFormat")
         .unwrap_or_else(|| "yaml".into());
-    if !FORMATS.contains(&default_format.as_str()) {
+    if !formats().contains(&default_format.as_str()) {
         top.err(format!(
             "'defaultSopsFormat' is '{default_format}'; use one of {}",
-            FORMATS.join(", ")
+            formats().join(", ")
         ));
     }
     let default_key = top.string("defaultSopsKey");
     let use_tmpfs = top.boolean("useTmpfs").unwrap_or(false);
-    let (log_keys, log_changes) = match top.table("logging") {
+    let logging = match top.table("logging") {
         Some(l) => {
             let mut lf = Fields {
                 map: l,
                 at: format!("{shown}: logging"),
                 errs: top.errs,
             };
-            lf.unknown(&["keyImport", "secretChanges"], "known logging settings");
-            (
-                lf.boolean("keyImport").unwrap_or(true),
-                lf.boolean("secretChanges").unwrap_or(true),
-            )
+            let known: Vec<&str> = contract::LOGGING.iter().map(|f| f.name).collect();
+            lf.unknown(&known, "known logging settings");
+            Logging {
+                key_import: lf.boolean("keyImport").unwrap_or(true),
+                secret_changes: lf.boolean("secretChanges").unwrap_or(true),
+            }
         }
-        None => (true, true),
+        None => Logging {
+            key_import: true,
+            secret_changes: true,
+        },
     };
-    let secret_entries = entries(&mut top, "secrets");
-    let template_entries = entries(&mut top, "templates");
-    let secret_names: Vec<String> = secret_entries.iter().map(|(n, _)| n.to_string()).collect();
-    if !secret_entries.is_empty() && age_key_file.is_none() && age_ssh.is_empty() {
+    let secrets = entries(top, "secrets");
+    let templates = entries(top, "templates");
+    if !secrets.is_empty() && age_key_file.is_none() && age_ssh.is_empty() {
         top.err("no key source: set ageKeyFile = \"/var/lib/sealbox/key.txt\" (an age identity) or ageSshKeyPaths = [\"/etc/ssh/ssh_host_ed25519_key\"]".into());
     }
+    Top {
+        mount,
+        symlink,
+        keep,
+        age_key_file,
+        age_ssh,
+        default_sops_file,
+        default_format,
+        default_key,
+        use_tmpfs,
+        logging,
+        secrets,
+        templates,
+    }
+}
 
-    // Where each entry lands, to find two entries claiming the same file.
-    let mut paths: BTreeMap<String, String> = BTreeMap::new();
-    // `default` is where the entry lives inside the current generation.
-    let mut claim = |errs: &mut Vec<String>, path: &str, default: &str, who: String| {
+/// The files entries claim, to find two claiming the same one: paths (where each entry
+/// lands) and credential names.
+struct Claims<'t> {
+    shown: &'t str,
+    symlink: &'t str,
+    mount: &'t str,
+    paths: BTreeMap<String, String>,
+    credentials: BTreeMap<String, String>,
+}
+
+impl Claims<'_> {
+    /// `who` claims `path`; `default` is where it lives inside the current generation.
+    fn path(&mut self, errs: &mut Vec<String>, path: &str, default: &str, who: String) {
         let inside = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
-        if path != default && (inside(&symlink) || inside(&mount)) {
+        let shown = self.shown;
+        if path != default && (inside(self.symlink) || inside(self.mount)) {
             errs.push(format!(
                 "{shown}: {who}: path {path} is inside {}, which sealbox-install replaces on every activation; choose a path outside it or leave 'path' out",
-                if inside(&symlink) { &symlink } else { &mount }
+                if inside(self.symlink) { self.symlink } else { self.mount }
             ));
-        } else if let Some(first) = paths.get(path) {
+        } else if let Some(first) = self.paths.get(path) {
             errs.push(format!(
                 "{shown}: {who}: path {path} is already used by {first}; give one of them another 'path'"
             ));
         } else {
-            paths.insert(path.to_string(), who);
+            self.paths.insert(path.to_string(), who);
+        }
+    }
+
+    /// `who` claims the credential `name` (checked by sealbox-install's rule first).
+    fn credential(&mut self, f: &mut Fields<'_, '_>, name: &str, who: &str) {
+        if let Err(e) = contract::check_credential_name(name) {
+            f.err(format!(
+                "'credentialName' {name:?}: {e}; it becomes /run/credstore/NAME"
+            ));
+        } else if let Some(first) = self.credentials.get(name) {
+            f.err(format!(
+                "credentialName '{name}' is already used by {first}; credential names must be unique"
+            ));
+        } else {
+            self.credentials.insert(name.to_string(), who.to_string());
+        }
+    }
+}
+
+/// One secret of the description.
+fn secret(
+    f: &mut Fields<'_, '_>,
+    name: &str,
+    top: &Top,
+    base: &Path,
+    claims: &mut Claims,
+) -> Secret {
+    let who = format!("secrets.{name}");
+    f.unknown(&entry_keys::<Secret>(), "known secret settings");
+    if let Err(e) = contract::check_name(name) {
+        f.err(e);
+    }
+    if !top.templates.is_empty() && name.split('/').next() == Some("rendered") {
+        f.err("the name 'rendered' is reserved for templates; rename the secret".into());
+    }
+    let default_path = format!("{}/{name}", top.symlink);
+    let mut common = common(f, default_path.clone());
+    common.name = name.to_string();
+    let key = f
+        .string("key")
+        .or_else(|| top.default_key.clone())
+        .unwrap_or_else(|| name.to_string());
+    let format = f
+        .string("format")
+        .unwrap_or_else(|| top.default_format.clone());
+    if !formats().contains(&format.as_str()) {
+        f.err(format!(
+            "unsupported format '{format}'; use one of {}",
+            formats().join(", ")
+        ));
+    }
+    let sops_file = match f.string("sopsFile").map(|p| input_path(base, &p)) {
+        Some(p) => Some(p),
+        None if top.default_sops_file.is_some() => top.default_sops_file.clone(),
+        None => {
+            f.err("no sops file: set 'sopsFile' here or 'defaultSopsFile' at the top".into());
+            None
         }
     };
-    let mut credentials: BTreeMap<String, String> = BTreeMap::new();
+    let credential_name = f.string("credentialName");
+    if let Some(cn) = &credential_name {
+        // The rule sealbox-install applies (systemd's, and no leading '.').
+        claims.credential(f, cn, &who);
+    }
+    claims.path(f.errs, &common.path, &default_path, who);
+    Secret {
+        common,
+        key,
+        sops_file: sops_file.unwrap_or_default(),
+        format,
+        credential_name,
+    }
+}
 
-    let mut sops_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// One template of the description; `secrets` are the names `${secret:NAME}` may use.
+fn template(
+    f: &mut Fields<'_, '_>,
+    name: &str,
+    top: &Top,
+    base: &Path,
+    secrets: &[String],
+    claims: &mut Claims,
+) -> Template {
+    let who = format!("templates.{name}");
+    f.unknown(&entry_keys::<Template>(), "known template settings");
+    if let Err(e) = contract::check_name(name) {
+        f.err(e);
+    }
+    let default_path = format!("{}/rendered/{name}", top.symlink);
+    let mut common = common(f, default_path.clone());
+    common.name = name.to_string();
+    let content = f.string("content");
+    let file = f.string("file").map(|p| input_path(base, &p));
+    let raw = match (&content, &file) {
+        (Some(_), Some(_)) => {
+            f.err("set either 'content' or 'file', not both".into());
+            None
+        }
+        (Some(t), None) => Some(t.clone()),
+        (None, Some(p)) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                f.err(format!("cannot read template file {p}: {e}"));
+                None
+            }
+        },
+        (None, None) => {
+            f.err("neither 'content' nor 'file' is set; give the template's text".into());
+            None
+        }
+    };
+    let text = match raw.map(|t| substitute(&t, secrets)) {
+        Some(Ok(t)) if t.is_empty() => {
+            f.err("the template text is empty".into());
+            String::new()
+        }
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            f.err(e);
+            String::new()
+        }
+        None => String::new(),
+    };
+    claims.path(f.errs, &common.path, &default_path, who);
+    Template {
+        common,
+        content: text,
+        file: file.unwrap_or_default(),
+    }
+}
+
+/// The manifest a description means; its problems go to `errs`.
+fn describe(
+    desc: &Map,
+    shown: &str,
+    base: &Path,
+    checks: FileChecks,
+    errs: &mut Vec<String>,
+) -> Manifest {
+    let mut f = Fields {
+        map: desc,
+        at: format!("{shown}: top level"),
+        errs,
+    };
+    let top = top_level(&mut f, shown, base);
+    let secret_names: Vec<String> = top.secrets.iter().map(|(n, _)| n.to_string()).collect();
+    let mut claims = Claims {
+        shown,
+        symlink: &top.symlink,
+        mount: &top.mount,
+        paths: BTreeMap::new(),
+        credentials: BTreeMap::new(),
+    };
+    let at = |kind: &str, name: &str| format!("{shown}: {kind}.{name}");
     let mut secrets = Vec::new();
-    for (name, m) in &secret_entries {
-        let who = format!("secrets.{name}");
+    for (name, m) in &top.secrets {
         let mut f = Fields {
             map: m,
-            at: format!("{shown}: {who}"),
-            errs: &mut *top.errs,
+            at: at("secrets", name),
+            errs: &mut *f.errs,
         };
-        f.unknown(SECRET_KEYS, "known secret settings");
-        if let Err(e) = act_validate::check_name(name) {
-            f.err(e);
-        }
-        if !template_entries.is_empty() && name.split('/').next() == Some("rendered") {
-            f.err("the name 'rendered' is reserved for templates; rename the secret".into());
-        }
-        let default_path = format!("{symlink}/{name}");
-        let c = common(&mut f, default_path.clone());
-        let key = f
-            .string("key")
-            .or_else(|| default_key.clone())
-            .unwrap_or_else(|| name.to_string());
-        let format = f.string("format").unwrap_or_else(|| default_format.clone());
-        if !FORMATS.contains(&format.as_str()) {
-            f.err(format!(
-                "unsupported format '{format}'; use one of {}",
-                FORMATS.join(", ")
+        secrets.push(secret(&mut f, name, &top, base, &mut claims));
+    }
+    if checks != FileChecks::None {
+        sops_files_exist(&secrets, shown, f.errs);
+    }
+    let mut templates = Vec::new();
+    for (name, m) in &top.templates {
+        let mut f = Fields {
+            map: m,
+            at: at("templates", name),
+            errs: &mut *f.errs,
+        };
+        templates.push(template(
+            &mut f,
+            name,
+            &top,
+            base,
+            &secret_names,
+            &mut claims,
+        ));
+    }
+    let placeholder_by_secret_name = if templates.is_empty() {
+        Vec::new()
+    } else {
+        secret_names
+            .iter()
+            .map(|n| (n.clone(), placeholder(n)))
+            .collect()
+    };
+    Manifest {
+        secrets,
+        templates,
+        placeholder_by_secret_name,
+        secrets_mount_point: top.mount,
+        symlink_path: top.symlink,
+        keep_generations: top.keep,
+        ssh_key_paths: Vec::new(),
+        gnupg_home: String::new(),
+        age_key_file: top.age_key_file.unwrap_or_default(),
+        age_ssh_key_paths: top.age_ssh,
+        use_tmpfs: top.use_tmpfs,
+        user_mode: false,
+        logging: top.logging,
+    }
+}
+
+/// The module's `validateSopsFiles` check: every sops file exists (one message per file,
+/// naming the secrets that use it).
+fn sops_files_exist(secrets: &[Secret], shown: &str, errs: &mut Vec<String>) {
+    let mut users: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for s in secrets.iter().filter(|s| !s.sops_file.is_empty()) {
+        users
+            .entry(&s.sops_file)
+            .or_default()
+            .push(format!("secrets.{}", s.common.name));
+    }
+    for (p, users) in users {
+        if !Path::new(p).exists() {
+            errs.push(format!(
+                "{shown}: {}: sops file {p} does not exist; create it (`sealbox encrypt`), fix the path, or pass --no-check-files when the manifest is built on another machine",
+                users.join(", ")
             ));
         }
-        let sops_file = match f.string("sopsFile").map(|p| input_path(base, &p)) {
-            Some(p) => Some(p),
-            None if default_sops_file.is_some() => default_sops_file.clone(),
-            None => {
-                f.err("no sops file: set 'sopsFile' here or 'defaultSopsFile' at the top".into());
-                None
-            }
-        };
-        if let Some(p) = &sops_file {
-            sops_files.entry(p.clone()).or_default().push(who.clone());
-        }
-        let credential = f.string("credentialName");
-        if let Some(cn) = &credential {
-            // The rule sealbox-install applies (systemd's, and no leading '.').
-            if let Err(e) = sealbox_activation::credstore::check_name(cn) {
-                f.err(format!(
-                    "'credentialName' {cn:?}: {e}; it becomes /run/credstore/NAME"
-                ));
-            } else if let Some(first) = credentials.get(cn) {
-                f.err(format!(
-                    "credentialName '{cn}' is already used by {first}; credential names must be unique"
-                ));
-            } else {
-                credentials.insert(cn.clone(), who.clone());
-            }
-        }
-        claim(f.errs, &c.path, &default_path, who.clone());
-        let mut fields = common_fields(&c, name);
-        fields.push(("key", Value::str(key)));
-        fields.push(("format", Value::str(format)));
-        fields.push(("sopsFile", Value::str(sops_file.unwrap_or_default())));
-        if let Some(cn) = credential {
-            fields.push(("credentialName", Value::str(cn)));
-        }
-        secrets.push(object(fields));
     }
+}
 
-    if checks != FileChecks::None {
-        for (p, users) in &sops_files {
-            if !Path::new(p).exists() {
-                top.errs.push(format!(
-                    "{shown}: {}: sops file {p} does not exist; create it (`sealbox encrypt`), fix the path, or pass --no-check-files when the manifest is built on another machine",
-                    users.join(", ")
-                ));
-            }
-        }
-    }
-
-    let mut templates = Vec::new();
-    for (name, m) in &template_entries {
-        let who = format!("templates.{name}");
-        let mut f = Fields {
-            map: m,
-            at: format!("{shown}: {who}"),
-            errs: &mut *top.errs,
-        };
-        f.unknown(TEMPLATE_KEYS, "known template settings");
-        if let Err(e) = act_validate::check_name(name) {
-            f.err(e);
-        }
-        let default_path = format!("{symlink}/rendered/{name}");
-        let c = common(&mut f, default_path.clone());
-        let content = f.string("content");
-        let file = f.string("file").map(|p| input_path(base, &p));
-        let raw = match (&content, &file) {
-            (Some(_), Some(_)) => {
-                f.err("set either 'content' or 'file', not both".into());
-                None
-            }
-            (Some(t), None) => Some(t.clone()),
-            (None, Some(p)) => match std::fs::read_to_string(p) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    f.err(format!("cannot read template file {p}: {e}"));
-                    None
-                }
-            },
-            (None, None) => {
-                f.err("neither 'content' nor 'file' is set; give the template's text".into());
-                None
-            }
-        };
-        let text = match raw.map(|t| substitute(&t, &secret_names)) {
-            Some(Ok(t)) if t.is_empty() => {
-                f.err("the template text is empty".into());
-                String::new()
-            }
-            Some(Ok(t)) => t,
-            Some(Err(e)) => {
-                f.err(e);
-                String::new()
-            }
-            None => String::new(),
-        };
-        claim(f.errs, &c.path, &default_path, who.clone());
-        let mut fields = common_fields(&c, name);
-        fields.push(("content", Value::str(text)));
-        fields.push(("file", Value::str(file.unwrap_or_default())));
-        templates.push(object(fields));
-    }
-
-    let mut placeholders = Map::new();
-    if !template_entries.is_empty() {
-        for n in &secret_names {
-            placeholders.push(n.as_str(), Value::str(placeholder(n)));
-        }
-    }
-    let doc = object(vec![
-        ("secrets", Value::List(secrets)),
-        ("templates", Value::List(templates)),
-        ("placeholderBySecretName", Value::Map(placeholders)),
-        ("secretsMountPoint", Value::str(&mount)),
-        ("symlinkPath", Value::str(&symlink)),
-        ("keepGenerations", Value::Int(keep as i64)),
-        ("sshKeyPaths", Value::List(Vec::new())),
-        ("gnupgHome", Value::Null),
-        ("ageKeyFile", opt_str(&age_key_file)),
-        ("ageSshKeyPaths", str_list(&age_ssh)),
-        ("useTmpfs", Value::Bool(use_tmpfs)),
-        ("userMode", Value::Bool(false)),
-        (
-            "logging",
-            object(vec![
-                ("keyImport", Value::Bool(log_keys)),
-                ("secretChanges", Value::Bool(log_changes)),
-            ]),
-        ),
-    ]);
+/// Builds the manifest JSON from description text. `shown` names the description in
+/// errors, `base` is its directory (for relative input paths).
+pub fn build(
+    text: &str,
+    lang: Lang,
+    shown: &str,
+    base: &Path,
+    checks: FileChecks,
+) -> std::result::Result<String, Vec<String>> {
+    let desc = parse(text, lang).map_err(|e| vec![format!("{shown}: {e}")])?;
+    let mut errs: Vec<String> = Vec::new();
+    let m = describe(&desc, shown, base, checks, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
     }
-    let Value::Map(doc) = doc else { unreachable!() };
+    let Value::Map(doc) = tree(&contract::write(&m)) else {
+        unreachable!("a manifest is written as an object")
+    };
     let out = json::emit(&doc, 2).map_err(|e| vec![format!("{shown}: {}", e.message)])?;
+    check_as_installed(&out, shown, checks)?;
+    Ok(out)
+}
 
-    // The same validation `sealbox-install` runs, on the JSON it will read.
-    let parsed = act_manifest::parse(&out).map_err(|e| {
-        vec![format!(
-            "{shown}: the generated manifest does not parse: {e}"
-        )]
-    })?;
+/// The validation `sealbox-install` runs, on the JSON it will read.
+fn check_as_installed(
+    out: &str,
+    shown: &str,
+    checks: FileChecks,
+) -> std::result::Result<(), Vec<String>> {
+    let parsed = json::parse(out)
+        .map_err(|e| e.message)
+        .and_then(|doc| contract::read(&object(&doc)).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            vec![format!(
+                "{shown}: the generated manifest does not parse: {e}"
+            )]
+        })?;
     let depth = if checks == FileChecks::SopsFile {
         Depth::SopsFile
     } else {
         Depth::Manifest
     };
-    act_validate::validate(&parsed, Owners::Unresolved, depth).map_err(|es| {
-        es.into_iter()
-            .map(|e| {
-                let e = e.strip_prefix("manifest is not valid: ").unwrap_or(&e);
-                format!("{shown}: {}", entry_name(e))
+    let checks = Checks {
+        owners: Owners::Unresolved,
+        depth,
+        defer_unreadable: false,
+    };
+    contract::validate(&parsed, checks, &mut Files::default()).map_err(|ps| {
+        ps.iter()
+            .map(|p| {
+                let entry = p.message(|e| format!("{}s.{}", e.kind.name(), e.name));
+                format!("{shown}: {entry}")
             })
             .collect::<Vec<_>>()
     })?;
-    Ok(out)
+    Ok(())
 }
 
-/// Rewrites `secret NAME…` / `template NAME…` of sealbox-install's messages as the
-/// description's `secrets.NAME…` / `templates.NAME…`.
-fn entry_name(e: &str) -> String {
-    for (from, to) in [("secret ", "secrets."), ("template ", "templates.")] {
-        if let Some(rest) = e.strip_prefix(from) {
-            return format!("{to}{rest}");
+/// What validation asks of this machine: the sops files (`--check-sopsfile`) and
+/// template files; owners are not resolved here (the manifest may be for another machine).
+#[derive(Default)]
+struct Files {
+    parsed: BTreeMap<String, std::result::Result<contract::Value, SopsFileError>>,
+}
+
+impl contract::Host for Files {
+    fn user(&mut self, _: &str) -> std::result::Result<Option<u32>, String> {
+        Ok(None)
+    }
+
+    fn group(&mut self, _: &str) -> std::result::Result<Option<u32>, String> {
+        Ok(None)
+    }
+
+    fn template_text(&mut self, path: &str) -> std::result::Result<String, String> {
+        sealbox_os::inputs::read_text(Path::new(path), sealbox_os::inputs::MAX_TEMPLATE_FILE)
+            .map(|s| s.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    fn sops_document(
+        &mut self,
+        file: &str,
+        format: Format,
+    ) -> std::result::Result<&contract::Value, SopsFileError> {
+        self.parsed
+            .entry(file.to_string())
+            .or_insert_with(|| {
+                let bytes =
+                    sealbox_os::inputs::read(Path::new(file), sealbox_os::inputs::MAX_SOPS_FILE)
+                        .map_err(|e| SopsFileError::Unreadable(e.to_string()))?;
+                // (the manifest's format names are the sops stores' names)
+                let format = store::Format::from_name(format.name());
+                let (docs, _) = store::load_encrypted(format, &bytes, file).map_err(|e| {
+                    let m = e
+                        .message
+                        .strip_prefix(&format!("{file}: "))
+                        .unwrap_or(&e.message);
+                    SopsFileError::Unparsable(m.replace('\n', "; "))
+                })?;
+                Ok(docs
+                    .first()
+                    .map_or(contract::Value::Object(Vec::new()), object))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// An encrypted document or the JSON just written, as the manifest crate reads it.
+fn object(m: &Map) -> contract::Value {
+    fn value(v: &Value) -> contract::Value {
+        match v {
+            Value::Null | Value::Comment(_) => contract::Value::Null,
+            Value::Bool(b) => contract::Value::Bool(*b),
+            Value::Int(i) => contract::Value::Int(*i),
+            Value::Float(f) => contract::Value::Float(*f),
+            Value::Str(s) => contract::Value::str(s.as_str()),
+            Value::Time(t) => contract::Value::str(t),
+            Value::Bytes(b) => contract::Value::str(String::from_utf8_lossy(b)),
+            Value::List(l) => contract::Value::List(l.iter().map(value).collect()),
+            Value::Map(m) => object(m),
         }
     }
-    e.to_string()
+    contract::Value::Object(m.pairs().map(|(k, v)| (k.to_string(), value(v))).collect())
+}
+
+/// The manifest crate's JSON as the tree the JSON emitter writes.
+fn tree(v: &contract::Value) -> Value {
+    match v {
+        contract::Value::Null => Value::Null,
+        contract::Value::Bool(b) => Value::Bool(*b),
+        contract::Value::Int(i) => Value::Int(*i),
+        contract::Value::Float(f) => Value::Float(*f),
+        contract::Value::Str(s) => Value::str(s),
+        contract::Value::List(l) => Value::List(l.iter().map(tree).collect()),
+        contract::Value::Object(o) => {
+            let mut m = Map::new();
+            for (k, v) in o {
+                m.push(k, tree(v));
+            }
+            Value::Map(m)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholder_is_the_modules() {
-        assert_eq!(
-            placeholder("test_key"),
-            "<SOPS:92488e1e3eeecdf99f3ed2ce59233efb4b4fb612d5655c0ce9ea52b5a502e655:PLACEHOLDER>"
-        );
-    }
 
     #[test]
     fn substitution() {

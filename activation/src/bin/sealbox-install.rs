@@ -4,9 +4,11 @@
 //! its manual page (section 8), made from the same definitions as `--help`.
 
 use clap::Parser;
+use sealbox_activation::changes::Verb;
 use sealbox_activation::diff::diff;
-use sealbox_activation::run::{run, CheckMode, Options};
+use sealbox_activation::install::run;
 use sealbox_activation::watch::watch;
+use sealbox_activation::{CheckMode, Error, Note, Options, Reporter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -169,6 +171,97 @@ fn go_spelling(args: impl Iterator<Item = String>) -> Vec<String> {
     out
 }
 
+/// Prints the library's notes as sealbox-install always has (stdout: the change lines;
+/// stderr: the rest).
+struct Printer<'a> {
+    prog: &'a str,
+}
+
+impl Printer<'_> {
+    /// An error, one line per problem, and exit status 1.
+    fn fail(&self, e: &Error) -> ExitCode {
+        for l in e.lines() {
+            eprintln!("{}: {l}", self.prog);
+        }
+        ExitCode::from(1)
+    }
+}
+
+impl Reporter for Printer<'_> {
+    fn note(&mut self, note: Note) {
+        let prog = self.prog;
+        match note {
+            Note::PgpSshKeysIgnored => eprintln!(
+                "{prog}: warning: sshKeyPaths is set but PGP (RSA SSH keys) is not supported; those keys are ignored, use ageSshKeyPaths or ageKeyFile"
+            ),
+            Note::GnupgHomeIgnored => eprintln!(
+                "{prog}: warning: gnupgHome is set but PGP is not supported; use ageKeyFile or ageSshKeyPaths"
+            ),
+            Note::SshKeyUnreadable { path, reason } => {
+                eprintln!("Cannot read ssh key '{path}': {reason}")
+            }
+            Note::SshKeyUnconvertible { path, reason } => {
+                eprintln!("Cannot convert ssh key '{path}': {reason}")
+            }
+            Note::KeyImported { path, fingerprint } => {
+                eprintln!("{prog}: Imported {path} as age key with fingerprint {fingerprint}")
+            }
+            Note::WaitingForKey { limit, paths } => eprintln!(
+                "{prog}: waiting up to {} s for a key to appear at {}",
+                limit.as_secs_f64(),
+                paths.join(", ")
+            ),
+            Note::Changes {
+                dry,
+                kind,
+                verb,
+                names,
+            } => {
+                let verb = match (verb, dry) {
+                    (Verb::Add, false) => "adding",
+                    (Verb::Modify, false) => "modifying",
+                    (Verb::Remove, false) => "removing",
+                    (Verb::Add, true) => "would add",
+                    (Verb::Modify, true) => "would modify",
+                    (Verb::Remove, true) => "would remove",
+                };
+                let s = if names.len() > 1 { "s" } else { "" };
+                println!("{verb} {kind}{s}: {}", names.join(", "));
+            }
+            Note::WouldRequest { restart, reload } => {
+                for u in &restart {
+                    eprintln!("would restart {u}");
+                }
+                for u in &reload {
+                    eprintln!("would reload {u}");
+                }
+            }
+            Note::CredentialsRemoved(names) => {
+                println!("removing credentials: {}", names.join(", "))
+            }
+            Note::WatchActivated { n, generation } => {
+                eprintln!("{prog}: watch: activation {n} done, current generation {generation}")
+            }
+            Note::WatchFailed { n, error } => {
+                let _ = self.fail(&error);
+                eprintln!(
+                    "{prog}: watch: activation {n} failed; the previous generation stays active; still watching"
+                );
+            }
+            Note::Watching(files) => eprintln!(
+                "{prog}: watch: watching {} file(s): {}",
+                files.len(),
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Note::WatchStopping => eprintln!("{prog}: watch: stopping on signal"),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -199,7 +292,8 @@ fn main() -> ExitCode {
     let Some(manifest) = cli.manifest else {
         unreachable!("clap requires MANIFEST without --man");
     };
-    let mut o = Options::from_env(&prog);
+    let mut p = Printer { prog: &prog };
+    let mut o = Options::from_env();
     o.check_mode = match CheckMode::parse(&cli.check_mode) {
         Ok(c) => c,
         Err(e) => {
@@ -216,37 +310,24 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     if cli.diff {
-        return match diff(&manifest, &o) {
-            Ok(lines) => {
-                for l in lines {
+        return match diff(&manifest, &o, &mut p) {
+            Ok(d) => {
+                for l in d.lines() {
                     println!("{l}");
                 }
                 ExitCode::SUCCESS
             }
-            Err(errs) => {
-                for e in errs {
-                    eprintln!("{prog}: {e}");
-                }
-                ExitCode::from(1)
-            }
+            Err(e) => p.fail(&e),
         };
     }
     if cli.watch {
-        return match watch(&manifest, &o, Duration::from_millis(cli.debounce)) {
+        return match watch(&manifest, &o, Duration::from_millis(cli.debounce), &mut p) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("{prog}: watch: {e}");
-                ExitCode::from(1)
-            }
+            Err(e) => p.fail(&e),
         };
     }
-    match run(&manifest, &o) {
+    match run(&manifest, &o, &mut p) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(errs) => {
-            for e in errs {
-                eprintln!("{prog}: {e}");
-            }
-            ExitCode::from(1)
-        }
+        Err(e) => p.fail(&e),
     }
 }

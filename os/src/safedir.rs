@@ -116,12 +116,8 @@ impl From<rustix::fs::Stat> for Stat {
 
 /// A random suffix of six ASCII letters and digits (temporary names).
 pub fn random_suffix() -> String {
-    use std::hash::BuildHasher;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut r = std::collections::hash_map::RandomState::new()
-        .hash_one((std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let mut r = crate::random_u64();
     (0..6)
         .map(|_| {
             let c = ALNUM[(r % ALNUM.len() as u64) as usize] as char;

@@ -1,6 +1,6 @@
-//! Filesystem operations: the secrets mount, generation directories, secret files, the
-//! atomic symlink switch, custom-path symlinks and pruning (steps 6, 10–12 and 15–17 of
-//! docs/activation.md#the-activation-sequence).
+//! The installed tree: the secrets mount, generation directories, secret files, the
+//! atomic symlink switch, custom-path symlinks, pruning and the unit lists (steps 6, 10–12
+//! and 15–17 of docs/activation.md#the-activation-sequence).
 //!
 //! Rules: a secret file is created with O_EXCL|O_NOFOLLOW and its final mode, `fchmod`ed to
 //! that mode exactly (the umask cannot widen or narrow it), `fchown`ed before the first
@@ -11,14 +11,14 @@
 //! with the `*at` calls relative to it. Nothing is changed by a path that a user could
 //! redirect between two calls (SECURITY.md, "Path-based calls: audit").
 
-use std::fs::File;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::fchown;
 use std::path::{Path, PathBuf};
 
-use crate::fault;
-use crate::safedir::{Dir, Existing, Follow};
 use rustix::fs::FileType;
+use sealbox_os::fault;
+use sealbox_os::leftovers::remove_temp_dirs;
+use sealbox_os::replace::{self, Owner};
+use sealbox_os::safedir::{Dir, Existing, Follow};
 
 /// ramfs `statfs` magic.
 pub const RAMFS_MAGIC: i64 = 0x858458f6;
@@ -79,198 +79,30 @@ pub fn write_new_file(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Res<()> {
-    let p = dir.shown(name);
-    let f = dir
-        .create_file(name, mode)
-        .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
-    fault::point("create file");
-    finish_file(f, &p, bytes, mode, owner)
-}
-
-fn finish_file(
-    mut f: File,
-    p: &Path,
-    bytes: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> Res<()> {
-    use std::os::unix::fs::PermissionsExt;
-    // Created with `mode` narrowed by the umask, so it is never more open than `mode`; owner
-    // first, then the exact mode, then the content.
-    if let Some((u, g)) = owner {
-        if u == u32::MAX || g == u32::MAX {
-            return Err(format!(
-                "cannot chown {}: uid/gid 4294967295 (-1) means \"unchanged\"",
-                p.display()
-            ));
-        }
-        fchown(&f, Some(u), Some(g)).map_err(|e| format!("cannot chown {}: {e}", p.display()))?;
-        fault::point("fchown");
-    }
-    f.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot chmod {}: {e}", p.display()))?;
-    fault::point("fchmod");
-    let werr = |e| format!("cannot write {}: {e}", p.display());
-    f.write_all(bytes).map_err(werr)?;
-    fault::point("write");
-    f.sync_all().map_err(werr)?;
-    fault::point("fsync");
-    Ok(())
-}
-
-/// Whether `name` is `prefix` followed by exactly six ASCII letters or digits (the
-/// temporary directory names [`Dir::make_temp_dir`] makes).
-fn is_temp_dir_name(name: &str, prefix: &str) -> bool {
-    name.strip_prefix(prefix)
-        .is_some_and(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-/// Removes what an earlier run killed half-way left in `dir` (crash repair): for each
-/// entry whose name `is_ours`, owned by this user, either a regular file (`inner` is
-/// `None`) or a directory holding at most the symlink `inner`. Nothing in `dir` is
-/// followed: a leftover directory is opened `O_NOFOLLOW` and entries are removed relative
-/// to open directories. Failures are ignored (a leftover is harmless; the run goes on).
-fn remove_leftovers(dir: &Dir, is_ours: impl Fn(&str) -> bool, inner: Option<&str>) {
-    let Ok(names) = dir.names() else { return };
-    let me = crate::safedir::euid();
-    for name in names {
-        let Some(name) = name.to_str().filter(|n| is_ours(n)) else {
-            continue;
-        };
-        let Ok(Some(st)) = dir.lstat(name) else {
-            continue;
-        };
-        if st.uid != me {
-            continue;
-        }
-        match inner {
-            None if st.kind == FileType::RegularFile => {
-                let _ = dir.unlink(name);
-            }
-            Some(inner) if st.kind == FileType::Directory => {
-                let Ok(sub) = dir.sub(name) else { continue };
-                if let Ok(Some(st)) = sub.lstat(inner) {
-                    if st.kind == FileType::Symlink {
-                        let _ = sub.unlink(inner);
-                    }
-                }
-                // Only an empty directory goes.
-                let _ = dir.rmdir(name);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The PID of a temporary file name of [`replace_file`], `.<base>.tmp<pid>.<i>`, given
-/// the part after `.tmp`.
-fn temp_pid(rest: &str) -> Option<i32> {
-    let (pid, i) = rest.split_once('.')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(pid) || !digits(i) {
-        return None;
-    }
-    pid.parse().ok()
-}
-
-/// Whether process `pid` is gone (`kill(pid, 0)` fails with ESRCH): its temporary files
-/// are leftovers. Our own PID and any live process (another activation, say a `--watch`
-/// one, writing the same directory) count as alive.
-fn pid_is_dead(pid: i32) -> bool {
-    pid > 0
-        && pid as u32 != std::process::id()
-        && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-            == Err(nix::errno::Errno::ESRCH)
-}
-
-/// Removes the temporary files of [`replace_file`] (`.<any name>.tmp<pid>.<i>`) that runs
-/// killed before their rename left in `dir`, whatever file they were for: regular files
-/// owned by this user whose process is gone; nothing is followed. For directories only
-/// sealbox writes (the credential store), where a name may be gone from the manifest by
-/// the next run.
-pub fn remove_stale_temps(dir: &Dir) {
-    remove_leftovers(
-        dir,
-        |n| {
-            n.strip_prefix('.')
-                .and_then(|n| n.rsplit_once(".tmp"))
-                .is_some_and(|(base, rest)| {
-                    !base.is_empty() && temp_pid(rest).is_some_and(pid_is_dead)
-                })
-        },
-        None,
-    );
-}
-
-/// Replaces `base` in `dir` atomically with a new file (temporary file in the same
-/// directory + rename). A symlink at `base` is replaced, never followed.
-pub fn replace_file(
-    dir: &Dir,
-    base: &str,
-    bytes: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> Res<()> {
-    // Temporary files of a run killed before its rename (`.<base>.tmp<pid>.<i>`).
-    let tmp_prefix = format!(".{base}.tmp");
-    remove_leftovers(
-        dir,
-        |n| {
-            n.strip_prefix(&tmp_prefix)
-                .and_then(temp_pid)
-                .is_some_and(pid_is_dead)
-        },
-        None,
-    );
-    for i in 0..100u32 {
-        let tmp = format!(".{base}.tmp{}.{i}", std::process::id());
-        let f = match dir.create_file(&tmp, mode) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("cannot create {}: {e}", dir.shown(&tmp).display())),
-        };
-        fault::point("create temp file");
-        let r = finish_file(f, &dir.shown(&tmp), bytes, mode, owner).and_then(|()| {
-            dir.rename(&tmp, dir, base)
-                .map_err(|e| format!("cannot rename onto {}: {e}", dir.shown(base).display()))
-        });
-        fault::point("rename file");
-        if r.is_err() {
-            let _ = dir.unlink(&tmp);
-        }
-        return r;
-    }
-    Err(format!(
-        "cannot create a temporary file in {}",
-        dir.path().display()
-    ))
+    let owner = owner.map_or(Owner::Creator, |(u, g)| Owner::Exact(u, g));
+    replace::create_new(dir, name, bytes, mode, owner).map_err(|e| e.to_string())
 }
 
 /// Mounts ramfs (or tmpfs) at `mp` unless it already is one (step 6 of
 /// docs/activation.md#the-activation-sequence), then
 /// `chown 0:keys_gid`; returns the mounted directory. Missing directories are created
 /// (0751) first. The mount goes onto the directory opened `O_NOFOLLOW` (through
-/// `/proc/self/fd/N`), never onto whatever a path resolves to a moment later.
+/// `/proc/self/fd/N`), never onto whatever a path resolves to a moment later. (The
+/// messages go after "failed to mount filesystem for secrets: ".)
 pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<Dir> {
     use nix::mount::{mount, MsFlags};
-    let pre = "failed to mount filesystem for secrets";
-    let (parent, name) = split(mp).map_err(|e| format!("{pre}: {e}"))?;
+    let (parent, name) = split(mp)?;
     let parent = Dir::open(parent, Some(0o751), Follow::Trusted)
-        .map_err(|e| format!("{pre}: cannot create {e}"))?;
+        .map_err(|e| format!("cannot create {e}"))?;
     let mut d = parent
         .make_sub(name, 0o751, None, Existing::Keep)
-        .map_err(|e| {
-            format!(
-                "{pre}: {} is not a directory ({e}); remove it",
-                mp.display()
-            )
-        })?;
+        .map_err(|e| format!("{} is not a directory ({e}); remove it", mp.display()))?;
     let (fstype, magic) = if use_tmpfs {
         ("tmpfs", TMPFS_MAGIC)
     } else {
         ("ramfs", RAMFS_MAGIC)
     };
-    let stat_err = |e: std::io::Error| format!("{pre}: stat {}: {e}", mp.display());
+    let stat_err = |e: std::io::Error| format!("stat {}: {e}", mp.display());
     let parent_dev = parent.stat().map_err(stat_err)?.dev;
     let is_mount_point = d.stat().map_err(stat_err)?.dev != parent_dev;
     let current = d.fs_type().map_err(stat_err)?;
@@ -300,7 +132,7 @@ pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<Dir> {
         }
         r.map_err(|e| {
             format!(
-                "{pre}: cannot mount {fstype} on {} (through {}; /proc must be mounted): {e}",
+                "cannot mount {fstype} on {} (through {}; /proc must be mounted): {e}",
                 mp.display(),
                 target.display()
             )
@@ -311,13 +143,13 @@ pub fn mount_secret_fs(mp: &Path, use_tmpfs: bool, keys_gid: u32) -> Res<Dir> {
         let st = d.stat().map_err(stat_err)?;
         if st.dev == parent_dev || d.fs_type().map_err(stat_err)? != magic || st.uid != 0 {
             return Err(format!(
-                "{pre}: {} is not the {fstype} just mounted (it was replaced meanwhile); nothing was written",
+                "{} is not the {fstype} just mounted (it was replaced meanwhile); nothing was written",
                 mp.display()
             ));
         }
     }
     d.chown(0, keys_gid)
-        .map_err(|e| format!("{pre}: cannot chown {}: {e}", mp.display()))?;
+        .map_err(|e| format!("cannot chown {}: {e}", mp.display()))?;
     fault::point("chown mount point");
     Ok(d)
 }
@@ -382,11 +214,7 @@ pub fn switch_symlink(target: &Path, link: &Path) -> Res<()> {
         .map_err(|e| format!("cannot create {e}"))?;
     // The temporary directory of a run killed between its mkdir and its removal.
     let tmp_prefix = format!(".{base}");
-    remove_leftovers(
-        &dir,
-        |n| is_temp_dir_name(n, &tmp_prefix),
-        Some("tmp.symlink"),
-    );
+    remove_temp_dirs(&dir, &tmp_prefix, "tmp.symlink");
     match dir.symlink(target, base) {
         Ok(()) => {
             fault::point("symlink");
@@ -430,7 +258,7 @@ pub fn custom_symlink(path: &Path, target: &Path, owner: Option<(u32, u32)>) -> 
         .map_err(|e| format!("cannot create the directory of {}: {e}", path.display()))?;
     if owner.is_some() {
         // The temporary directory of a run killed before its removal.
-        remove_leftovers(&dir, |n| is_temp_dir_name(n, ".sealbox"), Some("link"));
+        remove_temp_dirs(&dir, ".sealbox", "link");
     }
     for _ in 0..8 {
         match dir.lstat(name) {
@@ -562,6 +390,7 @@ pub fn join(base: &Path, rel: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealbox_os::replace::replace;
     use std::fs;
     use std::os::unix::fs::{symlink, MetadataExt};
 
@@ -584,7 +413,7 @@ mod tests {
         let l = d.path().join("l");
         symlink(&victim, &l).unwrap();
         assert!(write_new_file(&dir, "l", b"x", 0o600, None).is_err());
-        replace_file(&dir, "l", b"new", 0o600, None).unwrap();
+        replace(&dir, "l", b"new", 0o600, Owner::Creator).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         assert!(!fs::symlink_metadata(&l).unwrap().file_type().is_symlink());
         assert_eq!(fs::read(&l).unwrap(), b"new");
@@ -610,7 +439,7 @@ mod tests {
         fs::create_dir(p.join(".secretsGhI789")).unwrap();
         fs::write(p.join(".secretsGhI789/note"), "x").unwrap();
         fs::create_dir(p.join(".secretsTooLong1")).unwrap();
-        replace_file(&open(p), "age-keys.txt", b"k", 0o600, None).unwrap();
+        replace(&open(p), "age-keys.txt", b"k", 0o600, Owner::Creator).unwrap();
         fs::create_dir(p.join("secrets.d")).unwrap();
         switch_symlink(&p.join("secrets.d"), &p.join("secrets")).unwrap();
         let mut left: Vec<String> = fs::read_dir(p)
@@ -633,45 +462,6 @@ mod tests {
             ]
         );
         assert_eq!(fs::read(decoy.join("tmp.symlink")).unwrap(), b"keep");
-    }
-
-    #[test]
-    fn stale_temps_of_any_name_are_removed_only_when_their_process_is_gone() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path();
-        let me = std::process::id();
-        for n in [
-            ".gone.tmp99999999.0",
-            "..sealbox-managed.%2Frun.tmp99999999.3",
-        ] {
-            fs::write(p.join(n), "half").unwrap();
-        }
-        let victim = p.join("victim");
-        fs::write(&victim, "keep").unwrap();
-        let mut kept = vec![
-            format!(".live.tmp{me}.0"),
-            ".x.tmp99999999".to_string(),
-            ".x.tmpa.0".to_string(),
-            ".tmp99999999.0".to_string(),
-            "plain.tmp99999999.0".to_string(),
-            ".link.tmp99999999.0".to_string(),
-            ".dir.tmp99999999.0".to_string(),
-            "victim".to_string(),
-        ];
-        for n in &kept[..5] {
-            fs::write(p.join(n), "keep").unwrap();
-        }
-        symlink(&victim, p.join(".link.tmp99999999.0")).unwrap();
-        fs::create_dir(p.join(".dir.tmp99999999.0")).unwrap();
-        remove_stale_temps(&open(p));
-        let mut left: Vec<String> = fs::read_dir(p)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        kept.sort();
-        assert_eq!(left, kept);
-        assert_eq!(fs::read(&victim).unwrap(), b"keep");
     }
 
     #[test]

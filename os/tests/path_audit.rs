@@ -1,11 +1,11 @@
 //! Keeps SECURITY.md's "Path-based calls: audit" current (issue 13): every call in
-//! `activation/src` and `cli/src` (outside `#[cfg(test)]` modules) that looks a path up –
+//! `os/src`, `activation/src` and `cli/src` (outside `#[cfg(test)]` modules) that looks a path up –
 //! `std::fs` functions, `File::open`, `OpenOptions`, `DirBuilder`, `symlink`/`chown`/
 //! `lchown` by path, `mount`, `statfs`, `mkfifo`, inotify watches, `tempfile`, Path methods
 //! that stat, and `openat(CWD, …)` – must have a row in that table naming its file,
 //! function and call, and every row must still match a call. A new path-based call thus
 //! fails this test until someone has written down who can write that path and why the
-//! call is safe (or moved it onto a directory descriptor, `activation/src/safedir.rs`).
+//! call is safe (or moved it onto a directory descriptor, `os/src/safedir.rs`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -45,6 +45,30 @@ const PATTERNS: &[(&str, &str)] = &[
     (r"\.join\([^)]*\)\.is_(dir|file)\(\)", "Path::is_dir"),
 ];
 
+/// The source trees scanned (with every subdirectory): the code of both binaries and of
+/// the OS layer they share.
+const SCANNED: &[&str] = &["os/src", "activation/src", "cli/src"];
+
+/// Every `.rs` file below [`SCANNED`], sorted.
+fn sources() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for d in SCANNED {
+        walk(&root().join(d), &mut out);
+    }
+    out.sort();
+    out
+}
+
 /// Receivers of `.is_dir()`/`.is_file()` that are metadata or file types, not paths.
 const NOT_PATHS: &[&str] = &["md", "m", "meta", "ft", "st", "kind", "now"];
 
@@ -60,44 +84,40 @@ fn calls() -> BTreeSet<(String, String, String)> {
         .collect();
     let fn_re = regex::Regex::new(r"\bfn\s+(\w+)").unwrap();
     let mut out = BTreeSet::new();
-    for dir in ["activation/src", "activation/src/bin", "cli/src"] {
-        let mut files: Vec<_> = std::fs::read_dir(root().join(dir))
+    for f in sources() {
+        let rel = f
+            .strip_prefix(root())
             .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-            .collect();
-        files.sort();
-        for f in files {
-            let rel = format!("{dir}/{}", f.file_name().unwrap().to_string_lossy());
-            let text = std::fs::read_to_string(&f).unwrap();
-            let mut func = String::from("(top)");
-            let mut lines = text.lines().peekable();
-            while let Some(line) = lines.next() {
-                // the unit tests at the end of a module are not the program
-                if line.trim() == "#[cfg(test)]"
-                    && lines
-                        .peek()
-                        .is_some_and(|n| n.trim().starts_with("mod tests"))
-                {
-                    break;
-                }
-                let code = line.split("//").next().unwrap_or_default();
-                if let Some(c) = fn_re.captures(code) {
-                    func = c[1].to_string();
-                }
-                for (re, name) in &pats {
-                    for c in re.captures_iter(code) {
-                        let whole = c.get(0).unwrap().as_str();
-                        if whole.contains("fn ") {
-                            continue; // a declaration, not a call
-                        }
-                        if *name == "Path::is_dir"
-                            && c.get(1).is_some_and(|r| NOT_PATHS.contains(&r.as_str()))
-                        {
-                            continue;
-                        }
-                        out.insert((rel.clone(), func.clone(), name.to_string()));
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut func = String::from("(top)");
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            // the unit tests at the end of a module are not the program
+            if line.trim() == "#[cfg(test)]"
+                && lines
+                    .peek()
+                    .is_some_and(|n| n.trim().starts_with("mod tests"))
+            {
+                break;
+            }
+            let code = line.split("//").next().unwrap_or_default();
+            if let Some(c) = fn_re.captures(code) {
+                func = c[1].to_string();
+            }
+            for (re, name) in &pats {
+                for c in re.captures_iter(code) {
+                    let whole = c.get(0).unwrap().as_str();
+                    if whole.contains("fn ") {
+                        continue; // a declaration, not a call
                     }
+                    if *name == "Path::is_dir"
+                        && c.get(1).is_some_and(|r| NOT_PATHS.contains(&r.as_str()))
+                    {
+                        continue;
+                    }
+                    out.insert((rel.clone(), func.clone(), name.to_string()));
                 }
             }
         }
@@ -157,7 +177,7 @@ fn every_path_based_call_is_in_the_security_audit_and_every_row_is_a_call() {
     // the scanner does find calls (a broken pattern list would pass vacuously)
     assert!(found.len() > 20, "{found:?}");
     assert!(found.contains(&(
-        "activation/src/fsops.rs".into(),
+        "activation/src/generations.rs".into(),
         "mount_secret_fs".into(),
         "mount".into()
     )));
