@@ -104,7 +104,7 @@ pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<
         )
     })?;
     let key = datakey::recover(&md, ids, file).map_err(|e| {
-        if e.code == Code::CouldNotRetrieveKey {
+        if e.kind == Code::CouldNotRetrieveKey.into() {
             let r = md.age_recipients();
             format!(
                 "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}); add the matching key to ageKeyFile or ageSshKeyPaths, or re-encrypt the file for this host's key",

@@ -13,7 +13,7 @@ use sealbox_formats::config::Config;
 use sealbox_formats::keys::{Identities, IdentitySources};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::store::{self, Format};
-use sealbox_formats::{datakey, sops, timefmt, Code, Document, Error, Result};
+use sealbox_formats::{datakey, sops, timefmt, Document, Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 
 /// One problem found in one file.
@@ -33,17 +33,21 @@ struct Options {
 
 pub fn check(cli: &Cli, a: &CheckArgs) -> Result<bool> {
     let cfg = load_config(cli)?.ok_or_else(|| {
-        Error::generic("no .sops.yaml found")
+        Error::new(ErrorKind::InvalidConfig, "no .sops.yaml found")
             .with_hint("check compares files with the creation rules of .sops.yaml; pass --config")
     })?;
     if cfg.creation_rules.is_none() {
-        return Err(Error::generic(format!(
-            "{}: no creation_rules to check against",
-            cfg.path.display()
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{}: no creation_rules to check against", cfg.path.display()),
+        ));
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::generic(format!("cannot read the current directory: {e}")))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("cannot read the current directory: {e}"),
+        )
+    })?;
     let config_abs = std::path::absolute(&cfg.path).unwrap_or_else(|_| cfg.path.clone());
     let roots: Vec<PathBuf> = if a.paths.is_empty() {
         vec![config_abs
@@ -116,19 +120,22 @@ pub fn check(cli: &Cli, a: &CheckArgs) -> Result<bool> {
 /// Adds the files under `p` (a file, or a directory walked recursively, skipping `.git`,
 /// `target` and hidden directories).
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(p).map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+    let meta = std::fs::metadata(p)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
     if !meta.is_dir() {
         out.push(p.to_path_buf());
         return Ok(());
     }
-    let rd = std::fs::read_dir(p).map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+    let rd = std::fs::read_dir(p)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
     for entry in rd {
-        let entry = entry.map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+        let entry =
+            entry.map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let ft = entry
-            .file_type()
-            .map_err(|e| Error::generic(format!("{}: {e}", entry.path().display())))?;
+        let ft = entry.file_type().map_err(|e| {
+            Error::new(ErrorKind::Other, format!("{}: {e}", entry.path().display()))
+        })?;
         let path = entry.path();
         if ft.is_dir() {
             if name == "target" || name.starts_with('.') {
@@ -174,7 +181,7 @@ fn check_file(
         Ok(Some(r)) => r,
         Ok(None) => return Ok(false),
         // Files no rule matches are not checked.
-        Err(e) if e.message.contains("no matching creation rules") => return Ok(false),
+        Err(e) if e.is(ErrorKind::NoMatchingRule) => return Ok(false),
         Err(e) => return Err(e),
     };
     if rule.key_groups.is_empty() {
@@ -307,7 +314,7 @@ fn check_file(
                 ),
                 Ok(key) => {
                     if let Err(e) = sops::decrypt_tree(&mut docs, &md, &key, false, &file) {
-                        let msg = if e.code == Code::MacMismatch {
+                        let msg = if e.is(ErrorKind::MacMismatch) {
                             "the MAC does not verify (values or metadata were altered)"
                         } else {
                             "a value does not decrypt (ciphertext altered)"
@@ -341,14 +348,14 @@ fn load(format: Format, bytes: &[u8], what: &str, full: bool) -> Loaded {
     match store::load_encrypted(format, bytes, what) {
         Ok((docs, md)) => Loaded::Ok(full.then_some(docs), md),
         // Encrypted values without metadata: damaged (e.g. truncated), not plain.
-        Err(e) if e.message.contains("sops metadata not found") => {
+        Err(e) if e.is(ErrorKind::MetadataNotFound) => {
             if contains(bytes, b"ENC[AES256_GCM,") {
                 Loaded::Bad("encrypted values but no sops metadata (damaged?)".into())
             } else {
                 Loaded::Plain
             }
         }
-        Err(e) if e.message.contains("invalid sops metadata") => Loaded::Bad(bare(&e, what)),
+        Err(e) if e.is(ErrorKind::InvalidMetadata) => Loaded::Bad(bare(&e, what)),
         // The file does not parse in its format: report without quoting it.
         Err(_) if looks_encrypted(bytes) => Loaded::Bad(format!(
             "the file does not parse as {} (damaged?)",

@@ -6,10 +6,10 @@ use sealbox_formats::cipher::DataKey;
 use sealbox_formats::config::{self, Config};
 use sealbox_formats::keys::{self, Identities, IdentitySources, Recipient};
 use sealbox_formats::metadata::{Metadata, Selector, WRITER_VERSION};
-use sealbox_formats::path as tree_path;
+use sealbox_formats::path::{self as tree_path, PathUse};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, timefmt, Code, Document, Error, Result};
+use sealbox_formats::{datakey, timefmt, Document, Error, ErrorKind, Result};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,8 +52,12 @@ pub(crate) fn load_config(cli: &Cli) -> Result<Option<Config>> {
     match &cli.config {
         Some(p) => Config::load(p).map(Some),
         None => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| Error::generic(format!("cannot read the current directory: {e}")))?;
+            let cwd = std::env::current_dir().map_err(|e| {
+                Error::new(
+                    ErrorKind::Other,
+                    format!("cannot read the current directory: {e}"),
+                )
+            })?;
             config::find_config(&cwd)
                 .map(|p| load_trusted_config(&p))
                 .transpose()
@@ -101,7 +105,10 @@ fn load_trusted_config(path: &Path) -> Result<Config> {
     use std::os::unix::fs::MetadataExt;
     let shown = path.display();
     let cannot = |e: std::io::Error| {
-        Error::generic(format!("error loading config: cannot read {shown}: {e}"))
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!("error loading config: cannot read {shown}: {e}"),
+        )
     };
     let refuse = |what: &str, uid: u32| {
         let who = match user_name(uid) {
@@ -109,7 +116,7 @@ fn load_trusted_config(path: &Path) -> Result<Config> {
             None => format!("uid {uid}"),
         };
         let me = nix::unistd::geteuid().as_raw();
-        Error::generic(format!(
+        Error::new(ErrorKind::Other, format!(
             "{what} {shown} is owned by {who}, who is neither you (uid {me}) nor root: sealbox does not use a .sops.yaml another user could have planted, and does not look further up"
         ))
         .with_hint(format!(
@@ -124,9 +131,10 @@ fn load_trusted_config(path: &Path) -> Result<Config> {
     let mut f = std::fs::File::open(path).map_err(cannot)?;
     let meta = f.metadata().map_err(cannot)?;
     if !meta.is_file() {
-        return Err(Error::generic(format!(
-            "error loading config: {shown} is not a regular file"
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("error loading config: {shown} is not a regular file"),
+        ));
     }
     if !trusted_owner(meta.uid()) {
         return Err(refuse("the config file", meta.uid()));
@@ -161,13 +169,13 @@ fn target(file: &Option<PathBuf>, io: &IoArgs) -> Result<Target> {
     let stdin = input == Path::new("-");
     if io.in_place && io.output.is_some() {
         return Err(Error::new(
-            Code::ConflictingParameters,
+            ErrorKind::ConflictingOptions,
             "cannot use --in-place together with --output",
         ));
     }
     if stdin && io.in_place {
         return Err(Error::new(
-            Code::ConflictingParameters,
+            ErrorKind::ConflictingOptions,
             "cannot use --in-place when reading from stdin",
         ));
     }
@@ -218,7 +226,7 @@ fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<()> {
     let t = target(&a.file, &a.io)?;
     let Some(name) = t.name.clone() else {
         return Err(Error::new(
-            Code::ConflictingParameters,
+            ErrorKind::ConflictingOptions,
             "reading from stdin needs --filename-override to choose the format and the creation rule",
         ));
     };
@@ -233,19 +241,21 @@ fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<()> {
     };
     let plain = read_input(&t.input)?;
     let mut docs =
-        store::load_plain_owned(t.input_format, plain, &what).map_err(|e| match e.code {
-            Code::ErrorEncryptingTree => e,
-            _ => e.with_code(Code::CouldNotReadInputFile),
+        store::load_plain_owned(t.input_format, plain, &what).map_err(|e| match e.kind {
+            // sops: a plaintext input that does not load is exit 2, whatever the cause, but
+            // a key or value it cannot encrypt is exit 23.
+            ErrorKind::Encrypt | ErrorKind::Parse | ErrorKind::DuplicateKey => e,
+            _ => e.with_kind(ErrorKind::ReadInput),
         })?;
     if docs.is_empty() {
         return Err(Error::new(
-            Code::NeedAtLeastOneDocument,
+            ErrorKind::EmptyInput,
             format!("{what}: the file is empty: nothing to encrypt"),
         ));
     }
     if store::has_metadata(t.input_format, &docs) {
         return Err(Error::new(
-            Code::FileAlreadyEncrypted,
+            ErrorKind::AlreadyEncrypted,
             format!("{what}: the file already has a top-level `sops` key: it is already encrypted"),
         )
         .with_hint("decrypt it first, or use `sealbox edit`/`set` to change it"));
@@ -293,11 +303,14 @@ impl CreationPlan {
             let mut groups = Vec::new();
             for (i, g) in rule.key_groups.iter().enumerate() {
                 if let Some((kind, _)) = g.other.first() {
-                    return Err(Error::generic(format!(
+                    return Err(Error::new(
+                        ErrorKind::Other,
+                        format!(
                         "creation rule in {} uses {kind} keys, which sealbox does not support yet",
                         cfg.map(|c| c.path.display().to_string())
                             .unwrap_or_default()
-                    ))
+                    ),
+                    )
                     .with_hint("use age or SSH recipients"));
                 }
                 let rs = g
@@ -310,7 +323,7 @@ impl CreationPlan {
             }
             (groups, rule.shamir_threshold)
         } else {
-            return Err(Error::generic(
+            return Err(Error::new(ErrorKind::Other,
                 "config file not found, or has no creation rules, and no keys provided through command line options",
             )
             .with_hint("pass --age RECIPIENT (see `sealbox keygen`), or add a creation rule to .sops.yaml"));
@@ -375,9 +388,11 @@ impl CreationPlan {
 /// AWS KMS bug); so do we, with the same exit code.
 pub(crate) fn check_version(v: &str, what: &str) -> Result<()> {
     let bad = |why: &str| {
-        Error::generic(format!("{what}: invalid sops.version {v:?}: {why}")).with_hint(
-            "the metadata was altered; restore `version` (e.g. 3.11.0) from version control",
+        Error::new(
+            ErrorKind::InvalidMetadata,
+            format!("{what}: invalid sops.version {v:?}: {why}"),
         )
+        .with_hint("the metadata was altered; restore `version` (e.g. 3.11.0) from version control")
     };
     if v.is_empty() {
         return Err(bad("version string empty"));
@@ -402,7 +417,7 @@ fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<()> {
     let extract = a
         .extract
         .as_deref()
-        .map(|p| tree_path::parse(p, Code::InvalidTreePathFormat))
+        .map(|p| tree_path::parse(p, PathUse::Extract))
         .transpose()?;
     let bytes = read_input(&t.input)?;
     let (mut docs, md) = store::load_encrypted(t.input_format, &bytes, &what)?;
@@ -430,8 +445,12 @@ fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<()> {
 fn keygen(a: &KeygenArgs) -> Result<()> {
     if let Some(idf) = &a.convert {
         let text = read_input(idf)?;
-        let text = String::from_utf8(text)
-            .map_err(|_| Error::generic(format!("{}: not a text file", display(idf))))?;
+        let text = String::from_utf8(text).map_err(|_| {
+            Error::new(
+                ErrorKind::Other,
+                format!("{}: not a text file", display(idf)),
+            )
+        })?;
         let ids = Identities::from_text(&text).map_err(|e| e.context(display(idf)))?;
         let out: String = ids.recipients().iter().map(|r| format!("{r}\n")).collect();
         return write_stdout(out.as_bytes());
@@ -453,12 +472,8 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
                 .mode(0o600)
                 .open(p)
                 .map_err(|e| crate::keyfile::create_error(p, e))?;
-            f.write_all(text.as_bytes()).map_err(|e| {
-                Error::new(
-                    Code::CouldNotWriteOutputFile,
-                    format!("{}: {e}", p.display()),
-                )
-            })?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| Error::new(ErrorKind::WriteOutput, format!("{}: {e}", p.display())))?;
             eprintln!("Public key: {recipient}");
             Ok(())
         }
@@ -472,8 +487,12 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
 fn ssh_to_age(a: &SshToAgeArgs) -> Result<()> {
     let input = a.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let raw = zeroize::Zeroizing::new(read_input(&input)?);
-    let text = std::str::from_utf8(&raw)
-        .map_err(|_| Error::generic(format!("{}: not a text file", display(&input))))?;
+    let text = std::str::from_utf8(&raw).map_err(|_| {
+        Error::new(
+            ErrorKind::Other,
+            format!("{}: not a text file", display(&input)),
+        )
+    })?;
     let out = if a.private_key {
         let k = keys::ssh_to_age_private(text).map_err(|e| e.context(display(&input)))?;
         zeroize::Zeroizing::new(format!("{}\n", k.as_str()))
@@ -490,10 +509,10 @@ fn ssh_to_age(a: &SshToAgeArgs) -> Result<()> {
             out.push('\n');
         }
         if out.is_empty() {
-            return Err(Error::generic(format!(
-                "{}: no SSH public key found",
-                display(&input)
-            )));
+            return Err(Error::new(
+                ErrorKind::Other,
+                format!("{}: no SSH public key found", display(&input)),
+            ));
         }
         zeroize::Zeroizing::new(out)
     };
@@ -517,6 +536,7 @@ fn ssh_to_age(a: &SshToAgeArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::check_version;
+    use sealbox_formats::ErrorKind;
 
     #[test]
     fn version_check_like_sops() {
@@ -525,6 +545,9 @@ mod tests {
         assert!(check_version("1.5", "f").is_ok());
         assert!(check_version("3.2", "f").is_err());
         assert!(check_version("garbage", "f").is_err());
-        assert_eq!(check_version("", "f").unwrap_err().exit_code(), 1);
+        assert_eq!(
+            check_version("", "f").unwrap_err().kind,
+            ErrorKind::InvalidMetadata
+        );
     }
 }

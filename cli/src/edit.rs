@@ -6,10 +6,10 @@ use crate::{Cli, FilestatusArgs, FormatArgs, SetArgs, UnsetArgs};
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::keys::{Identities, IdentitySources};
 use sealbox_formats::metadata::Metadata;
-use sealbox_formats::path as tree_path;
+use sealbox_formats::path::{self as tree_path, PathUse};
 use sealbox_formats::sops::{self, Selection, Stash};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, timefmt, Code, Document, Error, Result, Value};
+use sealbox_formats::{datakey, timefmt, Document, Error, ErrorKind, Result, Value};
 use std::path::Path;
 
 /// A decrypted file, ready to be changed and written back under the same data key.
@@ -84,7 +84,7 @@ pub fn save(file: &Path, mut o: Opened, opts: &StoreOptions) -> Result<()> {
 /// Parses a `set` value: JSON (an array is accepted too, unlike sops 3.11).
 pub fn parse_json_value(text: &str) -> Result<Value> {
     let bad = || {
-        Error::new(Code::InvalidSetFormat, "the value is not valid JSON").with_hint(
+        Error::new(ErrorKind::InvalidSetValue, "the value is not valid JSON").with_hint(
             r#"quote strings as JSON: '"text"'; numbers, true/false, null and {…} are fine"#,
         )
     };
@@ -97,21 +97,21 @@ pub fn parse_json_value(text: &str) -> Result<Value> {
 }
 
 pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
-    let steps = tree_path::parse(&a.path, Code::InvalidSetFormat)?;
+    let steps = tree_path::parse(&a.path, PathUse::Set)?;
     if steps.is_empty() {
-        return Err(Error::new(Code::InvalidSetFormat, "the path is empty"));
+        return Err(Error::new(ErrorKind::InvalidSetValue, "the path is empty"));
     }
     let text = if a.value_stdin {
         if a.value.is_some() {
             return Err(Error::new(
-                Code::InvalidSetFormat,
+                ErrorKind::InvalidSetValue,
                 "give either VALUE or --value-stdin, not both",
             ));
         }
         zeroize::Zeroizing::new(read_input(Path::new("-"))?)
     } else {
         let v = a.value.as_deref().ok_or_else(|| {
-            Error::new(Code::NoFileSpecified, "missing VALUE")
+            Error::new(ErrorKind::NoFile, "missing VALUE")
                 .with_hint(r#"sealbox set FILE '["key"]' '"value"'"#)
         })?;
         if a.value_file {
@@ -121,7 +121,7 @@ pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
         }
     };
     let text = std::str::from_utf8(&text)
-        .map_err(|_| Error::new(Code::InvalidSetFormat, "the value is not UTF-8"))?;
+        .map_err(|_| Error::new(ErrorKind::InvalidSetValue, "the value is not UTF-8"))?;
     let value = parse_json_value(text)?;
     let mut o = open(&a.file, &a.format, a.ignore_mac)?;
     o.stash
@@ -129,7 +129,7 @@ pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
     let doc = o
         .docs
         .first_mut()
-        .ok_or_else(|| Error::generic("the file has no document"))?;
+        .ok_or_else(|| Error::new(ErrorKind::Other, "the file has no document"))?;
     if a.idempotent && tree_path::lookup(doc, &steps).ok() == Some(&value) {
         return Ok(());
     }
@@ -138,23 +138,22 @@ pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
 }
 
 pub fn unset(cli: &Cli, a: &UnsetArgs) -> Result<()> {
-    let steps = tree_path::parse(&a.path, Code::InvalidSetFormat)?;
+    let steps = tree_path::parse(&a.path, PathUse::Set)?;
     let mut o = open(&a.file, &a.format, a.ignore_mac)?;
     o.stash
         .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
     let doc = o
         .docs
         .first_mut()
-        .ok_or_else(|| Error::generic("the file has no document"))?;
+        .ok_or_else(|| Error::new(ErrorKind::Other, "the file has no document"))?;
     if !tree_path::unset(doc, &steps) {
         if a.idempotent {
             return Ok(());
         }
-        return Err(Error::generic(format!(
-            "{}: {} not found",
-            display(&a.file),
-            a.path
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{}: {} not found", display(&a.file), a.path),
+        ));
     }
     save(&a.file, o, &store_options(load_config(cli)?.as_ref())?)
 }
@@ -181,7 +180,13 @@ mod tests {
             parse_json_value("[1, 2]").unwrap(),
             Value::List(_)
         ));
-        assert_eq!(parse_json_value("x").unwrap_err().exit_code(), 7);
-        assert_eq!(parse_json_value("1, \"w\": 2").unwrap_err().exit_code(), 7);
+        assert_eq!(
+            parse_json_value("x").unwrap_err().kind,
+            ErrorKind::InvalidSetValue
+        );
+        assert_eq!(
+            parse_json_value("1, \"w\": 2").unwrap_err().kind,
+            ErrorKind::InvalidSetValue
+        );
     }
 }

@@ -13,7 +13,7 @@ use sealbox_formats::cipher::DataKey;
 use sealbox_formats::metadata::WRITER_VERSION;
 use sealbox_formats::sops::Stash;
 use sealbox_formats::store::{self, Format};
-use sealbox_formats::{Code, Document, Error, Result};
+use sealbox_formats::{Document, Error, ErrorKind, Result};
 use std::io::{BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,7 @@ fn editor_command() -> Result<Vec<String>> {
             return Ok(vec![name.to_string()]);
         }
     }
-    Err(Error::new(Code::NoEditorFound, "no editor found")
+    Err(Error::new(ErrorKind::NoEditor, "no editor found")
         .with_hint("set $SOPS_EDITOR or $EDITOR (e.g. EDITOR=nano)"))
 }
 
@@ -110,20 +110,20 @@ fn run_editor(path: &Path, interrupted: &AtomicBool) -> Result<()> {
         .status()
         .map_err(|e| {
             Error::new(
-                Code::NoEditorFound,
+                ErrorKind::NoEditor,
                 format!("could not run the editor {:?}: {e}", words[0]),
             )
             .with_hint("set $SOPS_EDITOR or $EDITOR to an editor on your PATH")
         })?;
     if interrupted.load(Ordering::SeqCst) {
         return Err(Error::new(
-            Code::NoEditorFound,
+            ErrorKind::NoEditor,
             "interrupted: the edit was discarded",
         ));
     }
     if !status.success() {
         return Err(Error::new(
-            Code::NoEditorFound,
+            ErrorKind::NoEditor,
             format!(
                 "the editor exited with {status}: the edit was discarded, the file is unchanged"
             ),
@@ -140,18 +140,9 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         .mode(PLAINTEXT_MODE)
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(path)
-        .map_err(|e| {
-            Error::new(
-                Code::CouldNotWriteOutputFile,
-                format!("{}: {e}", path.display()),
-            )
-        })?;
-    f.write_all(data).map_err(|e| {
-        Error::new(
-            Code::CouldNotWriteOutputFile,
-            format!("{}: {e}", path.display()),
-        )
-    })
+        .map_err(|e| Error::new(ErrorKind::WriteOutput, format!("{}: {e}", path.display())))?;
+    f.write_all(data)
+        .map_err(|e| Error::new(ErrorKind::WriteOutput, format!("{}: {e}", path.display())))
 }
 
 /// Asks whether to reopen the editor after a parse error. False on EOF (no terminal):
@@ -244,36 +235,37 @@ pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
 
     let docs: Vec<Document> = loop {
         run_editor(&tmp, &interrupted)?;
-        let text = Zeroizing::new(std::fs::read(&tmp).map_err(|e| {
-            Error::new(
-                Code::CouldNotReadInputFile,
-                format!("{}: {e}", tmp.display()),
-            )
-        })?);
+        let text =
+            Zeroizing::new(std::fs::read(&tmp).map_err(|e| {
+                Error::new(ErrorKind::ReadInput, format!("{}: {e}", tmp.display()))
+            })?);
         if digest(&text) == before {
             eprintln!("File has not changed, exiting.");
             return Err(Error::new(
-                Code::FileHasNotBeenModified,
+                ErrorKind::NotModified,
                 format!("{what}: not modified"),
             ));
         }
-        let parsed =
-            store::load_plain(opened.input, &text, &what).and_then(|docs| {
-                if store::has_metadata(opened.input, &docs) {
-                    Err(Error::generic("the edited text has a top-level `sops` key").with_hint(
+        let parsed = store::load_plain(opened.input, &text, &what).and_then(|docs| {
+            if store::has_metadata(opened.input, &docs) {
+                Err(Error::new(
+                    ErrorKind::Other,
+                    "the edited text has a top-level `sops` key",
+                )
+                .with_hint(
                     "remove it: the metadata is managed by sealbox and is not part of the edit",
                 ))
-                } else if docs.is_empty() {
-                    Err(Error::generic("the edited file is empty"))
-                } else {
-                    Ok(docs)
-                }
-            });
+            } else if docs.is_empty() {
+                Err(Error::new(ErrorKind::Other, "the edited file is empty"))
+            } else {
+                Ok(docs)
+            }
+        });
         match parsed {
             Ok(d) => break d,
             Err(e) => {
                 if !ask_reopen(&e) {
-                    return Err(Error::generic(format!(
+                    return Err(Error::new(ErrorKind::Other, format!(
                         "{what}: the edit does not parse and there is no terminal to reopen the editor; the edit was discarded and the file is unchanged"
                     )));
                 }

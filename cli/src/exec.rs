@@ -6,7 +6,7 @@ use crate::edit::open;
 use crate::fsio::{sweep_private_dirs, PrivateDir, PLAINTEXT_MODE};
 use crate::{ExecEnvArgs, ExecFileArgs, FormatArgs};
 use sealbox_formats::store::{self, dotenv, StoreOptions};
-use sealbox_formats::{Code, Error, Item, Result};
+use sealbox_formats::{Error, ErrorKind, Item, Result};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
@@ -25,7 +25,7 @@ fn child_status(status: std::process::ExitStatus) -> Result<()> {
 }
 
 fn spawn_err(e: std::io::Error) -> Error {
-    Error::generic(format!("cannot run /bin/sh: {e}"))
+    Error::new(ErrorKind::Other, format!("cannot run /bin/sh: {e}"))
 }
 
 pub fn exec_env(a: &ExecEnvArgs) -> Result<()> {
@@ -39,16 +39,22 @@ pub fn exec_env(a: &ExecEnvArgs) -> Result<()> {
         for item in &doc.0 {
             let Item::Pair(k, v) = item else { continue };
             if k.contains('=') || k.is_empty() {
-                return Err(Error::generic(format!(
-                    "{}: the key {k:?} cannot be an environment variable name",
-                    display(&a.file)
-                )));
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    format!(
+                        "{}: the key {k:?} cannot be an environment variable name",
+                        display(&a.file)
+                    ),
+                ));
             }
             let s = dotenv::val_to_string(v).ok_or_else(|| {
-                Error::generic(format!(
-                    "{}: cannot use complex value in environment; offending key {k:?}",
-                    display(&a.file)
-                ))
+                Error::new(
+                    ErrorKind::Other,
+                    format!(
+                        "{}: cannot use complex value in environment; offending key {k:?}",
+                        display(&a.file)
+                    ),
+                )
                 .with_hint("only top-level scalar values can become environment variables")
             })?;
             vars.push((k.clone(), Zeroizing::new(s)));
@@ -73,9 +79,10 @@ pub fn exec_env(a: &ExecEnvArgs) -> Result<()> {
 
 fn valid_name(name: &str) -> Result<&str> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." || name.contains('\0') {
-        return Err(Error::generic(format!(
-            "invalid --filename {name:?}: give a plain file name"
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("invalid --filename {name:?}: give a plain file name"),
+        ));
     }
     Ok(name)
 }
@@ -92,12 +99,8 @@ pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
     let dir = PrivateDir::new()?;
     let name = valid_name(a.filename.as_deref().unwrap_or("tmp-file"))?;
     let path = dir.path().join(name);
-    let werr = |e: std::io::Error| {
-        Error::new(
-            Code::CouldNotWriteOutputFile,
-            format!("{}: {e}", path.display()),
-        )
-    };
+    let werr =
+        |e: std::io::Error| Error::new(ErrorKind::WriteOutput, format!("{}: {e}", path.display()));
     let command = a.command.replace("{}", &path.to_string_lossy());
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(&command);

@@ -10,7 +10,7 @@ use sealbox_formats::keys::{self, Identities, IdentitySources, Recipient};
 use sealbox_formats::metadata::{KeyGroup, Metadata};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, timefmt, Error, Result};
+use sealbox_formats::{datakey, timefmt, Error, ErrorKind, Result};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,7 @@ fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipient>>>
         .iter()
         .map(|g| {
             if let Some((kind, _)) = g.other.iter().find(|(_, v)| !v.is_empty()) {
-                return Err(Error::generic(format!(
+                return Err(Error::new(ErrorKind::Other, format!(
                     "{what}: the file also has {kind} keys, which sealbox cannot wrap a data key for"
                 ))
                 .with_hint("use sops for this file, or remove those keys first"));
@@ -63,7 +63,7 @@ pub fn rotate(cli: &Cli, a: &RotateArgs) -> Result<()> {
     let what = display(&a.file);
     if a.in_place && a.output.is_some() {
         return Err(Error::new(
-            sealbox_formats::Code::ConflictingParameters,
+            sealbox_formats::ErrorKind::ConflictingOptions,
             "cannot use --in-place together with --output",
         ));
     }
@@ -87,10 +87,11 @@ pub fn rotate(cli: &Cli, a: &RotateArgs) -> Result<()> {
         rs[0].extend(keys::parse_recipient_list(add)?);
     }
     if rs.iter().any(Vec::is_empty) {
-        return Err(
-            Error::generic(format!("{what}: a key group would have no recipient left"))
-                .with_hint("add a recipient with --add-age before removing the last one"),
-        );
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{what}: a key group would have no recipient left"),
+        )
+        .with_hint("add a recipient with --add-age before removing the last one"));
     }
     let threshold = o.md.shamir_threshold;
     reencrypt_new_key(&mut o, &rs, threshold, &what)?;
@@ -223,17 +224,23 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
     let what = display(file);
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let rule: &CreationRule = cfg.rule_for(&abs)?.ok_or_else(|| {
-        Error::generic(format!("{what}: no creation rule matches this file"))
-            .with_hint(format!("add a rule to {}", cfg.path.display()))
+        Error::new(
+            ErrorKind::NoMatchingRule,
+            format!("{what}: no creation rule matches this file"),
+        )
+        .with_hint(format!("add a rule to {}", cfg.path.display()))
     })?;
     let f = Format::resolve(input_type, file);
     let bytes = read_input(file)?;
     let (_, md) = store::load_encrypted(f, &bytes, &what)?;
     let cmp = compare_keys(rule, &md).map_err(|e| e.context(&what))?;
     if let Some(kind) = &cmp.rule_other_kind {
-        return Err(Error::generic(format!(
-            "{what}: the creation rule uses {kind} keys, which sealbox does not support yet"
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!(
+                "{what}: the creation rule uses {kind} keys, which sealbox does not support yet"
+            ),
+        ));
     }
     let mut report = String::new();
     let mut changed = cmp.groups.len() != md.key_groups.len();
@@ -307,7 +314,7 @@ fn apply(p: &Plan, a: &UpdatekeysArgs, ids: &Identities, opts: &StoreOptions) ->
 
 pub fn updatekeys(cli: &Cli, a: &UpdatekeysArgs) -> Result<()> {
     let cfg = load_config(cli)?.ok_or_else(|| {
-        Error::generic("no .sops.yaml found").with_hint(
+        Error::new(ErrorKind::InvalidConfig, "no .sops.yaml found").with_hint(
             "updatekeys applies the creation rules of .sops.yaml; create one or pass --config",
         )
     })?;
@@ -387,9 +394,10 @@ pub fn updatekeys(cli: &Cli, a: &UpdatekeysArgs) -> Result<()> {
         }
     }
     if failures > 0 {
-        return Err(Error::generic(format!(
-            "failed updating {failures} file(s)"
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("failed updating {failures} file(s)"),
+        ));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod cmd;
 mod edit;
 mod editor;
 mod exec;
+mod exit;
 mod firstword;
 mod fsio;
 mod keyfile;
@@ -538,7 +539,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("sealbox: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(exit::of(&e))
         }
     }
 }

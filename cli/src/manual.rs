@@ -9,7 +9,7 @@
 use crate::fsio::{write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::{CompletionsArgs, ManArgs};
 use clap_mangen::roff::{bold, italic, roman, Roff};
-use sealbox_formats::{Code, Error, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 use std::path::Path;
 
 /// Prints the completion script for `a.shell`.
@@ -69,7 +69,12 @@ fn render(cmd: &clap::Command, sections: fn(&mut Roff)) -> Result<Vec<u8>> {
         .manual("sealbox manual")
         .render(&mut buf)
         .and_then(|()| extra.to_writer(&mut buf))
-        .map_err(|e| Error::generic(format!("cannot render the manual page: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                format!("cannot render the manual page: {e}"),
+            )
+        })?;
     Ok(buf)
 }
 
@@ -79,7 +84,7 @@ pub fn man(a: &ManArgs) -> Result<()> {
     if let Some(dir) = &a.output {
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::new(
-                Code::CouldNotWriteOutputFile,
+                ErrorKind::WriteOutput,
                 format!("{}: cannot create the directory: {e}", dir.display()),
             )
         })?;
@@ -99,10 +104,13 @@ pub fn man(a: &ManArgs) -> Result<()> {
     };
     match pages.iter().find(|(n, _)| *n == want) {
         Some((_, text)) => write_stdout(text),
-        None => Err(Error::generic(format!(
-            "no manual page for `{}`",
-            a.command.as_deref().unwrap_or_default()
-        ))
+        None => Err(Error::new(
+            ErrorKind::Other,
+            format!(
+                "no manual page for `{}`",
+                a.command.as_deref().unwrap_or_default()
+            ),
+        )
         .with_hint(format!(
             "the pages are: {}",
             pages

@@ -14,7 +14,7 @@
 //! * **emit time**: bad indents (`stores.json.indent < -1`, `stores.yaml.indent < 0`) are
 //!   kept as written and rejected by the emitters (exit 4), as sops does.
 
-use crate::{Code, Document, Error, Map, Result, Value};
+use crate::{Document, Error, ErrorKind, Map, Result, Value};
 use regex::Regex;
 use std::path::{Component, Path, PathBuf};
 
@@ -63,13 +63,13 @@ impl Default for StoresConfig {
 }
 
 impl StoresConfig {
-    /// The YAML indent to use: 0 means 4; negative is an error ([`Code::ErrorDumpingTree`],
+    /// The YAML indent to use: 0 means 4; negative is an error ([`ErrorKind::Emit`],
     /// sops: `YAML Negative indentation not accepted`).
     pub fn yaml_indent_width(&self) -> Result<usize> {
         match self.yaml_indent {
             0 => Ok(4),
             n if n < 0 => Err(Error::new(
-                Code::ErrorDumpingTree,
+                ErrorKind::Emit,
                 "negative YAML indentation is not accepted (stores.yaml.indent)",
             )),
             n => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
@@ -154,10 +154,10 @@ impl Config {
     /// Reads and parses the config file at `path`. Errors are exit 1 and name the file.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::generic(format!(
-                "error loading config: cannot read {}: {e}",
-                path.display()
-            ))
+            Error::new(
+                ErrorKind::InvalidConfig,
+                format!("error loading config: cannot read {}: {e}", path.display()),
+            )
         })?;
         Config::from_text(path, &text)
     }
@@ -166,11 +166,14 @@ impl Config {
     /// after checking who owns it). Errors are exit 1 and name the file.
     pub fn from_text(path: &Path, text: &str) -> Result<Config> {
         let docs = parse_yaml(text).map_err(|e| {
-            Error::generic(format!(
-                "error loading config: could not parse {}: {}",
-                path.display(),
-                e.message
-            ))
+            Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "error loading config: could not parse {}: {}",
+                    path.display(),
+                    e.message
+                ),
+            )
         })?;
         // Like yaml.Unmarshal: the first document counts; an empty file is an empty config.
         let empty = Map::new();
@@ -232,7 +235,7 @@ impl Config {
                 None | Some("") => true,
                 Some(re) => Regex::new(re)
                     .map_err(|e| {
-                        Error::generic(format!(
+                        Error::new(ErrorKind::InvalidConfig, format!(
                             "error loading config: invalid path_regex in creation rule {} of {}: {e}",
                             rule.index + 1,
                             self.path.display()
@@ -248,15 +251,15 @@ impl Config {
                 return Ok(Some(rule));
             }
         }
-        Err(
-            Error::generic("error loading config: no matching creation rules found").with_hint(
-                format!(
-                    "no path_regex in {} matches \"{rel}\"; add a rule for it (a rule without \
-                     path_regex matches every file)",
-                    self.path.display()
-                ),
-            ),
+        Err(Error::new(
+            ErrorKind::NoMatchingRule,
+            "error loading config: no matching creation rules found",
         )
+        .with_hint(format!(
+            "no path_regex in {} matches \"{rel}\"; add a rule for it (a rule without \
+                     path_regex matches every file)",
+            self.path.display()
+        )))
     }
 }
 
@@ -277,19 +280,25 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     fn type_err(&self, what: &str, expected: &str, got: &Value) -> Error {
-        Error::generic(format!(
-            "error loading config: could not parse {}: {what} must be {expected}, not a {}",
-            self.path.display(),
-            got.kind()
-        ))
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "error loading config: could not parse {}: {what} must be {expected}, not a {}",
+                self.path.display(),
+                got.kind()
+            ),
+        )
     }
 
     fn rule_err(&self, index: usize, msg: &str) -> Error {
-        Error::generic(format!(
-            "error loading config: creation rule {} of {}: {msg}",
-            index + 1,
-            self.path.display()
-        ))
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "error loading config: creation rule {} of {}: {msg}",
+                index + 1,
+                self.path.display()
+            ),
+        )
     }
 
     /// A scalar read into a Go string field: strings, and other scalars as their text.
@@ -426,12 +435,15 @@ impl Cx<'_> {
                 Err(e) => (
                     None,
                     Some(
-                        Error::generic(format!(
-                            "error loading config: creation rule {} of {}: {}",
-                            index + 1,
-                            self.path.display(),
-                            e.message
-                        ))
+                        Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!(
+                                "error loading config: creation rule {} of {}: {}",
+                                index + 1,
+                                self.path.display(),
+                                e.message
+                            ),
+                        )
                         .with_hint("keep only one selector in the rule"),
                     ),
                 ),
@@ -472,10 +484,13 @@ impl Cx<'_> {
             other => return Err(self.type_err(what, "a map", other)),
         };
         if depth > 64 {
-            return Err(Error::generic(format!(
-                "error loading config: {what} of {}: merge nested too deeply",
-                self.path.display()
-            )));
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "error loading config: {what} of {}: merge nested too deeply",
+                    self.path.display()
+                ),
+            ));
         }
         match m.get("merge") {
             None | Some(Value::Null) => {}
@@ -659,7 +674,7 @@ mod tests {
     fn empty_rule_list_matches_nothing() {
         let c = config(vec![]);
         let e = rule(&c, "/proj/a.yaml").unwrap_err();
-        assert_eq!(e.code, Code::Generic);
+        assert_eq!(e.kind, ErrorKind::NoMatchingRule);
         assert_eq!(
             e.message,
             "error loading config: no matching creation rules found"
@@ -869,7 +884,7 @@ mod tests {
             Some(Selector::UnencryptedSuffix("_u".into()))
         );
         let e = rule(&c, "/proj/b").unwrap_err();
-        assert_eq!(e.code, Code::Generic);
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
         assert!(
             e.message.contains("encrypted_suffix, unencrypted_regex"),
             "{}",
@@ -893,7 +908,7 @@ mod tests {
             ("unencrypted_comment_regex", "c"),
         ])
         .unwrap_err();
-        assert_eq!(e.code, Code::ConflictingParameters);
+        assert_eq!(e.kind, ErrorKind::ConflictingOptions);
         for (i, k) in SELECTOR_KEYS.iter().enumerate() {
             let v = format!("v{i}");
             let sel = Selector::from_pairs([(*k, v.as_str())]).unwrap().unwrap();
@@ -926,7 +941,7 @@ mod tests {
         ];
         for doc in bad {
             let e = Config::from_document(p.clone(), &doc).unwrap_err();
-            assert_eq!(e.code, Code::Generic);
+            assert_eq!(e.kind, ErrorKind::InvalidConfig);
             assert!(e.message.contains("/p/.sops.yaml"), "{}", e.message);
         }
     }
@@ -965,10 +980,7 @@ mod tests {
             yaml_indent: -1,
             ..StoresConfig::default()
         };
-        assert_eq!(
-            n.yaml_indent_width().unwrap_err().code,
-            Code::ErrorDumpingTree
-        );
+        assert_eq!(n.yaml_indent_width().unwrap_err().kind, ErrorKind::Emit);
     }
 
     #[test]
@@ -1015,7 +1027,7 @@ mod tests {
     #[test]
     fn load_reports_unreadable_file() {
         let e = Config::load(Path::new("/nonexistent/dir/.sops.yaml")).unwrap_err();
-        assert_eq!(e.code, Code::Generic);
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
         assert!(
             e.message.contains("/nonexistent/dir/.sops.yaml"),
             "{}",

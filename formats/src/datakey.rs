@@ -1,7 +1,7 @@
 //! Wrapping the data key for every master key, and getting it back.
 
 use crate::cipher::DataKey;
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{Identities, Recipient};
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 use crate::shamir;
@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 /// every recipient of group `i` gets share `i`.
 pub fn wrap(key: &DataKey, groups: &[Vec<Recipient>], threshold: usize) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() || groups.iter().any(Vec::is_empty) {
-        return Err(Error::generic("no recipients to encrypt the data key to").with_hint(
+        return Err(Error::new(ErrorKind::Other, "no recipients to encrypt the data key to").with_hint(
             "pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml",
         ));
     }
@@ -65,7 +65,7 @@ pub fn recover(md: &Metadata, ids: &Identities, file: &str) -> Result<DataKey> {
     }
     let fail = |why: &str| {
         Error::new(
-            Code::CouldNotRetrieveKey,
+            ErrorKind::DataKeyUnavailable,
             format!(
                 "{file}: failed to get the data key required to decrypt the file: {why}\n{}",
                 report.join("\n")

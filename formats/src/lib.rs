@@ -27,5 +27,5 @@ pub mod store;
 pub mod timefmt;
 pub mod tree;
 
-pub use error::{Code, Error, Result};
+pub use error::{Code, Error, ErrorKind, Result};
 pub use tree::{Comment, Document, Item, Map, Value};

@@ -5,7 +5,7 @@
 //! sealbox cannot use (pgp, kms, …) are kept verbatim so that rewriting a file never drops
 //! another team's recipients.
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::tree::{Item, Map, Value};
 
 /// Which leaves are encrypted (at most one selector per file; docs/format.md#selectors).
@@ -66,7 +66,7 @@ impl Selector {
             };
             if let Some(prev) = &found {
                 return Err(Error::new(
-                    Code::ConflictingParameters,
+                    ErrorKind::ConflictingOptions,
                     format!(
                         "cannot use both {} and {}: at most one of {} may be set",
                         prev.key(),
@@ -258,7 +258,11 @@ impl Metadata {
     /// Reads the metadata from its tree. `what` names the file for messages.
     pub fn from_value(v: &Value, what: &str) -> Result<Metadata> {
         let bad = |msg: String| {
-            Error::generic(format!("{what}: invalid sops metadata: {msg}")).with_hint(
+            Error::new(
+                ErrorKind::InvalidMetadata,
+                format!("{what}: invalid sops metadata: {msg}"),
+            )
+            .with_hint(
                 "the `sops` block was edited by hand or damaged; restore it from version control",
             )
         };

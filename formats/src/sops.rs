@@ -12,7 +12,7 @@
 //! runs over that list, on several threads for large files; the MAC is fed in file order.
 
 use crate::cipher::{Cipher, DataKey, ValueType};
-use crate::error::{path_display, Code, Error, Result};
+use crate::error::{path_display, Error, ErrorKind, Result};
 use crate::metadata::{Metadata, Selector};
 use crate::numfmt::{go_float_f, parse_go_bool, parse_go_float, parse_go_int, sops_bool};
 use crate::timefmt::{canonical_time, mac_aad};
@@ -106,8 +106,11 @@ impl Selection {
     pub fn new(selector: Option<&Selector>, mac_only_encrypted: bool) -> Result<Self> {
         let re = |r: &str| {
             Regex::new(r).map_err(|e| {
-                Error::generic(format!("invalid regular expression {r:?}: {e}"))
-                    .with_hint("fix the regex in .sops.yaml or on the command line")
+                Error::new(
+                    ErrorKind::Other,
+                    format!("invalid regular expression {r:?}: {e}"),
+                )
+                .with_hint("fix the regex in .sops.yaml or on the command line")
             })
         };
         let default = Selector::default();
@@ -245,7 +248,7 @@ impl Paths<'_> {
 trait Visitor<'t> {
     /// The exit code of [`check_ambiguous_paths`]' error, and the file to name in it
     /// (empty: the caller names it).
-    fn ambiguity_context(&self) -> (Code, &str);
+    fn ambiguity_context(&self) -> (ErrorKind, &str);
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
     fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()>;
 }
@@ -494,8 +497,8 @@ fn walk<'t, V: Visitor<'t>>(
         }
     }
     if r.is_ok() && w.st.colon_key {
-        let (code, file) = w.visitor.ambiguity_context();
-        r = check_ambiguous_paths(&w.st, code, file);
+        let (kind, file) = w.visitor.ambiguity_context();
+        r = check_ambiguous_paths(&w.st, kind, file);
     }
     (w.st, r)
 }
@@ -515,7 +518,7 @@ fn walk<'t, V: Visitor<'t>>(
 /// Linear: each key is split at `:` once into a trie of the parts (its additional data)
 /// next to a trie of whole keys (its key path); two paths collide when they reach the
 /// same node of the first through different nodes of the second.
-fn check_ambiguous_paths(st: &WalkState<'_>, code: Code, file: &str) -> Result<()> {
+fn check_ambiguous_paths(st: &WalkState<'_>, kind: ErrorKind, file: &str) -> Result<()> {
     #[derive(Default)]
     struct Group {
         /// The first path node of each distinct key path in the group.
@@ -559,7 +562,7 @@ fn check_ambiguous_paths(st: &WalkState<'_>, code: Code, file: &str) -> Result<(
             let mut aad = Vec::new();
             st.paths.write_aad(g.paths[0].1, &mut aad);
             Err(Error::new(
-                code,
+                kind,
                 format!(
                     "the key paths {}{} share their additional data ({:?}) and one of them holds no encrypted value: a ciphertext could have been moved between them without changing the MAC",
                     shown.join(" and "),
@@ -665,7 +668,7 @@ impl Encryptor<'_> {
             return Ok(());
         }
         Err(Error::new(
-            Code::ErrorEncryptingTree,
+            ErrorKind::Encrypt,
             format!(
                 "the {what} at {} was encrypted in the file and would now be written in plaintext: the file's selector ({}{}) no longer selects it; the selectors in the metadata are not covered by the MAC, so someone may have changed them",
                 path_display(&w.path),
@@ -678,8 +681,8 @@ impl Encryptor<'_> {
 }
 
 impl<'t> Visitor<'t> for Encryptor<'t> {
-    fn ambiguity_context(&self) -> (Code, &str) {
-        (Code::ErrorEncryptingTree, "")
+    fn ambiguity_context(&self) -> (ErrorKind, &str) {
+        (ErrorKind::Encrypt, "")
     }
 
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
@@ -696,7 +699,7 @@ impl<'t> Visitor<'t> for Encryptor<'t> {
         })
         .ok_or_else(|| {
             Error::new(
-                Code::ErrorEncryptingTree,
+                ErrorKind::Encrypt,
                 format!(
                     "cannot encrypt the {} at {}",
                     v.kind(),
@@ -721,7 +724,7 @@ impl<'t> Visitor<'t> for Encryptor<'t> {
             // The stored ENC[…] text would itself match: sops refuses (exit 23), because the
             // decrypt walk would then see a different comment stack.
             return Err(Error::new(
-                Code::ErrorEncryptingTree,
+                ErrorKind::Encrypt,
                 format!(
                     "the unencrypted_comment_regex matches encrypted comments (at {}); decryption could not tell them apart",
                     path_display(&w.path)
@@ -818,7 +821,7 @@ pub fn encrypt_tree_with_stash(
     let mac = hex_upper(&enc.mac.finalize());
     cipher
         .encrypt(mac.as_bytes(), lastmodified.as_bytes(), ValueType::Str)
-        .map_err(|e| e.with_code(Code::ErrorEncryptingMac))
+        .map_err(|e| e.with_kind(ErrorKind::MacEncrypt))
 }
 
 type Decrypted = Result<(Zeroizing<Vec<u8>>, ValueType, [u8; 32])>;
@@ -846,8 +849,8 @@ fn at_dec(w: &WalkState<'_>) -> At {
 }
 
 impl<'t> Visitor<'t> for Decryptor<'t> {
-    fn ambiguity_context(&self) -> (Code, &str) {
-        (Code::ErrorDecryptingTree, self.file)
+    fn ambiguity_context(&self) -> (ErrorKind, &str) {
+        (ErrorKind::ValueDecrypt, self.file)
     }
 
     fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
@@ -876,7 +879,7 @@ impl<'t> Visitor<'t> for Decryptor<'t> {
                 Ok(())
             }
             other => Err(Error::new(
-                Code::ErrorDecryptingTree,
+                ErrorKind::ValueDecrypt,
                 format!(
                     "the value at {} in {} is an unencrypted {} where an encrypted value was expected",
                     path_display(&w.path),
@@ -990,7 +993,7 @@ fn decrypt_tree_inner(
                 }
                 let bad = || {
                     Error::new(
-                        Code::ErrorDecryptingTree,
+                        ErrorKind::ValueDecrypt,
                         format!(
                             "the decrypted value at {} in {file} is not a valid {}",
                             paths.display(at.node),
@@ -1036,7 +1039,7 @@ fn decrypt_tree_inner(
     }
     let computed = hex_upper(&mac.finalize());
     let mac_err = |m: String| {
-        Error::new(Code::MacMismatch, m).with_hint(
+        Error::new(ErrorKind::MacMismatch, m).with_hint(
             "the file was changed outside sops/sealbox; if you trust the change, decrypt with --ignore-mac and re-encrypt",
         )
     };
@@ -1044,7 +1047,10 @@ fn decrypt_tree_inner(
         return Err(mac_err(format!("{file}: the file has no MAC")));
     }
     let aad = mac_aad(&md.lastmodified).ok_or_else(|| {
-        Error::generic(format!("{file}: sops.lastmodified is not an RFC 3339 time"))
+        Error::new(
+            ErrorKind::InvalidMetadata,
+            format!("{file}: sops.lastmodified is not an RFC 3339 time"),
+        )
     })?;
     let (stored, _) = cipher
         .decrypt(&md.mac, aad.as_bytes(), "sops.mac")
@@ -1157,7 +1163,7 @@ mod tests {
         let mut t = docs.clone();
         *t[0].get_mut("note_unencrypted").unwrap() = Value::str("other");
         let e = decrypt_tree(&mut t, &md_for(mac.clone(), None), &key, false, "f").unwrap_err();
-        assert_eq!(e.exit_code(), 51);
+        assert_eq!(e.kind, crate::ErrorKind::MacMismatch);
         // ... which --ignore-mac lets through.
         let mut t2 = docs.clone();
         *t2[0].get_mut("note_unencrypted").unwrap() = Value::str("other");
@@ -1167,21 +1173,19 @@ mod tests {
         let a = t[0].get("hello").unwrap().clone();
         *t[0].get_mut("n").unwrap() = a;
         let e = decrypt_tree(&mut t, &md_for(mac.clone(), None), &key, true, "f").unwrap_err();
-        assert_eq!(e.exit_code(), 25);
+        assert_eq!(e.kind, crate::ErrorKind::ValueDecrypt);
         // Remove a value (set it to ""): MAC mismatch.
         let mut t = docs.clone();
         *t[0].get_mut("hello").unwrap() = Value::str("");
         let e = decrypt_tree(&mut t, &md_for(mac.clone(), None), &key, false, "f").unwrap_err();
-        assert_eq!(e.exit_code(), 51);
+        assert_eq!(e.kind, crate::ErrorKind::MacMismatch);
         // Different lastmodified: cannot decrypt MAC.
         let mut m = md_for(mac, None);
         m.lastmodified = "2024-01-01T00:00:01Z".into();
         let mut t = docs.clone();
         assert_eq!(
-            decrypt_tree(&mut t, &m, &key, false, "f")
-                .unwrap_err()
-                .exit_code(),
-            51
+            decrypt_tree(&mut t, &m, &key, false, "f").unwrap_err().kind,
+            ErrorKind::MacMismatch
         );
     }
 
@@ -1311,7 +1315,7 @@ mod tests {
             *m.get_mut(k).unwrap() = m.get("k3").unwrap().clone();
         }
         let e = decrypt_tree(&mut t, &md_for(mac, None), &key, false, "f").unwrap_err();
-        assert_eq!(e.exit_code(), 25);
+        assert_eq!(e.kind, crate::ErrorKind::ValueDecrypt);
         assert!(
             e.message.contains(r#"["svc2"]["k8"] in f"#),
             "{}",
@@ -1362,7 +1366,7 @@ mod tests {
             let mut md = md_for(mac, selector.clone());
             md.mac_only_encrypted = mac_only;
             let e = decrypt_tree(&mut [forged], &md, &key, false, "f").unwrap_err();
-            assert_eq!(e.exit_code(), 25, "{e}");
+            assert_eq!(e.kind, crate::ErrorKind::ValueDecrypt, "{e}");
             assert!(
                 e.message.contains(r#"the key paths ["db:password"] and ["db"]["password"] in f share their additional data ("db:password:")"#),
                 "{e}"
@@ -1388,7 +1392,7 @@ mod tests {
             Value::Map(Map(vec![Item::Pair("b".into(), Value::str(""))])),
         );
         let e = encrypt_tree(&mut [m], &key, &sel(None), "2024-01-01T00:00:00Z").unwrap_err();
-        assert_eq!(e.exit_code(), 23, "{e}");
+        assert_eq!(e.kind, crate::ErrorKind::Encrypt, "{e}");
     }
 
     /// Selectors are not covered by the MAC. After a decryption under a changed selector
@@ -1425,7 +1429,7 @@ mod tests {
             Some(&stash),
         )
         .unwrap_err();
-        assert_eq!(e.exit_code(), 23);
+        assert_eq!(e.kind, crate::ErrorKind::Encrypt);
         assert!(
             e.message.starts_with(r#"the value at ["db"]["password"] was encrypted in the file and would now be written in plaintext: the file's selector (encrypted_regex "^nothing$")"#),
             "{e}"

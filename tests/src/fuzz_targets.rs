@@ -16,8 +16,9 @@ use sealbox_formats::cipher::{self, Cipher, DataKey};
 use sealbox_formats::config::Config;
 use sealbox_formats::keys::{self, Identities, Recipient};
 use sealbox_formats::metadata::Metadata;
+use sealbox_formats::path::PathUse;
 use sealbox_formats::store::{self, flatten, Format, StoreOptions};
-use sealbox_formats::{datakey, path, sops, Code, Document, Map, Value};
+use sealbox_formats::{datakey, path, sops, Document, ErrorKind, Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -64,8 +65,8 @@ pub fn target(name: &str) -> Option<Target> {
 fn check_err(what: &str, e: &sealbox_formats::Error) {
     assert!(
         !e.message.trim().is_empty(),
-        "{what}: error without a message (exit {})",
-        e.exit_code()
+        "{what}: error without a message ({:?})",
+        e.kind
     );
 }
 
@@ -234,7 +235,7 @@ pub fn enc_value(data: &[u8]) {
         }
         Err(e) => {
             check_err("Cipher::decrypt", &e);
-            assert_eq!(e.code, Code::ErrorDecryptingTree, "{e}");
+            assert_eq!(e.kind, ErrorKind::ValueDecrypt, "{e}");
         }
     }
 }
@@ -430,7 +431,7 @@ pub fn ssh_key(data: &[u8]) {
 /// `--extract` / `set` / `unset` tree paths, applied to a small document.
 pub fn tree_path(data: &[u8]) {
     let Some(t) = text(data) else { return };
-    let steps = match path::parse(t, Code::InvalidTreePathFormat) {
+    let steps = match path::parse(t, PathUse::Extract) {
         Ok(s) => s,
         Err(e) => return check_err("path::parse", &e),
     };

@@ -11,7 +11,7 @@ pub mod json;
 pub mod yaml;
 mod yaml_fast;
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::Metadata;
 use crate::tree::{Document, Map, Value};
 use std::path::Path;
@@ -105,7 +105,7 @@ pub const BINARY_KEY: &str = "data";
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
     std::str::from_utf8(bytes).map_err(|e| {
         Error::new(
-            Code::CouldNotReadInputFile,
+            ErrorKind::Parse,
             format!("{what}: not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
         .with_hint("use --input-type binary to encrypt arbitrary bytes")
@@ -157,22 +157,24 @@ pub fn has_metadata(f: Format, docs: &[Document]) -> bool {
 
 /// Loads an encrypted file: the documents (without metadata) and the metadata.
 ///
-/// A file that does not parse is exit 1 here (sops: "Error unmarshalling input"), where the
-/// same text as plaintext input is exit 2.
+/// A file that does not parse is [`ErrorKind::InvalidEncryptedFile`] here (sops: exit 1,
+/// "Error unmarshalling input"), where the same text as plaintext input is
+/// [`ErrorKind::Parse`] (exit 2).
 pub fn load_encrypted(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Document>, Metadata)> {
-    load_encrypted_inner(f, bytes, what).map_err(|e| {
-        if e.code == Code::CouldNotReadInputFile {
-            e.with_code(Code::Generic)
-        } else {
-            e
-        }
+    load_encrypted_inner(f, bytes, what).map_err(|e| match e.kind {
+        ErrorKind::Parse | ErrorKind::DuplicateKey => e.with_kind(ErrorKind::InvalidEncryptedFile),
+        _ => e,
     })
 }
 
 fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Document>, Metadata)> {
     let ctx = |e: Error| e.context(what);
     let not_found = || {
-        Error::generic(format!("{what}: sops metadata not found")).with_hint(
+        Error::new(
+            ErrorKind::MetadataNotFound,
+            format!("{what}: sops metadata not found"),
+        )
+        .with_hint(
             "the file is not encrypted (or was encrypted in another format: try --input-type)",
         )
     };
@@ -203,8 +205,11 @@ fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docu
                 _ => true,
             });
             if flat.is_empty() {
-                return Err(Error::generic(format!("{what}: sops metadata not found"))
-                    .with_hint("the file is not encrypted (no sops_* lines)"));
+                return Err(Error::new(
+                    ErrorKind::MetadataNotFound,
+                    format!("{what}: sops metadata not found"),
+                )
+                .with_hint("the file is not encrypted (no sops_* lines)"));
             }
             let md = Metadata::from_value(&flatten::unflatten(&flat)?, what)?;
             return Ok((vec![doc], md));
@@ -257,7 +262,7 @@ pub fn binary_data(docs: &[Document]) -> Result<&[u8]> {
         _ => None,
     };
     data.ok_or_else(|| {
-        Error::new(Code::ErrorDumpingTree, "no binary data found in tree").with_hint(
+        Error::new(ErrorKind::Emit, "no binary data found in tree").with_hint(
             "binary output needs a single top-level \"data\" string; pick another --output-type",
         )
     })

@@ -14,7 +14,7 @@
 //! The emitter is our own: block style, `indent` spaces, sequences indented inside their
 //! parent map, strings quoted whenever YAML 1.1 or 1.2 would read them as anything else.
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::numfmt::go_float_g;
 use crate::timefmt::{canonical_time, is_timestamp};
 use crate::tree::{Document, Item, Map, Value};
@@ -103,7 +103,7 @@ fn node_weight(v: &Value) -> (usize, usize) {
 
 fn syntax_error(line: usize, col: usize, what: &str) -> Error {
     Error::new(
-        Code::CouldNotReadInputFile,
+        ErrorKind::Parse,
         format!("invalid YAML at line {line}, column {}: {what}", col + 1),
     )
     .with_hint("fix the syntax at that position")
@@ -361,12 +361,10 @@ impl<'a> Loader<'a> {
     }
 
     fn next(&mut self) -> Result<(Event<'a>, Span)> {
-        let e = self.events.get(self.pos).cloned().ok_or_else(|| {
-            Error::new(
-                Code::CouldNotReadInputFile,
-                "invalid YAML: unexpected end of input",
-            )
-        })?;
+        let e =
+            self.events.get(self.pos).cloned().ok_or_else(|| {
+                Error::new(ErrorKind::Parse, "invalid YAML: unexpected end of input")
+            })?;
         self.pos += 1;
         Ok(e)
     }
@@ -451,7 +449,7 @@ impl<'a> Loader<'a> {
         let (ev, span) = self.next()?;
         let non_string = |what: &str| {
             Error::new(
-                Code::ErrorEncryptingTree,
+                ErrorKind::Encrypt,
                 format!(
                     "non-string key ({what}) at line {} under {}",
                     span.start.line(),
@@ -503,7 +501,7 @@ impl<'a> Loader<'a> {
     ) -> Result<Value> {
         let bad = |what: &str| {
             Error::new(
-                Code::CouldNotReadInputFile,
+                ErrorKind::Parse,
                 format!(
                     "invalid {what} at line {} ({})",
                     span.start.line(),
@@ -550,7 +548,7 @@ impl<'a> Loader<'a> {
         match resolve_plain(s) {
             Resolved::Value(v) => Ok(v),
             Resolved::TooBig => Err(Error::new(
-                Code::ErrorEncryptingTree,
+                ErrorKind::Encrypt,
                 format!(
                     "the integer at line {} ({}) does not fit in 64 bits",
                     span.start.line(),
@@ -627,12 +625,10 @@ impl<'a> Loader<'a> {
         let mut key_lines = Vec::new();
         let indent = start.start.col();
         loop {
-            let (ev, span) = self.peek().cloned().ok_or_else(|| {
-                Error::new(
-                    Code::CouldNotReadInputFile,
-                    "invalid YAML: unterminated map",
-                )
-            })?;
+            let (ev, span) = self
+                .peek()
+                .cloned()
+                .ok_or_else(|| Error::new(ErrorKind::Parse, "invalid YAML: unterminated map"))?;
             if ev == Event::MappingEnd {
                 for c in self.take_foot(span.start.index(), indent) {
                     m.push_comment(c);
@@ -678,12 +674,10 @@ impl<'a> Loader<'a> {
         let mut l = Vec::new();
         let indent = start.start.col();
         loop {
-            let (ev, span) = self.peek().cloned().ok_or_else(|| {
-                Error::new(
-                    Code::CouldNotReadInputFile,
-                    "invalid YAML: unterminated list",
-                )
-            })?;
+            let (ev, span) = self
+                .peek()
+                .cloned()
+                .ok_or_else(|| Error::new(ErrorKind::Parse, "invalid YAML: unterminated list"))?;
             if ev == Event::SequenceEnd {
                 for c in self.take_foot(span.start.index(), indent) {
                     l.push(Value::Comment(crate::tree::Comment::new(c)));
@@ -732,10 +726,7 @@ impl<'a> Loader<'a> {
             let mut path = Vec::new();
             let mut doc = Map::new();
             let (ev, span) = self.peek().cloned().ok_or_else(|| {
-                Error::new(
-                    Code::CouldNotReadInputFile,
-                    "invalid YAML: unterminated document",
-                )
+                Error::new(ErrorKind::Parse, "invalid YAML: unterminated document")
             })?;
             match ev {
                 Event::MappingStart(..) => {
@@ -749,7 +740,7 @@ impl<'a> Loader<'a> {
                 }
                 Event::DocumentEnd => {}
                 _ => {
-                    return Err(Error::generic(format!(
+                    return Err(Error::new(ErrorKind::Parse, format!(
                         "the YAML document at line {} is not a map: sops files must be maps at the top level",
                         span.start.line()
                     )))
@@ -791,7 +782,7 @@ fn duplicate_key(m: &Map, path: &[String], lines: &[usize], first: usize, again:
     let mut full = path.to_vec();
     full.push(key.to_string());
     Error::new(
-        Code::CouldNotReadInputFile,
+        ErrorKind::DuplicateKey,
         format!(
             "duplicate key {} at line {} (already defined at line {})",
             crate::error::path_display(&full),
@@ -1344,9 +1335,9 @@ mod tests {
     #[test]
     fn errors_never_echo_content() {
         let e = parse("a: 18446744073709551615\n").unwrap_err();
-        assert_eq!(e.exit_code(), 23);
+        assert_eq!(e.kind, crate::ErrorKind::Encrypt);
         let e = parse("1: secret-value\n").unwrap_err();
-        assert_eq!(e.exit_code(), 23);
+        assert_eq!(e.kind, crate::ErrorKind::Encrypt);
         assert!(!e.message.contains("secret-value"));
         let e = parse("a: x\na: secret-two\n").unwrap_err();
         assert!(e.message.contains("duplicate") && !e.message.contains("secret-two"));
