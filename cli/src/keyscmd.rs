@@ -19,7 +19,7 @@ fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipient>>>
     groups
         .iter()
         .map(|g| {
-            if let Some((kind, _)) = g.other.iter().find(|(_, v)| !v.is_empty()) {
+            if let Some(kind) = g.non_age_types().next() {
                 return Err(Error::new(ErrorKind::Other, format!(
                     "{what}: the file also has {kind} keys, which sealbox cannot wrap a data key for"
                 ))
@@ -198,7 +198,7 @@ pub(crate) fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComp
             file_has_other: md
                 .key_groups
                 .get(i)
-                .is_some_and(|g| g.other.iter().any(|(_, v)| !v.is_empty())),
+                .is_some_and(|g| g.non_age_types().next().is_some()),
         };
         for r in &want {
             if !have.contains(r) {

@@ -39,10 +39,7 @@ pub fn wrap(key: &DataKey, groups: &[Vec<Recipient>], threshold: usize) -> Resul
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(KeyGroup {
-                age,
-                other: Vec::new(),
-            })
+            Ok(KeyGroup::of_age(age))
         })
         .collect()
 }

@@ -170,7 +170,7 @@ mod tests {
                 enc: "-----BEGIN AGE ENCRYPTED FILE-----\nabc\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
             }],
-            other: vec![],
+            ..KeyGroup::default()
         };
         let md = Metadata {
             key_groups: vec![g("age1a"), g("age1b")],
