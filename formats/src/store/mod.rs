@@ -9,7 +9,6 @@ pub mod flatten;
 pub mod ini;
 pub mod json;
 pub mod yaml;
-mod yaml_fast;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::Metadata;

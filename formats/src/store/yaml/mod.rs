@@ -22,6 +22,8 @@ use base64::Engine;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use std::collections::HashMap;
 
+mod fast;
+
 struct CommentTok {
     index: usize,
     line: usize,
@@ -817,7 +819,7 @@ fn check_printable(text: &str) -> Result<()> {
 pub fn parse(text: &str) -> Result<Vec<Document>> {
     // The YAML that sops and sealbox write is read by a fast line parser; anything it does
     // not handle goes through the general loader below.
-    if let Some(docs) = super::yaml_fast::parse(text) {
+    if let Some(docs) = fast::parse(text) {
         return Ok(docs);
     }
     parse_general(text)
@@ -1251,7 +1253,7 @@ mod tests {
     /// builds the same tree as the general loader.
     fn parse(text: &str) -> Result<Vec<Document>> {
         let general = parse_general(text);
-        if let Some(fast) = super::super::yaml_fast::parse(text) {
+        if let Some(fast) = super::fast::parse(text) {
             match &general {
                 Ok(g) => assert!(*g == fast, "fast path differs on:\n{text}"),
                 Err(e) => panic!("fast path accepted what the loader rejects ({e}):\n{text}"),
