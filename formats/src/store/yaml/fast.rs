@@ -8,7 +8,7 @@
 //! duplicate keys, errors…); the caller then uses the general loader. When it returns a
 //! tree, it is the tree the general loader builds (checked by the tests, which run both).
 
-use super::{resolve_plain, Resolved};
+use super::scalar::{resolve_plain, Resolved};
 use crate::tree::{Document, Map, Value};
 use std::collections::HashSet;
 
