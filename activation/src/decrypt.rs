@@ -4,9 +4,9 @@
 //! decrypted.
 
 use crate::validate::{walk_key, PlannedSecret, PlannedTemplate};
-use sealbox_formats::keys::Identities;
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, sops, Code, Document};
+use sealbox_formats::{sops, Code, Document};
+use sealbox_keys::age::Identities;
 use std::collections::HashMap;
 use zeroize::Zeroizing;
 
@@ -103,7 +103,7 @@ pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<
             strip_file(&e.message, file)
         )
     })?;
-    let key = datakey::recover(&md, ids, file).map_err(|e| {
+    let key = sealbox_keys::recover(&md, &sealbox_keys::KeyServices::borrowing(ids), file).map_err(|e| {
         if e.kind == Code::CouldNotRetrieveKey.into() {
             let r = md.age_recipients();
             format!(

@@ -25,7 +25,7 @@
 use crate::keywait;
 use crate::run::{self, decrypt_all, differs, old_files, Installed, Options};
 use crate::{credstore, fsops::join};
-use sealbox_formats::keys::{Identities, IdentitySources};
+use sealbox_keys::age::{Identities, IdentitySources};
 use std::fs;
 use std::path::Path;
 

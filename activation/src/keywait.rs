@@ -10,7 +10,7 @@
 use crate::manifest::Manifest;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use sealbox_formats::keys;
+use sealbox_keys::age as keys;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::fd::AsFd;

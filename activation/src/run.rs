@@ -7,7 +7,7 @@ use crate::fsops::{self, join};
 use crate::manifest::{self, Manifest};
 use crate::safedir::{Dir, Existing, Follow};
 use crate::validate::{self, Depth, Entry, Owners, Plan};
-use sealbox_formats::keys::{Identities, IdentitySources};
+use sealbox_keys::age::{Identities, IdentitySources};
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};

@@ -10,10 +10,10 @@ use crate::keyscmd::{compare_keys, effective_threshold};
 use crate::{CheckArgs, CheckFormat, Cli};
 use sealbox_formats::cipher;
 use sealbox_formats::config::Config;
-use sealbox_formats::keys::{Identities, IdentitySources};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::store::{self, Format};
-use sealbox_formats::{datakey, sops, timefmt, Document, Error, ErrorKind, Result};
+use sealbox_formats::{sops, timefmt, Document, Error, ErrorKind, Result};
+use sealbox_keys::KeyServices;
 use std::path::{Path, PathBuf};
 
 /// One problem found in one file.
@@ -28,7 +28,7 @@ pub struct Finding {
 struct Options {
     max_age_secs: Option<i64>,
     now: i64,
-    ids: Option<Identities>,
+    keys: Option<KeyServices<'static>>,
 }
 
 pub fn check(cli: &Cli, a: &CheckArgs) -> Result<bool> {
@@ -68,9 +68,7 @@ pub fn check(cli: &Cli, a: &CheckArgs) -> Result<bool> {
     let opts = Options {
         max_age_secs: a.max_age.map(|d| (d as i64).saturating_mul(86_400)),
         now: timefmt::now_unix(),
-        ids: a
-            .decrypt
-            .then(|| Identities::load(&IdentitySources::from_env())),
+        keys: a.decrypt.then(KeyServices::from_env),
     };
     let threads = std::thread::available_parallelism()
         .map(usize::from)
@@ -204,7 +202,7 @@ fn check_file(
         }
     };
     let format = Format::from_path(f);
-    let (docs, md) = match load(format, &bytes, &file, opts.ids.is_some()) {
+    let (docs, md) = match load(format, &bytes, &file, opts.keys.is_some()) {
         Loaded::Ok(docs, md) => (docs, md),
         Loaded::Plain => {
             add(
@@ -305,9 +303,9 @@ fn check_file(
         }
     }
 
-    if let (Some(ids), Some(mut docs)) = (&opts.ids, docs) {
+    if let (Some(keys), Some(mut docs)) = (&opts.keys, docs) {
         if metadata_ok {
-            match datakey::recover(&md, ids, &file) {
+            match sealbox_keys::recover(&md, keys, &file) {
                 Err(_) => add(
                     "no-key",
                     "none of the identities at hand recovers the data key".into(),

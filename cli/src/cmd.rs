@@ -4,12 +4,13 @@ use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE, PLAINT
 use crate::{Cli, Command, DecryptArgs, EncryptArgs, IoArgs, KeyArgs, KeygenArgs, SshToAgeArgs};
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::config::{self, Config};
-use sealbox_formats::keys::{self, Identities, IdentitySources, Recipient};
 use sealbox_formats::metadata::{Metadata, Selector, WRITER_VERSION};
 use sealbox_formats::path::{self as tree_path, PathUse};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, timefmt, Document, Error, ErrorKind, Result};
+use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
+use sealbox_keys::age::{self, Identities};
+use sealbox_keys::{KeyServices, Recipient};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -263,7 +264,7 @@ fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<()> {
 
     let plan = CreationPlan::new(cfg.as_ref(), rule, &a.keys, t.input_format)?;
     let md = plan
-        .encrypt(&mut docs, &DataKey::generate())
+        .encrypt(&mut docs, &DataKey::generate(), &KeyServices::from_env())
         .map_err(|e| e.context(&what))?;
     let opts = store_options(cfg.as_ref())?;
     let out =
@@ -298,7 +299,13 @@ impl CreationPlan {
         let (groups, rule_threshold) = if let Some(list) =
             a.age.as_deref().filter(|s| !s.is_empty())
         {
-            (vec![keys::parse_recipient_list(list)?], 0)
+            (
+                vec![age::parse_recipient_list(list)?
+                    .into_iter()
+                    .map(Recipient::Age)
+                    .collect()],
+                0,
+            )
         } else if let Some(rule) = rule {
             let mut groups = Vec::new();
             for (i, g) in rule.key_groups.iter().enumerate() {
@@ -316,7 +323,7 @@ impl CreationPlan {
                 let rs = g
                     .age
                     .iter()
-                    .map(|r| Recipient::parse(r))
+                    .map(|r| age::Recipient::parse(r).map(Recipient::Age))
                     .collect::<Result<Vec<_>>>()
                     .map_err(|e| e.context(format!("key group {i}")))?;
                 groups.push(rs);
@@ -361,8 +368,13 @@ impl CreationPlan {
     }
 
     /// Encrypts `docs` in place under `key` and returns the metadata.
-    pub(crate) fn encrypt(&self, docs: &mut [Document], key: &DataKey) -> Result<Metadata> {
-        let key_groups = datakey::wrap(key, &self.groups, self.threshold)?;
+    pub(crate) fn encrypt(
+        &self,
+        docs: &mut [Document],
+        key: &DataKey,
+        keys: &KeyServices,
+    ) -> Result<Metadata> {
+        let key_groups = sealbox_keys::wrap(key, &self.groups, self.threshold, keys)?;
         let lastmodified = timefmt::now_rfc3339();
         let selector = self.selector.clone().unwrap_or_default();
         let sel = Selection::new(Some(&selector), self.mac_only)?;
@@ -423,8 +435,7 @@ fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<()> {
     let (mut docs, md) = store::load_encrypted(t.input_format, &bytes, &what)?;
     drop(bytes);
     check_version(&md.version, &what)?;
-    let ids = Identities::load(&IdentitySources::from_env());
-    let key = datakey::recover(&md, &ids, &what)?;
+    let key = sealbox_keys::recover(&md, &KeyServices::from_env(), &what)?;
     sops::decrypt_tree(&mut docs, &md, &key, a.ignore_mac, &what)?;
     let opts = store_options(cfg.as_ref())?;
     let empty = Document::default();
@@ -455,7 +466,7 @@ fn keygen(a: &KeygenArgs) -> Result<()> {
         let out: String = ids.recipients().iter().map(|r| format!("{r}\n")).collect();
         return write_stdout(out.as_bytes());
     }
-    let (identity, recipient) = keys::generate_age_key();
+    let (identity, recipient) = age::generate_age_key();
     let text = zeroize::Zeroizing::new(format!(
         "# created: {}\n# public key: {recipient}\n{}\n",
         timefmt::now_rfc3339(),
@@ -494,7 +505,7 @@ fn ssh_to_age(a: &SshToAgeArgs) -> Result<()> {
         )
     })?;
     let out = if a.private_key {
-        let k = keys::ssh_to_age_private(text).map_err(|e| e.context(display(&input)))?;
+        let k = age::ssh_to_age_private(text).map_err(|e| e.context(display(&input)))?;
         zeroize::Zeroizing::new(format!("{}\n", k.as_str()))
     } else {
         let mut out = String::new();
@@ -503,7 +514,7 @@ fn ssh_to_age(a: &SshToAgeArgs) -> Result<()> {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let r = keys::ssh_to_age_public(line)
+            let r = age::ssh_to_age_public(line)
                 .map_err(|e| e.context(format!("{} line {}", display(&input), n + 1)))?;
             out.push_str(&r);
             out.push('\n');

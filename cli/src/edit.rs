@@ -4,12 +4,12 @@ use crate::cmd::{check_version, display, load_config, store_options};
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::{Cli, FilestatusArgs, FormatArgs, SetArgs, UnsetArgs};
 use sealbox_formats::cipher::DataKey;
-use sealbox_formats::keys::{Identities, IdentitySources};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::path::{self as tree_path, PathUse};
 use sealbox_formats::sops::{self, Selection, Stash};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, timefmt, Document, Error, ErrorKind, Result, Value};
+use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result, Value};
+use sealbox_keys::KeyServices;
 use std::path::Path;
 
 /// A decrypted file, ready to be changed and written back under the same data key.
@@ -35,27 +35,23 @@ fn formats(file: &Path, f: &FormatArgs) -> (Format, Format) {
 /// Reads, unwraps and decrypts `file`, remembering IVs so unchanged values keep their
 /// ciphertext when written back.
 pub fn open(file: &Path, f: &FormatArgs, ignore_mac: bool) -> Result<Opened> {
-    open_with(
-        file,
-        f,
-        ignore_mac,
-        &Identities::load(&IdentitySources::from_env()),
-    )
+    open_with(file, f, ignore_mac, &KeyServices::from_env())
 }
 
-/// [`open`] with identities already loaded (commands that open many files load them once).
+/// [`open`] with the key sources already set up (commands that open many files load the
+/// identities once).
 pub fn open_with(
     file: &Path,
     f: &FormatArgs,
     ignore_mac: bool,
-    ids: &Identities,
+    keys: &KeyServices,
 ) -> Result<Opened> {
     let what = display(file);
     let (input, output) = formats(file, f);
     let bytes = read_input(file)?;
     let (mut docs, md) = store::load_encrypted(input, &bytes, &what)?;
     check_version(&md.version, &what)?;
-    let key = datakey::recover(&md, ids, &what)?;
+    let key = sealbox_keys::recover(&md, keys, &what)?;
     let stash = sops::decrypt_tree_with_stash(&mut docs, &md, &key, ignore_mac, &what)?;
     Ok(Opened {
         docs,

@@ -14,6 +14,7 @@ use sealbox_formats::metadata::WRITER_VERSION;
 use sealbox_formats::sops::Stash;
 use sealbox_formats::store::{self, Format};
 use sealbox_formats::{Document, Error, ErrorKind, Result};
+use sealbox_keys::KeyServices;
 use std::io::{BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -285,7 +286,7 @@ pub fn edit(cli: &Cli, a: &EditArgs) -> Result<()> {
         }
         Some(plan) => {
             let md = plan
-                .encrypt(&mut o.docs, &o.key)
+                .encrypt(&mut o.docs, &o.key, &KeyServices::from_env())
                 .map_err(|e| e.context(&what))?;
             let out = store::emit_encrypted(o.output, &o.docs, &md, &opts)?;
             write_atomic(&a.file, &out, ENCRYPTED_MODE)

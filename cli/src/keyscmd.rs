@@ -1,16 +1,17 @@
 //! Recipient lifecycle: `rotate`, `updatekeys`, `recipients`.
 
 use crate::cmd::{display, load_config, store_options};
-use crate::edit::{open, open_with, Opened};
+use crate::edit::{open_with, Opened};
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::{Cli, FormatArgs, RecipientsArgs, RotateArgs, UpdatekeysArgs};
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::config::{Config, CreationRule};
-use sealbox_formats::keys::{self, Identities, IdentitySources, Recipient};
 use sealbox_formats::metadata::{KeyGroup, Metadata};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{datakey, timefmt, Error, ErrorKind, Result};
+use sealbox_formats::{timefmt, Error, ErrorKind, Result};
+use sealbox_keys::age;
+use sealbox_keys::{KeyServices, Recipient};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,10 @@ fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipient>>>
                 ))
                 .with_hint("use sops for this file, or remove those keys first"));
             }
-            g.age.iter().map(|k| Recipient::parse(&k.recipient)).collect()
+            g.age
+                .iter()
+                .map(|k| age::Recipient::parse(&k.recipient).map(Recipient::Age))
+                .collect()
         })
         .collect()
 }
@@ -35,10 +39,11 @@ fn reencrypt_new_key(
     o: &mut Opened,
     groups: &[Vec<Recipient>],
     threshold: usize,
+    keys: &KeyServices,
     what: &str,
 ) -> Result<()> {
     let key = DataKey::generate();
-    o.md.key_groups = datakey::wrap(&key, groups, threshold)?;
+    o.md.key_groups = sealbox_keys::wrap(&key, groups, threshold, keys)?;
     o.md.shamir_threshold = if groups.len() > 1 {
         if threshold == 0 {
             groups.len()
@@ -71,12 +76,13 @@ pub fn rotate(cli: &Cli, a: &RotateArgs) -> Result<()> {
         input_type: a.input_type.clone(),
         output_type: a.output_type.clone(),
     };
-    let mut o = open(&a.file, &fmt, false)?;
+    let keys = KeyServices::from_env();
+    let mut o = open_with(&a.file, &fmt, false, &keys)?;
     o.stash
         .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
     let mut groups = o.md.key_groups.clone();
     if let Some(rm) = &a.rm_age {
-        for r in keys::parse_recipient_list(rm)? {
+        for r in age::parse_recipient_list(rm)? {
             for g in groups.iter_mut() {
                 g.age.retain(|k| k.recipient != r.as_str());
             }
@@ -84,7 +90,11 @@ pub fn rotate(cli: &Cli, a: &RotateArgs) -> Result<()> {
     }
     let mut rs = recipients_of(&groups, &what)?;
     if let Some(add) = &a.add_age {
-        rs[0].extend(keys::parse_recipient_list(add)?);
+        rs[0].extend(
+            age::parse_recipient_list(add)?
+                .into_iter()
+                .map(Recipient::Age),
+        );
     }
     if rs.iter().any(Vec::is_empty) {
         return Err(Error::new(
@@ -94,7 +104,7 @@ pub fn rotate(cli: &Cli, a: &RotateArgs) -> Result<()> {
         .with_hint("add a recipient with --add-age before removing the last one"));
     }
     let threshold = o.md.shamir_threshold;
-    reencrypt_new_key(&mut o, &rs, threshold, &what)?;
+    reencrypt_new_key(&mut o, &rs, threshold, &keys, &what)?;
     let cfg = load_config(cli)?;
     let out = store::emit_encrypted(o.output, &o.docs, &o.md, &store_options(cfg.as_ref())?)?;
     if a.in_place {
@@ -162,7 +172,7 @@ pub(crate) fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComp
         groups.push(
             g.age
                 .iter()
-                .map(|r| Recipient::parse(r))
+                .map(|r| age::Recipient::parse(r).map(Recipient::Age))
                 .collect::<Result<Vec<_>>>()
                 .map_err(|e| e.context(format!("key group {i}")))?,
         );
@@ -188,10 +198,11 @@ pub(crate) fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComp
             .get(i)
             .map(recipient_strings)
             .unwrap_or_default();
-        let want: Vec<&str> = groups
+        let want: Vec<String> = groups
             .get(i)
-            .map(|g| g.iter().map(Recipient::as_str).collect())
+            .map(|g| g.iter().map(Recipient::id).collect())
             .unwrap_or_default();
+        let want: Vec<&str> = want.iter().map(String::as_str).collect();
         let mut c = GroupComparison {
             missing: Vec::new(),
             extra: Vec::new(),
@@ -249,6 +260,7 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
         report.push_str(&format!("Group {}\n", i + 1));
         // In the rule's order, as before.
         for r in cmp.groups.get(i).into_iter().flatten() {
+            let r = r.id();
             let r = r.as_str();
             if g.missing.iter().any(|m| m == r) {
                 report.push_str(&format!("+++ {r}\n"));
@@ -286,7 +298,7 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
     })
 }
 
-fn apply(p: &Plan, a: &UpdatekeysArgs, ids: &Identities, opts: &StoreOptions) -> Result<()> {
+fn apply(p: &Plan, a: &UpdatekeysArgs, keys: &KeyServices, opts: &StoreOptions) -> Result<()> {
     let what = display(&p.file);
     let fmt = FormatArgs {
         input_type: a.input_type.clone(),
@@ -294,10 +306,10 @@ fn apply(p: &Plan, a: &UpdatekeysArgs, ids: &Identities, opts: &StoreOptions) ->
     };
     if p.removed_any && !a.keep_data_key {
         // A removed recipient may have kept the old data key: rotate it.
-        let mut o = open_with(&p.file, &fmt, false, ids)?;
+        let mut o = open_with(&p.file, &fmt, false, keys)?;
         o.stash
             .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
-        reencrypt_new_key(&mut o, &p.groups, p.threshold, &what)?;
+        reencrypt_new_key(&mut o, &p.groups, p.threshold, keys, &what)?;
         let out = store::emit_encrypted(o.output, &o.docs, &o.md, opts)?;
         return write_atomic(&p.file, &out, ENCRYPTED_MODE);
     }
@@ -305,8 +317,8 @@ fn apply(p: &Plan, a: &UpdatekeysArgs, ids: &Identities, opts: &StoreOptions) ->
     let f = Format::resolve(a.input_type.as_deref(), &p.file);
     let bytes = read_input(&p.file)?;
     let (docs, mut md): (_, Metadata) = store::load_encrypted(f, &bytes, &what)?;
-    let key = datakey::recover(&md, ids, &what)?;
-    md.key_groups = datakey::wrap(&key, &p.groups, p.threshold)?;
+    let key = sealbox_keys::recover(&md, keys, &what)?;
+    md.key_groups = sealbox_keys::wrap(&key, &p.groups, p.threshold, keys)?;
     md.shamir_threshold = p.threshold;
     let out = store::emit_encrypted(f, &docs, &md, opts)?;
     write_atomic(&p.file, &out, ENCRYPTED_MODE)
@@ -369,14 +381,14 @@ pub fn updatekeys(cli: &Cli, a: &UpdatekeysArgs) -> Result<()> {
     }
     // Apply in parallel: each file is independent and written atomically. Identities
     // (which may run SOPS_AGE_KEY_CMD) and the store options are loaded once.
-    let ids = Identities::load(&IdentitySources::from_env());
+    let keys = KeyServices::from_env();
     let opts = store_options(Some(&cfg))?;
     let results: Vec<(PathBuf, Result<()>)> = std::thread::scope(|s| {
         let handles: Vec<_> = to_apply
             .iter()
             .map(|p| {
-                let (ids, opts) = (&ids, &opts);
-                s.spawn(move || (p.file.clone(), apply(p, a, ids, opts)))
+                let (keys, opts) = (&keys, &opts);
+                s.spawn(move || (p.file.clone(), apply(p, a, keys, opts)))
             })
             .collect();
         handles

@@ -5,8 +5,7 @@
 //! * [`cipher`]: the `ENC[AES256_GCM,…]` value codec;
 //! * [`sops`]: the encrypt/decrypt walks and the MAC;
 //! * [`metadata`]: the `sops` block;
-//! * [`keys`]: age and SSH recipients and identities, ssh-to-age;
-//! * [`datakey`] and [`shamir`]: wrapping the data key for every key group;
+//! * [`shamir`]: splitting the data key across key groups, and combining it;
 //! * [`path`]: the `["a"]["b"]` tree paths of `--extract`, `set` and `unset`;
 //! * [`config`]: the `.sops.yaml` file.
 #![forbid(unsafe_code)]
@@ -14,9 +13,7 @@
 
 pub mod cipher;
 pub mod config;
-pub mod datakey;
 pub mod error;
-pub mod keys;
 pub mod metadata;
 pub mod numfmt;
 mod opcount;

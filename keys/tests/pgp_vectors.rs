@@ -58,8 +58,8 @@ fn entry<'a>(entries: &'a [PgpKey], fp: &str) -> &'a PgpKey {
 fn age_data_key(md: &Metadata, file: &str) -> Option<Vec<u8>> {
     md.key_groups.iter().any(|g| !g.age.is_empty()).then(|| {
         let text = std::fs::read_to_string(vectors().join("sops-nix/age-keys.txt")).unwrap();
-        let ids = sealbox_formats::keys::Identities::from_text(&text).unwrap();
-        sealbox_formats::datakey::recover(md, &ids, file)
+        let ids = sealbox_keys::age::Identities::from_text(&text).unwrap();
+        sealbox_keys::recover(md, &sealbox_keys::KeyServices::borrowing(&ids), file)
             .unwrap()
             .as_bytes()
             .to_vec()

@@ -14,11 +14,12 @@
 use sealbox_activation::{decrypt as act_decrypt, manifest, validate};
 use sealbox_formats::cipher::{self, Cipher, DataKey};
 use sealbox_formats::config::Config;
-use sealbox_formats::keys::{self, Identities, Recipient};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::path::PathUse;
 use sealbox_formats::store::{self, flatten, Format, StoreOptions};
-use sealbox_formats::{datakey, path, sops, Document, ErrorKind, Map, Value};
+use sealbox_formats::{path, sops, Document, ErrorKind, Map, Value};
+use sealbox_keys::age::{self as keys, Identities, Recipient};
+use sealbox_keys::KeyServices;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -311,9 +312,13 @@ pub fn decrypt(data: &[u8]) {
         Ok(x) => x,
         Err(e) => return check_err("load_encrypted", &e),
     };
-    let key = match datakey::recover(&md, fuzz_identities(), "fuzz input") {
+    let key = match sealbox_keys::recover(
+        &md,
+        &KeyServices::borrowing(fuzz_identities()),
+        "fuzz input",
+    ) {
         Ok(k) => k,
-        Err(e) => return check_err("datakey::recover", &e),
+        Err(e) => return check_err("sealbox_keys::recover", &e),
     };
     if let Err(e) = sops::decrypt_tree(&mut docs, &md, &key, false, "fuzz input") {
         check_err("decrypt_tree", &e);

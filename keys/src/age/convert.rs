@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::{Error, ErrorKind, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 
 const PUBLIC_HRP: &str = "age";
 const SECRET_HRP: &str = "age-secret-key-";

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, ErrorKind, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 
 /// First line of the ASCII armor.
 pub const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
@@ -270,7 +270,7 @@ mod tests {
 
         let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHFliOyIZs1gxGF3fmDxFykQhE88wy6AKDGFBfn0R6ZuvRmENABZQa9+pj9hMki+LX0qDJbmHTiWDbYv/cmFt/Q=";
         let e = Recipient::parse(ecdsa).unwrap_err();
-        assert_eq!(e.kind, crate::ErrorKind::InvalidKey);
+        assert_eq!(e.kind, sealbox_formats::ErrorKind::InvalidKey);
         assert!(e
             .message
             .contains("failed to parse input, unknown recipient type"));

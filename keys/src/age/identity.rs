@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use zeroize::Zeroizing;
 
 use super::recipient::ARMOR_BEGIN;
-use crate::{Error, ErrorKind, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 
 const ENV_SSH_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 const ENV_AGE_KEY: &str = "SOPS_AGE_KEY";
@@ -624,7 +624,7 @@ pub fn x25519_public_of(secret: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{generate_age_key, ssh_to_age_private, Recipient};
+    use crate::age::{generate_age_key, ssh_to_age_private, Recipient};
 
     fn ed25519_key() -> (Zeroizing<String>, String) {
         let k = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
@@ -894,7 +894,7 @@ mod tests {
         let (_, r) = generate_age_key();
         let enc = Recipient::parse(&r).unwrap().wrap(&[0; 32]).unwrap();
         let e = ids.unwrap(&enc).unwrap_err();
-        assert_eq!(e.kind, crate::ErrorKind::DataKeyUnavailable);
+        assert_eq!(e.kind, sealbox_formats::ErrorKind::DataKeyUnavailable);
         assert!(e
             .message
             .starts_with("failed to load age identities. Did not find keys in locations '"));
