@@ -2,18 +2,13 @@
 
 #![forbid(unsafe_code)]
 
-mod check;
-mod cmd;
-mod edit;
-mod editor;
-mod exec;
+mod commands;
 mod exit;
 mod firstword;
 mod fsio;
 mod keyfile;
-mod keyscmd;
 mod manifest;
-mod manual;
+mod session;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -535,7 +530,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    match cmd::run(&cli) {
+    match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("sealbox: {e}");

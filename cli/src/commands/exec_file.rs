@@ -1,8 +1,8 @@
 //! `exec-env` and `exec-file`: hand plaintext to a command without writing it to disk
 //! (exec-file's `--no-fifo` uses a 0600 file in a private 0700 directory, removed after).
 
-use crate::cmd::display;
-use crate::edit::open;
+use crate::commands::display;
+use crate::session::open;
 use crate::fsio::{sweep_private_dirs, PrivateDir, PLAINTEXT_MODE};
 use crate::{ExecEnvArgs, ExecFileArgs, FormatArgs};
 use sealbox_formats::store::{self, dotenv, StoreOptions};

@@ -1,6 +1,6 @@
 //! Commands that change an encrypted file in place: `set`, `unset`; and `filestatus`.
 
-use crate::cmd::{check_version, display, load_config, store_options};
+use crate::commands::{check_version, display, load_config, store_options};
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::{Cli, FilestatusArgs, FormatArgs, SetArgs, UnsetArgs};
 use sealbox_formats::cipher::DataKey;

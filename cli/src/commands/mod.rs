@@ -1,5 +1,11 @@
 //! The subcommands.
 
+mod check;
+mod edit;
+mod exec_file;
+mod man;
+mod updatekeys;
+
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE, PLAINTEXT_MODE};
 use crate::{Cli, Command, DecryptArgs, EncryptArgs, IoArgs, KeyArgs, KeygenArgs, SshToAgeArgs};
 use sealbox_formats::cipher::DataKey;
@@ -19,7 +25,7 @@ use std::process::ExitCode;
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     let done = match &cli.command {
         Command::Check(a) => {
-            return crate::check::check(cli, a).map(|clean| {
+            return check::check(cli, a).map(|clean| {
                 if clean {
                     ExitCode::SUCCESS
                 } else {
@@ -29,20 +35,20 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         }
         Command::Encrypt(a) => encrypt(cli, a),
         Command::Decrypt(a) => decrypt(cli, a),
-        Command::Edit(a) => crate::editor::edit(cli, a),
-        Command::Set(a) => crate::edit::set(cli, a),
-        Command::Unset(a) => crate::edit::unset(cli, a),
-        Command::Filestatus(a) => crate::edit::filestatus(a),
-        Command::ExecEnv(a) => crate::exec::exec_env(a),
-        Command::ExecFile(a) => crate::exec::exec_file(a),
-        Command::Rotate(a) => crate::keyscmd::rotate(cli, a),
-        Command::Updatekeys(a) => crate::keyscmd::updatekeys(cli, a),
-        Command::Recipients(a) => crate::keyscmd::recipients(a),
+        Command::Edit(a) => edit::edit(cli, a),
+        Command::Set(a) => crate::session::set(cli, a),
+        Command::Unset(a) => crate::session::unset(cli, a),
+        Command::Filestatus(a) => crate::session::filestatus(a),
+        Command::ExecEnv(a) => exec_file::exec_env(a),
+        Command::ExecFile(a) => exec_file::exec_file(a),
+        Command::Rotate(a) => updatekeys::rotate(cli, a),
+        Command::Updatekeys(a) => updatekeys::updatekeys(cli, a),
+        Command::Recipients(a) => updatekeys::recipients(a),
         Command::Keygen(a) => keygen(a),
         Command::SshToAge(a) => ssh_to_age(a),
         Command::Manifest(a) => crate::manifest::manifest(a),
-        Command::Completions(a) => crate::manual::completions(a),
-        Command::Man(a) => crate::manual::man(a),
+        Command::Completions(a) => man::completions(a),
+        Command::Man(a) => man::man(a),
     };
     done.map(|()| ExitCode::SUCCESS)
 }

@@ -5,8 +5,8 @@
 //! metadata is parsed (YAML: just the top-level `sops:` block when it can be cut out),
 //! in parallel. Findings name the file, a kind and a one-line message, never a value.
 
-use crate::cmd::{check_version, display, load_config};
-use crate::keyscmd::{compare_keys, effective_threshold};
+use crate::commands::{check_version, display, load_config};
+use crate::commands::updatekeys::{compare_keys, effective_threshold};
 use crate::{CheckArgs, CheckFormat, Cli};
 use sealbox_formats::cipher;
 use sealbox_formats::config::Config;

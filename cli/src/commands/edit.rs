@@ -5,8 +5,8 @@
 //! edited keys. An edit that does not parse is offered back to the editor; the temporary
 //! file is overwritten and removed on every exit path, Ctrl-C included.
 
-use crate::cmd::{display, load_config, store_options, CreationPlan};
-use crate::edit::{open, save, Opened};
+use crate::commands::{display, load_config, store_options, CreationPlan};
+use crate::session::{open, save, Opened};
 use crate::fsio::{sweep_private_dirs, write_atomic, PrivateDir, ENCRYPTED_MODE, PLAINTEXT_MODE};
 use crate::{Cli, EditArgs};
 use sealbox_formats::cipher::DataKey;

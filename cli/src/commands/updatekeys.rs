@@ -1,7 +1,7 @@
 //! Recipient lifecycle: `rotate`, `updatekeys`, `recipients`.
 
-use crate::cmd::{display, load_config, store_options};
-use crate::edit::{open_with, Opened};
+use crate::commands::{display, load_config, store_options};
+use crate::session::{open_with, Opened};
 use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::{Cli, FormatArgs, RecipientsArgs, RotateArgs, UpdatekeysArgs};
 use sealbox_formats::cipher::DataKey;
