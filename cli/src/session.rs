@@ -1,28 +1,54 @@
-//! Commands that change an encrypted file in place: `set`, `unset`; and `filestatus`.
+//! An encrypted file opened for a change: read, parsed, version checked, data key
+//! recovered, values decrypted (remembering their IVs), and written back under the same
+//! data key (or a new one). `decrypt`, `set`, `unset`, `edit`, `rotate`, `updatekeys` and
+//! the `exec-*` commands all go through here.
 
-use crate::commands::{check_version, display, load_config, store_options};
-use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
-use crate::{Cli, FilestatusArgs, FormatArgs, SetArgs, UnsetArgs};
+use crate::fsio::{read_input, write_atomic, ENCRYPTED_MODE};
+use crate::FormatArgs;
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::metadata::Metadata;
-use sealbox_formats::path::{self as tree_path, PathUse};
-use sealbox_formats::sops::{self, Selection, Stash};
+use sealbox_formats::sops::{self, MacCheck, Selection, Stash};
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result, Value};
-use sealbox_keys::KeyServices;
+use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
+use sealbox_keys::{KeyServices, Recipient};
 use std::path::Path;
 
-/// A decrypted file, ready to be changed and written back under the same data key.
-pub struct Opened {
+/// A decrypted file, ready to be changed and written back.
+pub struct Session {
+    /// The documents, decrypted.
     pub docs: Vec<Document>,
+    /// The metadata as read (until [`Session::reencrypt`] or [`Session::rekey`]).
     pub md: Metadata,
+    /// The data key.
     pub key: DataKey,
+    /// The IVs (and the encrypted places) the decryption saw.
     pub stash: Stash,
+    /// The format read.
     pub input: Format,
+    /// The format to write.
     pub output: Format,
 }
 
-fn formats(file: &Path, f: &FormatArgs) -> (Format, Format) {
+/// The MAC check a command's `--ignore-mac` flag asks for.
+pub fn mac_check(ignore_mac: bool) -> MacCheck {
+    if ignore_mac {
+        MacCheck::Ignore
+    } else {
+        MacCheck::Verify
+    }
+}
+
+/// How a file is named in messages (`-` is stdin).
+pub fn display(p: &Path) -> String {
+    if p == Path::new("-") {
+        "stdin".into()
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// The input and output formats of `file` given the flags.
+pub fn formats(file: &Path, f: &FormatArgs) -> (Format, Format) {
     let input = Format::resolve(f.input_type.as_deref(), file);
     let output = f
         .output_type
@@ -32,28 +58,48 @@ fn formats(file: &Path, f: &FormatArgs) -> (Format, Format) {
     (input, output)
 }
 
-/// Reads, unwraps and decrypts `file`, remembering IVs so unchanged values keep their
-/// ciphertext when written back.
-pub fn open(file: &Path, f: &FormatArgs, ignore_mac: bool) -> Result<Opened> {
-    open_with(file, f, ignore_mac, &KeyServices::from_env())
+/// sops refuses files whose `version` is not Major.Minor.Patch (a check for a historic
+/// AWS KMS bug); so do we, with the same exit code.
+pub fn check_version(v: &str, what: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::new(
+            ErrorKind::InvalidMetadata,
+            format!("{what}: invalid sops.version {v:?}: {why}"),
+        )
+        .with_hint("the metadata was altered; restore `version` (e.g. 3.11.0) from version control")
+    };
+    if v.is_empty() {
+        return Err(bad("version string empty"));
+    }
+    let core = v.strip_prefix('v').unwrap_or(v);
+    let core = core.split(['-', '+']).next().unwrap_or("");
+    if core.starts_with("1.") {
+        return Ok(());
+    }
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !parts.iter().all(numeric) {
+        return Err(bad("no Major.Minor.Patch elements found"));
+    }
+    Ok(())
 }
 
-/// [`open`] with the key sources already set up (commands that open many files load the
-/// identities once).
-pub fn open_with(
-    file: &Path,
-    f: &FormatArgs,
-    ignore_mac: bool,
-    keys: &KeyServices,
-) -> Result<Opened> {
+/// Reads `file` and parses it as an encrypted file of `format` (nothing decrypted).
+pub fn load_encrypted(file: &Path, format: Format) -> Result<(Vec<Document>, Metadata)> {
+    let bytes = read_input(file)?;
+    store::load_encrypted(format, &bytes, &display(file))
+}
+
+/// Reads, unwraps and decrypts `file`, remembering IVs so unchanged values keep their
+/// ciphertext when written back.
+pub fn open(file: &Path, f: &FormatArgs, mac: MacCheck, keys: &KeyServices) -> Result<Session> {
     let what = display(file);
     let (input, output) = formats(file, f);
-    let bytes = read_input(file)?;
-    let (mut docs, md) = store::load_encrypted(input, &bytes, &what)?;
+    let (mut docs, md) = load_encrypted(file, input)?;
     check_version(&md.version, &what)?;
     let key = sealbox_keys::recover(&md, keys, &what)?;
-    let stash = sops::decrypt_tree_with_stash(&mut docs, &md, &key, ignore_mac, &what)?;
-    Ok(Opened {
+    let stash = sops::decrypt_tree_with_stash(&mut docs, &md, &key, mac, &what)?;
+    Ok(Session {
         docs,
         md,
         key,
@@ -63,126 +109,76 @@ pub fn open_with(
     })
 }
 
-/// Re-encrypts and replaces `file` atomically (same mode and owner).
-pub fn save(file: &Path, mut o: Opened, opts: &StoreOptions) -> Result<()> {
-    let what = display(file);
-    let sel = Selection::for_metadata(&o.md)?;
-    let lastmodified = timefmt::now_rfc3339();
-    o.md.mac =
-        sops::encrypt_tree_with_stash(&mut o.docs, &o.key, &sel, &lastmodified, Some(&o.stash))
-            .map_err(|e| e.context(&what))?;
-    o.md.lastmodified = lastmodified;
-    let out =
-        store::emit_encrypted(o.output, &o.docs, &o.md, opts).map_err(|e| e.context(&what))?;
-    write_atomic(file, &out, ENCRYPTED_MODE)
-}
+impl Session {
+    /// The first document, where `set` and `unset` work.
+    pub fn first_doc(&mut self) -> Result<&mut Document> {
+        self.docs
+            .first_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Other, "the file has no document"))
+    }
 
-/// Parses a `set` value: JSON (an array is accepted too, unlike sops 3.11).
-pub fn parse_json_value(text: &str) -> Result<Value> {
-    let bad = || {
-        Error::new(ErrorKind::InvalidSetValue, "the value is not valid JSON").with_hint(
-            r#"quote strings as JSON: '"text"'; numbers, true/false, null and {…} are fine"#,
+    /// Encrypts the documents again under the session's data key, reusing the IVs of
+    /// unchanged values, and stamps the metadata (MAC, lastmodified).
+    pub fn reencrypt(&mut self, what: &str) -> Result<()> {
+        let sel = Selection::for_metadata(&self.md)?;
+        let lastmodified = timefmt::now_rfc3339();
+        self.md.mac = sops::encrypt_tree_with_stash(
+            &mut self.docs,
+            &self.key,
+            &sel,
+            &lastmodified,
+            Some(&self.stash),
         )
-    };
-    let wrapped = format!("{{\"v\": {text}\n}}");
-    let mut doc = store::json::parse(&wrapped).map_err(|_| bad())?;
-    if doc.len() != 1 {
-        return Err(bad());
+        .map_err(|e| e.context(what))?;
+        self.md.lastmodified = lastmodified;
+        Ok(())
     }
-    doc.remove("v").ok_or_else(bad)
-}
 
-pub fn set(cli: &Cli, a: &SetArgs) -> Result<()> {
-    let steps = tree_path::parse(&a.path, PathUse::Set)?;
-    if steps.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidSetValue, "the path is empty"));
+    /// Encrypts every value under a fresh data key wrapped for `groups`.
+    pub fn rekey(
+        &mut self,
+        groups: &[Vec<Recipient>],
+        threshold: usize,
+        keys: &KeyServices,
+        what: &str,
+    ) -> Result<()> {
+        let key = DataKey::generate();
+        self.md.key_groups = sealbox_keys::wrap(&key, groups, threshold, keys)?;
+        self.md.shamir_threshold = crate::policy::effective_threshold(threshold, groups.len());
+        self.key = key;
+        // Like sops, keep the value IVs: under a new key they give new ciphertexts anyway.
+        self.reencrypt(what)
     }
-    let text = if a.value_stdin {
-        if a.value.is_some() {
-            return Err(Error::new(
-                ErrorKind::InvalidSetValue,
-                "give either VALUE or --value-stdin, not both",
-            ));
-        }
-        zeroize::Zeroizing::new(read_input(Path::new("-"))?)
-    } else {
-        let v = a.value.as_deref().ok_or_else(|| {
-            Error::new(ErrorKind::NoFile, "missing VALUE")
-                .with_hint(r#"sealbox set FILE '["key"]' '"value"'"#)
-        })?;
-        if a.value_file {
-            zeroize::Zeroizing::new(read_input(Path::new(v))?)
-        } else {
-            zeroize::Zeroizing::new(v.as_bytes().to_vec())
-        }
-    };
-    let text = std::str::from_utf8(&text)
-        .map_err(|_| Error::new(ErrorKind::InvalidSetValue, "the value is not UTF-8"))?;
-    let value = parse_json_value(text)?;
-    let mut o = open(&a.file, &a.format, a.ignore_mac)?;
-    o.stash
-        .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
-    let doc = o
-        .docs
-        .first_mut()
-        .ok_or_else(|| Error::new(ErrorKind::Other, "the file has no document"))?;
-    if a.idempotent && tree_path::lookup(doc, &steps).ok() == Some(&value) {
-        return Ok(());
-    }
-    tree_path::set(doc, &steps, value);
-    save(&a.file, o, &store_options(load_config(cli)?.as_ref())?)
-}
 
-pub fn unset(cli: &Cli, a: &UnsetArgs) -> Result<()> {
-    let steps = tree_path::parse(&a.path, PathUse::Set)?;
-    let mut o = open(&a.file, &a.format, a.ignore_mac)?;
-    o.stash
-        .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
-    let doc = o
-        .docs
-        .first_mut()
-        .ok_or_else(|| Error::new(ErrorKind::Other, "the file has no document"))?;
-    if !tree_path::unset(doc, &steps) {
-        if a.idempotent {
-            return Ok(());
-        }
-        return Err(Error::new(
-            ErrorKind::Other,
-            format!("{}: {} not found", display(&a.file), a.path),
-        ));
+    /// The file's bytes in the output format.
+    pub fn emit(&self, opts: &StoreOptions) -> Result<Vec<u8>> {
+        store::emit_encrypted(self.output, &self.docs, &self.md, opts)
     }
-    save(&a.file, o, &store_options(load_config(cli)?.as_ref())?)
-}
 
-pub fn filestatus(a: &FilestatusArgs) -> Result<()> {
-    let f = Format::resolve(a.input_type.as_deref(), &a.file);
-    let bytes = read_input(&a.file)?;
-    let encrypted = match store::load_encrypted(f, &bytes, &display(&a.file)) {
-        Ok((_, md)) => !md.version.is_empty() && !md.mac.is_empty(),
-        Err(_) => false,
-    };
-    write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
+    /// Re-encrypts and replaces `file` atomically (same mode and owner).
+    pub fn save(mut self, file: &Path, opts: &StoreOptions) -> Result<()> {
+        let what = display(file);
+        self.reencrypt(&what)?;
+        let out = self.emit(opts).map_err(|e| e.context(&what))?;
+        write_atomic(file, &out, ENCRYPTED_MODE)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::check_version;
+    use sealbox_formats::ErrorKind;
 
     #[test]
-    fn json_values() {
-        assert_eq!(parse_json_value("\"x\"").unwrap(), Value::str("x"));
-        assert_eq!(parse_json_value("true").unwrap(), Value::Bool(true));
-        assert!(matches!(
-            parse_json_value("[1, 2]").unwrap(),
-            Value::List(_)
-        ));
+    fn version_check_like_sops() {
+        assert!(check_version("3.11.0", "f").is_ok());
+        assert!(check_version("v3.7.1", "f").is_ok());
+        assert!(check_version("1.5", "f").is_ok());
+        assert!(check_version("3.2", "f").is_err());
+        assert!(check_version("garbage", "f").is_err());
         assert_eq!(
-            parse_json_value("x").unwrap_err().kind,
-            ErrorKind::InvalidSetValue
-        );
-        assert_eq!(
-            parse_json_value("1, \"w\": 2").unwrap_err().kind,
-            ErrorKind::InvalidSetValue
+            check_version("", "f").unwrap_err().kind,
+            ErrorKind::InvalidMetadata
         );
     }
 }

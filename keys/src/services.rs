@@ -60,7 +60,7 @@ impl DecryptionOrder {
 #[derive(Debug)]
 enum AgeIdentities<'a> {
     /// Loaded from these sources on first use.
-    Lazy(IdentitySources, OnceLock<Identities>),
+    Lazy(Box<IdentitySources>, OnceLock<Identities>),
     /// Already loaded by the caller.
     Given(&'a Identities),
 }
@@ -83,7 +83,7 @@ impl KeyServices<'static> {
 
     /// Age identities from `sources`, loaded on first use.
     pub fn with_identity_sources(sources: IdentitySources) -> KeyServices<'static> {
-        KeyServices::new(AgeIdentities::Lazy(sources, OnceLock::new()))
+        KeyServices::new(AgeIdentities::Lazy(Box::new(sources), OnceLock::new()))
     }
 }
 
