@@ -208,7 +208,7 @@ impl Sweep {
 }
 
 /// `sealbox decrypt`'s (and sops') check of `version`: Major.Minor.Patch, or a 1.x version
-/// (cli/src/cmd.rs `check_version`). Exit 1.
+/// (cli/src/session.rs `check_version`). Exit 1.
 fn check_version(v: &str) -> Result<(), i32> {
     let core = v.strip_prefix('v').unwrap_or(v);
     let core = core.split(['-', '+']).next().unwrap_or("");
