@@ -114,6 +114,15 @@ impl Error {
         self
     }
 
+    /// Records the file concerned unless one is already recorded.
+    pub fn in_file_if_unknown(self, file: &str) -> Self {
+        if self.file.is_some() {
+            self
+        } else {
+            self.in_file(file)
+        }
+    }
+
     /// Prefixes the message with a context such as the file name.
     pub fn context(mut self, ctx: impl fmt::Display) -> Self {
         self.message = format!("{ctx}: {}", self.message);

@@ -911,7 +911,9 @@ pub fn decrypt_tree(
     mac: impl Into<MacCheck>,
     file: &str,
 ) -> Result<()> {
-    decrypt_tree_inner(docs, md, key, mac.into(), file, false).map(|_| ())
+    decrypt_tree_inner(docs, md, key, mac.into(), file, false)
+        .map(|_| ())
+        .map_err(|e| e.in_file_if_unknown(file))
 }
 
 /// [`decrypt_tree`], also returning the [`Stash`] of the IVs seen, for re-encryption.
@@ -922,7 +924,9 @@ pub fn decrypt_tree_with_stash(
     mac: MacCheck,
     file: &str,
 ) -> Result<Stash> {
-    decrypt_tree_inner(docs, md, key, mac, file, true).map(Option::unwrap_or_default)
+    decrypt_tree_inner(docs, md, key, mac, file, true)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| e.in_file_if_unknown(file))
 }
 
 /// The tree value of a decrypted plaintext of type `typ`; `bad` builds the error.

@@ -123,8 +123,12 @@ pub fn load_plain_owned(f: Format, bytes: Vec<u8>, what: &str) -> Result<Vec<Doc
     }
 }
 
-/// Loads a plaintext file. `what` names it in messages.
+/// Loads a plaintext file. `what` names it in messages (and is the errors' file).
 pub fn load_plain(f: Format, bytes: &[u8], what: &str) -> Result<Vec<Document>> {
+    load_plain_inner(f, bytes, what).map_err(|e| e.in_file_if_unknown(what))
+}
+
+fn load_plain_inner(f: Format, bytes: &[u8], what: &str) -> Result<Vec<Document>> {
     let ctx = |e: Error| e.context(what);
     match f {
         Format::Yaml => yaml::parse(utf8(bytes, what)?).map_err(ctx),
@@ -160,9 +164,14 @@ pub fn has_metadata(f: Format, docs: &[Document]) -> bool {
 /// "Error unmarshalling input"), where the same text as plaintext input is
 /// [`ErrorKind::Parse`] (exit 2).
 pub fn load_encrypted(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Document>, Metadata)> {
-    load_encrypted_inner(f, bytes, what).map_err(|e| match e.kind {
-        ErrorKind::Parse | ErrorKind::DuplicateKey => e.with_kind(ErrorKind::InvalidEncryptedFile),
-        _ => e,
+    load_encrypted_inner(f, bytes, what).map_err(|e| {
+        let e = e.in_file_if_unknown(what);
+        match e.kind {
+            ErrorKind::Parse | ErrorKind::DuplicateKey => {
+                e.with_kind(ErrorKind::InvalidEncryptedFile)
+            }
+            _ => e,
+        }
     })
 }
 
@@ -355,6 +364,20 @@ mod tests {
         assert_eq!(
             emit_plain(Format::Binary, &docs, &StoreOptions::default()).unwrap(),
             raw
+        );
+    }
+
+    #[test]
+    fn errors_name_their_file() {
+        let e = load_encrypted(Format::Yaml, b"a: [", "s.yaml").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidEncryptedFile);
+        assert_eq!(e.file.as_deref(), Some("s.yaml"));
+        let e = load_encrypted(Format::Yaml, b"a: 1\n", "s.yaml").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MetadataNotFound);
+        let e = load_plain(Format::Json, b"{\"a\": 1, \"a\": 2}", "p.json").unwrap_err();
+        assert_eq!(
+            (e.kind, e.file.as_deref()),
+            (ErrorKind::DuplicateKey, Some("p.json"))
         );
     }
 }
