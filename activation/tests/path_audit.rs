@@ -60,7 +60,12 @@ fn calls() -> BTreeSet<(String, String, String)> {
         .collect();
     let fn_re = regex::Regex::new(r"\bfn\s+(\w+)").unwrap();
     let mut out = BTreeSet::new();
-    for dir in ["activation/src", "activation/src/bin", "cli/src"] {
+    for dir in [
+        "activation/src",
+        "activation/src/bin",
+        "cli/src",
+        "cli/src/commands",
+    ] {
         let mut files: Vec<_> = std::fs::read_dir(root().join(dir))
             .unwrap()
             .map(|e| e.unwrap().path())
