@@ -4,18 +4,18 @@
 //! the usual sops sources of the environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …); and
 //! the recovery of a file's data key with them.
 //!
-//! The only module that uses the key code (sealbox-formats' `keys` and `datakey`).
+//! The only module that uses the key code (`sealbox-keys`).
 
 use crate::error::{strip_file, Error, Step};
 use crate::report::{Note, Reporter};
-use sealbox_formats::keys::{self, IdentitySources};
 use sealbox_formats::metadata::Metadata;
-use sealbox_formats::{datakey, Code};
+use sealbox_formats::ErrorKind;
+use sealbox_keys::age::{self as keys, IdentitySources};
 use sealbox_manifest::Manifest;
 use zeroize::Zeroizing;
 
 pub(crate) use sealbox_formats::cipher::DataKey;
-pub use sealbox_formats::keys::Identities;
+pub use sealbox_keys::age::Identities;
 
 /// The identities of `m`'s key sources (or of the environment, when it names none).
 /// `keep` receives the text of `age-keys.txt` (a header, the converted SSH keys, then
@@ -106,8 +106,8 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
 /// The data key of `file` (whose metadata is `md`), recovered with `ids`; the error says
 /// which recipients the file has when no identity fits.
 pub(crate) fn recover(md: &Metadata, ids: &Identities, file: &str) -> Result<DataKey, String> {
-    datakey::recover(md, ids, file).map_err(|e| {
-        if e.code == Code::CouldNotRetrieveKey {
+    sealbox_keys::recover(md, &sealbox_keys::KeyServices::borrowing(ids), file).map_err(|e| {
+        if e.kind == ErrorKind::DataKeyUnavailable {
             let r = md.age_recipients();
             format!(
                 "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}); add the matching key to ageKeyFile or ageSshKeyPaths, or re-encrypt the file for this host's key",

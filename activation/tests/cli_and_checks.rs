@@ -294,7 +294,7 @@ fn age_ssh_key_paths_are_imported() {
         .unwrap();
     assert!(st.success());
     let pubkey = std::fs::read_to_string(h.join("ssh_host_ed25519_key.pub")).unwrap();
-    let r = sealbox_formats::keys::ssh_to_age_public(&pubkey).unwrap();
+    let r = sealbox_keys::age::ssh_to_age_public(&pubkey).unwrap();
     let json = h.join("s.json");
     sops_encrypt(br#"{"token": "from-ssh"}"#, "json", &r, &json);
     let t = &ns.t;

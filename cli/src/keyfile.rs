@@ -5,7 +5,7 @@
 //! keys). And when the file cannot be created, the message names the real cause: an existing
 //! file, a directory the user cannot write, or a path component that is not a directory.
 
-use sealbox_formats::{Code, Error, Result};
+use sealbox_formats::{Error, ErrorKind as Kind, Result};
 use std::io::ErrorKind;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
@@ -24,7 +24,7 @@ pub fn make_parent_dirs(path: &Path) -> Result<()> {
     let dir = parent_of(path);
     let fail = |why: String| {
         Error::new(
-            Code::CouldNotWriteOutputFile,
+            Kind::WriteOutput,
             format!(
                 "{}: cannot create its directory {}: {why}",
                 path.display(),
@@ -60,7 +60,7 @@ pub fn make_parent_dirs(path: &Path) -> Result<()> {
 /// The error for a key file `path` that could not be created (`O_CREAT|O_EXCL`), saying why.
 pub fn create_error(path: &Path, e: std::io::Error) -> Error {
     let p = path.display();
-    let err = |msg: String| Error::new(Code::CouldNotWriteOutputFile, msg);
+    let err = |msg: String| Error::new(Kind::WriteOutput, msg);
     match e.kind() {
         ErrorKind::AlreadyExists => err(format!("{p}: a file of that name already exists"))
             .with_hint(format!(
@@ -126,7 +126,7 @@ mod tests {
         let e = make_parent_dirs(&t.path().join("f/keys.txt")).unwrap_err();
         assert!(e.to_string().contains("not a directory"), "{e}");
         let e = make_parent_dirs(&t.path().join("f/sub/keys.txt")).unwrap_err();
-        assert_eq!(e.exit_code(), 3);
+        assert_eq!(e.kind, Kind::WriteOutput);
         assert!(e.hint.unwrap().contains("is a file"));
     }
 

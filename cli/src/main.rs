@@ -1,473 +1,28 @@
 //! `sealbox`: encrypt, decrypt and manage sops-format secrets files.
+//!
+//! `main` is the only place the process exits: commands return what happened (an error,
+//! whose kind [`exit`] turns into sops' exit code, or the status `check` and the `exec-*`
+//! commands end with). The module map is in ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
 
-mod check;
-mod cmd;
-mod edit;
+mod cli;
+mod commands;
+mod context;
 mod editor;
-mod exec;
+mod exit;
 mod firstword;
 mod fsio;
 mod keyfile;
-mod keyscmd;
 mod manifest;
-mod manual;
+mod policy;
+mod process;
+mod session;
+mod target;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+pub use cli::*;
+
 use std::process::ExitCode;
-
-/// Secrets files in the sops format: encrypt, decrypt, and keys.
-#[derive(Parser, Debug)]
-#[command(
-    name = "sealbox",
-    version,
-    about,
-    max_term_width = 100,
-    after_help = "`sealbox FILE` edits FILE, as `sops FILE` does. Manual: `sealbox man`; \
-                  completions: `sealbox completions bash|zsh|fish`."
-)]
-pub struct Cli {
-    /// Path to the .sops.yaml to use (disables the search upward from the current directory);
-    /// before or after the subcommand.
-    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Encrypt a file (stdout, or --output / -i).
-    Encrypt(EncryptArgs),
-    /// Decrypt a file (stdout, or --output / -i).
-    Decrypt(DecryptArgs),
-    /// Edit a file in $SOPS_EDITOR / $EDITOR (also: `sealbox FILE`).
-    Edit(EditArgs),
-    /// Set one value: `sealbox set FILE '["a"]["b"]' JSON_VALUE`.
-    Set(SetArgs),
-    /// Remove one value: `sealbox unset FILE '["a"]["b"]'`.
-    Unset(UnsetArgs),
-    /// Print whether a file is encrypted, as JSON: {"encrypted":true}.
-    Filestatus(FilestatusArgs),
-    /// Run COMMAND with the file's top-level values as environment variables.
-    #[command(name = "exec-env")]
-    ExecEnv(ExecEnvArgs),
-    /// Run COMMAND with `{}` replaced by the path of a FIFO (or 0600 file) holding the plaintext.
-    #[command(name = "exec-file")]
-    ExecFile(ExecFileArgs),
-    /// Re-encrypt a file under a new data key (`--add-age`, `--rm-age`).
-    Rotate(RotateArgs),
-    /// Apply the creation rules' recipients to files (dry run unless -y or answered y).
-    Updatekeys(UpdatekeysArgs),
-    /// List who can decrypt a file (no key needed).
-    Recipients(RecipientsArgs),
-    /// For CI: report files whose recipients, key groups or metadata do not match
-    /// .sops.yaml (exit 1 if any; no key needed unless --decrypt).
-    Check(CheckArgs),
-    /// Generate an age key (like age-keygen).
-    Keygen(KeygenArgs),
-    /// Convert an SSH ed25519 key to age (like Mic92's ssh-to-age).
-    #[command(name = "ssh-to-age")]
-    SshToAge(SshToAgeArgs),
-    /// Build a sealbox-install manifest (JSON) from a TOML or YAML description, for hosts
-    /// without Nix (see examples/systemd/README.md).
-    Manifest(ManifestArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions(CompletionsArgs),
-    /// Print a manual page, or write them all with -o DIR.
-    Man(ManArgs),
-}
-
-/// Subcommands that never read `.sops.yaml`. `--config` stays accepted there (it is a global
-/// flag, as in sops, so scripts may pass it everywhere) but is left out of their help.
-pub(crate) const WITHOUT_CONFIG: &[&str] = &[
-    "filestatus",
-    "exec-env",
-    "exec-file",
-    "recipients",
-    "keygen",
-    "ssh-to-age",
-    "manifest",
-    "completions",
-    "man",
-];
-
-/// The command line definition: the derived one, with `--config` hidden where it does
-/// nothing. clap copies a global argument into a subcommand only when the subcommand has
-/// none of that id, so a hidden copy there keeps it working (its value still reaches
-/// `Cli::config`) and out of the help, the completions and the manual pages.
-pub fn command() -> clap::Command {
-    let mut cmd = <Cli as clap::CommandFactory>::command();
-    let config = cmd
-        .get_arguments()
-        .find(|a| a.get_id() == "config")
-        .expect("the global --config argument")
-        .clone()
-        .global(false)
-        .hide(true);
-    for name in WITHOUT_CONFIG {
-        cmd = cmd.mut_subcommand(name, |s| s.arg(config.clone()));
-    }
-    cmd
-}
-
-/// Options shared by commands that read and write a file.
-#[derive(Args, Debug, Clone)]
-pub struct IoArgs {
-    /// Write the output to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Replace the input file.
-    #[arg(short = 'i', long = "in-place")]
-    pub in_place: bool,
-    /// Input format: yaml, json, dotenv, ini or binary (default: from the file name).
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Output format (default: the input file's format).
-    #[arg(long, value_name = "TYPE")]
-    pub output_type: Option<String>,
-    /// Use this path for format detection and .sops.yaml rule matching.
-    #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct EncryptArgs {
-    /// The plaintext file (`-` or none: stdin, which needs --filename-override).
-    pub file: Option<PathBuf>,
-    #[command(flatten)]
-    pub io: IoArgs,
-    #[command(flatten)]
-    pub keys: KeyArgs,
-}
-
-/// How a new file is encrypted: recipients and which values to encrypt.
-#[derive(Args, Debug, Clone, Default)]
-pub struct KeyArgs {
-    /// age recipients (age1…, ssh-ed25519 …, ssh-rsa …), comma-separated.
-    #[arg(
-        short = 'a',
-        long,
-        env = "SOPS_AGE_RECIPIENTS",
-        value_name = "RECIPIENTS"
-    )]
-    pub age: Option<String>,
-    /// Leave values whose key (or an ancestor's) ends with this suffix unencrypted.
-    #[arg(long, value_name = "SUFFIX")]
-    pub unencrypted_suffix: Option<String>,
-    /// Encrypt only values whose key (or an ancestor's) ends with this suffix.
-    #[arg(long, value_name = "SUFFIX")]
-    pub encrypted_suffix: Option<String>,
-    /// Leave values whose key (or an ancestor's) matches this regex unencrypted.
-    #[arg(long, value_name = "REGEX")]
-    pub unencrypted_regex: Option<String>,
-    /// Encrypt only values whose key (or an ancestor's) matches this regex.
-    #[arg(long, value_name = "REGEX")]
-    pub encrypted_regex: Option<String>,
-    /// Leave values after a comment matching this regex unencrypted.
-    #[arg(long, value_name = "REGEX")]
-    pub unencrypted_comment_regex: Option<String>,
-    /// Encrypt only values after a comment matching this regex.
-    #[arg(long, value_name = "REGEX")]
-    pub encrypted_comment_regex: Option<String>,
-    /// Hash only encrypted values into the MAC.
-    #[arg(long)]
-    pub mac_only_encrypted: bool,
-    /// Key groups needed to decrypt (with several key groups).
-    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
-    pub shamir_threshold: Option<usize>,
-}
-
-#[derive(Args, Debug)]
-pub struct EditArgs {
-    /// The file to edit (created if it does not exist).
-    pub file: PathBuf,
-    #[command(flatten)]
-    pub keys: KeyArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
-    /// Edit even if the MAC does not verify (a fresh MAC is written).
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Write in plaintext a value or comment that was encrypted, when the file's
-    /// selector no longer selects it (refused by default: selectors are not covered by
-    /// the MAC, so a changed selector may be someone else's doing).
-    #[arg(long)]
-    pub allow_plaintext_downgrade: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct DecryptArgs {
-    /// The encrypted file (`-` or none: stdin).
-    pub file: Option<PathBuf>,
-    #[command(flatten)]
-    pub io: IoArgs,
-    /// Print only this part of the tree, e.g. '["db"]["password"]'.
-    #[arg(long, value_name = "PATH")]
-    pub extract: Option<String>,
-    /// Decrypt even if the MAC does not verify.
-    #[arg(long)]
-    pub ignore_mac: bool,
-}
-
-/// Format options of commands that rewrite an encrypted file in place.
-#[derive(Args, Debug, Clone)]
-pub struct FormatArgs {
-    /// Input format (default: from the file name).
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Output format (default: the input format).
-    #[arg(long, value_name = "TYPE")]
-    pub output_type: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct SetArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
-    /// Where, e.g. '["db"]["password"]'.
-    pub path: String,
-    /// The new value, as JSON ('"text"', 42, true, {"k": "v"}); with --value-file, a file
-    /// holding it.
-    pub value: Option<String>,
-    #[command(flatten)]
-    pub format: FormatArgs,
-    /// VALUE is the path of a file holding the JSON value.
-    #[arg(long)]
-    pub value_file: bool,
-    /// Read the JSON value from stdin.
-    #[arg(long, conflicts_with = "value_file")]
-    pub value_stdin: bool,
-    /// Do not rewrite the file when the value is already the same.
-    #[arg(long)]
-    pub idempotent: bool,
-    /// Proceed even if the MAC does not verify (a fresh MAC is written).
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Write in plaintext a value or comment that was encrypted, when the file's
-    /// selector no longer selects it (refused by default: selectors are not covered by
-    /// the MAC, so a changed selector may be someone else's doing).
-    #[arg(long)]
-    pub allow_plaintext_downgrade: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct UnsetArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
-    /// What to remove, e.g. '["db"]["password"]'.
-    pub path: String,
-    #[command(flatten)]
-    pub format: FormatArgs,
-    /// Succeed without writing when the path is already absent.
-    #[arg(long)]
-    pub idempotent: bool,
-    /// Proceed even if the MAC does not verify (a fresh MAC is written).
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Write in plaintext a value or comment that was encrypted, when the file's
-    /// selector no longer selects it (refused by default: selectors are not covered by
-    /// the MAC, so a changed selector may be someone else's doing).
-    #[arg(long)]
-    pub allow_plaintext_downgrade: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct FilestatusArgs {
-    /// The file.
-    pub file: PathBuf,
-    /// Input format (default: from the file name).
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct ExecEnvArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
-    /// The command, run with /bin/sh -c.
-    pub command: String,
-    /// Start the command with only the file's values, not this environment.
-    #[arg(long)]
-    pub pristine: bool,
-    /// Replace sealbox with the command instead of running it as a child.
-    #[arg(long)]
-    pub same_process: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct ExecFileArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
-    /// The command, run with /bin/sh -c; every `{}` becomes the plaintext's path.
-    pub command: String,
-    /// Use a regular 0600 file instead of a FIFO (for programs that seek or read twice).
-    #[arg(long)]
-    pub no_fifo: bool,
-    /// Name of the file or FIFO (default: tmp-file).
-    #[arg(long, value_name = "NAME")]
-    pub filename: Option<String>,
-    #[command(flatten)]
-    pub format: FormatArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct RotateArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
-    /// Replace the file (default: print the result).
-    #[arg(short = 'i', long = "in-place")]
-    pub in_place: bool,
-    /// Write the result to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// age recipients to add to the first key group (comma-separated).
-    #[arg(long, value_name = "RECIPIENTS")]
-    pub add_age: Option<String>,
-    /// age recipients to remove from every key group (comma-separated).
-    #[arg(long, value_name = "RECIPIENTS")]
-    pub rm_age: Option<String>,
-    /// Write in plaintext a value or comment that was encrypted, when the file's
-    /// selector no longer selects it (refused by default: selectors are not covered by
-    /// the MAC, so a changed selector may be someone else's doing).
-    #[arg(long)]
-    pub allow_plaintext_downgrade: bool,
-    /// Input format (default: from the file name).
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Output format (default: the input format).
-    #[arg(long, value_name = "TYPE")]
-    pub output_type: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct UpdatekeysArgs {
-    /// The encrypted files.
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Apply without asking.
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    /// Keep the data key even when a recipient is removed (they may still hold it).
-    #[arg(long)]
-    pub keep_data_key: bool,
-    /// Write in plaintext a value or comment that was encrypted, when the file's
-    /// selector no longer selects it (refused by default: selectors are not covered by
-    /// the MAC, so a changed selector may be someone else's doing).
-    #[arg(long)]
-    pub allow_plaintext_downgrade: bool,
-    /// Input format (default: from each file name).
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct RecipientsArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
-    /// Input format (default: from the file name).
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct CheckArgs {
-    /// Files or directories to check (default: the directory of .sops.yaml); directories
-    /// are walked, skipping .git, target and hidden directories.
-    pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
-    pub format: CheckFormat,
-    /// Report files whose data key (lastmodified) is older than DAYS days.
-    #[arg(long, value_name = "DAYS")]
-    pub max_age: Option<u64>,
-    /// Also recover the data key with the usual identities and verify the MAC.
-    #[arg(long)]
-    pub decrypt: bool,
-}
-
-/// How `check` prints its findings.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckFormat {
-    /// `FILE: kind: message` lines.
-    Text,
-    /// One JSON array of {"file", "kind", "message"} objects.
-    Json,
-    /// GitHub Actions `::error file=FILE::kind: message` lines.
-    Github,
-}
-
-#[derive(Args, Debug)]
-#[command(after_help = "Install: `sealbox completions bash > \
-    ~/.local/share/bash-completion/completions/sealbox`, `sealbox completions zsh > \
-    ~/.zfunc/_sealbox` (with `fpath+=~/.zfunc` before `compinit` in ~/.zshrc), `sealbox \
-    completions fish > ~/.config/fish/completions/sealbox.fish`.")]
-pub struct CompletionsArgs {
-    /// The shell.
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Install: `sealbox man -o ~/.local/share/man/man1` (then `man sealbox`, \
-    `man sealbox-decrypt`, …). Read one now: `sealbox man decrypt | man -l -`."
-)]
-pub struct ManArgs {
-    /// Print this command's page (e.g. decrypt) instead of sealbox(1).
-    #[arg(value_name = "COMMAND", conflicts_with = "output")]
-    pub command: Option<String>,
-    /// Write sealbox.1 and sealbox-COMMAND.1 for every command into DIR (created if missing).
-    #[arg(short = 'o', long, value_name = "DIR")]
-    pub output: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct KeygenArgs {
-    /// Write the identity to FILE (created 0600, never overwritten; missing directories are
-    /// created 0700).
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Print the recipients of an existing identity file instead (like age-keygen -y).
-    #[arg(short = 'y', value_name = "IDENTITY_FILE")]
-    pub convert: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct SshToAgeArgs {
-    /// Read the key from FILE (default: stdin).
-    #[arg(short = 'i', value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// Write the result to FILE (default: stdout; missing directories are created 0700).
-    #[arg(short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Convert a private key (to AGE-SECRET-KEY-1…) instead of a public key.
-    #[arg(long = "private-key")]
-    pub private_key: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct ManifestArgs {
-    /// The description: *.toml, *.yaml or *.yml (`-`: stdin, which needs --input-type).
-    /// Relative input paths in it are taken from its directory.
-    pub file: PathBuf,
-    /// Write the manifest to FILE instead of stdout (replaced atomically).
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Description language: toml or yaml (default: from the file name).
-    #[arg(long, value_name = "TYPE")]
-    pub input_type: Option<String>,
-    /// Also parse every sops file and check that each secret's key is in it (no key needed),
-    /// as `sealbox-install --check-mode sopsfile` does.
-    #[arg(long)]
-    pub check_sopsfile: bool,
-    /// Do not check that the sops files exist (building the manifest on another machine).
-    #[arg(long, conflicts_with = "check_sopsfile")]
-    pub no_check_files: bool,
-}
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALBOX_LOG")
@@ -482,42 +37,15 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     init_logging();
-    // ssh-to-age spells its flag with one dash; accept that spelling too.
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os()
-        .map(|a| {
-            if a == "-private-key" {
-                "--private-key".into()
-            } else {
-                a
-            }
-        })
-        .collect();
     // The command is built once (building it is a measurable part of start-up).
-    let command = command();
-    // `sealbox FILE` edits FILE, as `sops FILE` does; a mistyped command is not a file.
-    // The global `--config X` may come first (`sops --config X FILE` edits FILE too).
-    let mut at = 1;
-    while let Some(a) = args.get(at) {
-        match a.to_str() {
-            Some("--config") => at += 2,
-            Some(a) if a.starts_with("--config=") => at += 1,
-            _ => break,
+    let command = cli::command();
+    let args = match cli::args(std::env::args_os(), &command) {
+        Ok(a) => a,
+        Err(typo) => {
+            eprintln!("{typo}");
+            return ExitCode::from(1);
         }
-    }
-    if let Some(first) = args.get(at) {
-        let s = first.to_string_lossy();
-        let known = command.get_subcommands().any(|c| c.get_name() == s) || s == "help";
-        if !known && !s.starts_with('-') {
-            let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
-            match firstword::classify(first, &names) {
-                firstword::FirstWord::File => args.insert(at, "edit".into()),
-                firstword::FirstWord::Typo(close) => {
-                    eprintln!("{}", firstword::typo_message(&s, &close));
-                    return ExitCode::from(1);
-                }
-            }
-        }
-    }
+    };
     let parsed = command
         .try_get_matches_from(args)
         .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
@@ -534,11 +62,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    match cmd::run(&cli) {
+    match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("sealbox: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(exit::of(&e))
         }
     }
 }

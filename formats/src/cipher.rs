@@ -4,7 +4,7 @@
 //! a 16-byte tag, and the value's key path (`a:b:c:`) as additional data. Base64 is
 //! standard with padding.
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce, Tag};
@@ -35,7 +35,7 @@ impl DataKey {
     pub fn from_slice(b: &[u8]) -> Result<Self> {
         if b.len() != DATA_KEY_LEN {
             return Err(Error::new(
-                Code::CouldNotRetrieveKey,
+                ErrorKind::DataKeyUnavailable,
                 format!(
                     "the recovered data key is {} bytes long, expected {DATA_KEY_LEN}",
                     b.len()
@@ -269,7 +269,7 @@ impl Cipher {
         let tag = self
             .aead
             .encrypt_in_place_detached(Nonce::from_slice(iv), aad, &mut buf)
-            .map_err(|_| Error::new(Code::ErrorEncryptingTree, "AES-GCM encryption failed"))?;
+            .map_err(|_| Error::new(ErrorKind::Encrypt, "AES-GCM encryption failed"))?;
         // Ciphertext from here on: no need to wipe it.
         let buf = std::mem::take(&mut *buf);
         let mut out = String::with_capacity(4 * buf.len().div_ceil(3) + 110);
@@ -306,7 +306,7 @@ impl Cipher {
     ) -> Result<(Zeroizing<Vec<u8>>, ValueType, [u8; 32])> {
         let bad = |why: &str| {
             Error::new(
-                Code::ErrorDecryptingTree,
+                ErrorKind::ValueDecrypt,
                 format!("could not decrypt the value at {}: {why}", what()),
             )
         };
@@ -398,16 +398,19 @@ mod tests {
         let c = Cipher::new(&tv_key());
         let v = c.encrypt(b"secret-value", b"a:", ValueType::Str).unwrap();
         let e = c.decrypt(&v, b"b:", "[\"b\"]").unwrap_err();
-        assert_eq!(e.exit_code(), 25);
+        assert_eq!(e.kind, crate::ErrorKind::ValueDecrypt);
         assert!(!e.message.contains("secret-value"));
         // Flip a character inside the tag.
         let i = v.find("tag:").unwrap() + 5;
         let mut t = v.clone().into_bytes();
         t[i] = if t[i] == b'A' { b'B' } else { b'A' };
         let t = String::from_utf8(t).unwrap();
-        assert_eq!(c.decrypt(&t, b"a:", "a").unwrap_err().exit_code(), 25);
+        assert_eq!(
+            c.decrypt(&t, b"a:", "a").unwrap_err().kind,
+            crate::ErrorKind::ValueDecrypt
+        );
         let e = c.decrypt("plaintext!", b"a:", "[\"a\"]").unwrap_err();
-        assert_eq!(e.exit_code(), 25);
+        assert_eq!(e.kind, crate::ErrorKind::ValueDecrypt);
         assert!(!e.message.contains("plaintext!"));
     }
 

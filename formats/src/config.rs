@@ -1,8 +1,9 @@
-//! `.sops.yaml`: discovery, creation rules and store settings.
+//! `.sops.yaml`: creation rules and store settings, from the file's text.
 //!
-//! The file is parsed by the YAML store into a [`Document`]; [`Config::from_document`] reads
-//! that tree, so it can be tested with hand-built trees. [`Config::load`] reads and parses a
-//! file, [`find_config`] searches for one.
+//! The text is parsed by the YAML store into a [`Document`]; [`Config::from_document`] reads
+//! that tree, so it can be tested with hand-built trees. Finding the file (the search upward
+//! from the current directory) and reading it are the CLI's (`cli/src/context.rs`): this
+//! crate does no I/O.
 //!
 //! Timing of errors follows sops 3.11:
 //! * **load time** (breaks every command that reads the config, like Go's YAML unmarshal
@@ -14,15 +15,12 @@
 //! * **emit time**: bad indents (`stores.json.indent < -1`, `stores.yaml.indent < 0`) are
 //!   kept as written and rejected by the emitters (exit 4), as sops does.
 
-use crate::{Code, Document, Error, Map, Result, Value};
+use crate::{Document, Error, ErrorKind, Map, Result, Value};
 use regex::Regex;
 use std::path::{Component, Path, PathBuf};
 
 /// The config file name searched for.
 pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
-
-/// How many directories [`find_config`] looks at (the start directory and its parents).
-const MAX_DEPTH: usize = 100;
 
 /// A parsed `.sops.yaml`.
 #[derive(Clone, Debug)]
@@ -63,13 +61,13 @@ impl Default for StoresConfig {
 }
 
 impl StoresConfig {
-    /// The YAML indent to use: 0 means 4; negative is an error ([`Code::ErrorDumpingTree`],
+    /// The YAML indent to use: 0 means 4; negative is an error ([`ErrorKind::Emit`],
     /// sops: `YAML Negative indentation not accepted`).
     pub fn yaml_indent_width(&self) -> Result<usize> {
         match self.yaml_indent {
             0 => Ok(4),
             n if n < 0 => Err(Error::new(
-                Code::ErrorDumpingTree,
+                ErrorKind::Emit,
                 "negative YAML indentation is not accepted (stores.yaml.indent)",
             )),
             n => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
@@ -118,29 +116,6 @@ impl KeyGroup {
 pub use crate::metadata::Selector;
 use crate::metadata::SELECTOR_KEYS;
 
-/// Finds `.sops.yaml` in `start_dir` or its parents (at most 100 directories, as sops).
-/// A `.sops.yml` is ignored with a warning.
-pub fn find_config(start_dir: &Path) -> Option<PathBuf> {
-    let mut dir = absolute_clean(start_dir);
-    for _ in 0..MAX_DEPTH {
-        let candidate = dir.join(CONFIG_FILE_NAME);
-        if candidate.metadata().is_ok() {
-            return Some(candidate);
-        }
-        let yml = dir.join(".sops.yml");
-        if yml.metadata().is_ok() {
-            tracing::warn!(
-                path = %yml.display(),
-                "ignoring .sops.yml: the config file must be named .sops.yaml"
-            );
-        }
-        if !dir.pop() {
-            break;
-        }
-    }
-    None
-}
-
 impl Config {
     /// A config with no creation rules and default store settings (no file found).
     pub fn empty() -> Config {
@@ -151,26 +126,18 @@ impl Config {
         }
     }
 
-    /// Reads and parses the config file at `path`. Errors are exit 1 and name the file.
-    pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::generic(format!(
-                "error loading config: cannot read {}: {e}",
-                path.display()
-            ))
-        })?;
-        Config::from_text(path, &text)
-    }
-
-    /// Parses the text of the config file at `path` (already read by the caller, e.g.
-    /// after checking who owns it). Errors are exit 1 and name the file.
+    /// Parses the text of the config file at `path` (read by the caller, e.g. after
+    /// checking who owns it). Errors are [`ErrorKind::InvalidConfig`] and name the file.
     pub fn from_text(path: &Path, text: &str) -> Result<Config> {
         let docs = parse_yaml(text).map_err(|e| {
-            Error::generic(format!(
-                "error loading config: could not parse {}: {}",
-                path.display(),
-                e.message
-            ))
+            Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "error loading config: could not parse {}: {}",
+                    path.display(),
+                    e.message
+                ),
+            )
         })?;
         // Like yaml.Unmarshal: the first document counts; an empty file is an empty config.
         let empty = Map::new();
@@ -181,17 +148,17 @@ impl Config {
     /// Reads an already-parsed config document. `path` is where it came from (used to make
     /// file paths relative and in messages).
     pub fn from_document(path: PathBuf, doc: &Document) -> Result<Config> {
-        let cx = Cx { path: &path };
+        let reader = ConfigReader { path: &path };
         let creation_rules = match doc.get("creation_rules") {
             None | Some(Value::Null) => None,
             Some(Value::List(items)) => {
                 let mut rules = Vec::new();
                 for (index, item) in elements(items).enumerate() {
                     match item {
-                        Value::Map(m) => rules.push(cx.rule(index, m)?),
-                        Value::Null => rules.push(cx.rule(index, &Map::new())?),
+                        Value::Map(m) => rules.push(reader.rule(index, m)?),
+                        Value::Null => rules.push(reader.rule(index, &Map::new())?),
                         other => {
-                            return Err(cx.type_err(
+                            return Err(reader.type_err(
                                 &format!("creation rule {}", index + 1),
                                 "a map",
                                 other,
@@ -201,9 +168,9 @@ impl Config {
                 }
                 Some(rules)
             }
-            Some(other) => return Err(cx.type_err("creation_rules", "a list", other)),
+            Some(other) => return Err(reader.type_err("creation_rules", "a list", other)),
         };
-        let stores = cx.stores(doc.get("stores"))?;
+        let stores = reader.stores(doc.get("stores"))?;
         Ok(Config {
             path,
             creation_rules,
@@ -232,7 +199,7 @@ impl Config {
                 None | Some("") => true,
                 Some(re) => Regex::new(re)
                     .map_err(|e| {
-                        Error::generic(format!(
+                        Error::new(ErrorKind::InvalidConfig, format!(
                             "error loading config: invalid path_regex in creation rule {} of {}: {e}",
                             rule.index + 1,
                             self.path.display()
@@ -248,15 +215,15 @@ impl Config {
                 return Ok(Some(rule));
             }
         }
-        Err(
-            Error::generic("error loading config: no matching creation rules found").with_hint(
-                format!(
-                    "no path_regex in {} matches \"{rel}\"; add a rule for it (a rule without \
-                     path_regex matches every file)",
-                    self.path.display()
-                ),
-            ),
+        Err(Error::new(
+            ErrorKind::NoMatchingRule,
+            "error loading config: no matching creation rules found",
         )
+        .with_hint(format!(
+            "no path_regex in {} matches \"{rel}\"; add a rule for it (a rule without \
+                     path_regex matches every file)",
+            self.path.display()
+        )))
     }
 }
 
@@ -270,26 +237,32 @@ fn elements(items: &[Value]) -> impl Iterator<Item = &Value> {
     items.iter().filter(|v| !matches!(v, Value::Comment(_)))
 }
 
-/// Parsing context: the config path, for messages.
-struct Cx<'a> {
+/// Reads a config tree, naming the config file in its messages.
+struct ConfigReader<'a> {
     path: &'a Path,
 }
 
-impl Cx<'_> {
+impl ConfigReader<'_> {
     fn type_err(&self, what: &str, expected: &str, got: &Value) -> Error {
-        Error::generic(format!(
-            "error loading config: could not parse {}: {what} must be {expected}, not a {}",
-            self.path.display(),
-            got.kind()
-        ))
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "error loading config: could not parse {}: {what} must be {expected}, not a {}",
+                self.path.display(),
+                got.kind()
+            ),
+        )
     }
 
     fn rule_err(&self, index: usize, msg: &str) -> Error {
-        Error::generic(format!(
-            "error loading config: creation rule {} of {}: {msg}",
-            index + 1,
-            self.path.display()
-        ))
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "error loading config: creation rule {} of {}: {msg}",
+                index + 1,
+                self.path.display()
+            ),
+        )
     }
 
     /// A scalar read into a Go string field: strings, and other scalars as their text.
@@ -426,12 +399,15 @@ impl Cx<'_> {
                 Err(e) => (
                     None,
                     Some(
-                        Error::generic(format!(
-                            "error loading config: creation rule {} of {}: {}",
-                            index + 1,
-                            self.path.display(),
-                            e.message
-                        ))
+                        Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!(
+                                "error loading config: creation rule {} of {}: {}",
+                                index + 1,
+                                self.path.display(),
+                                e.message
+                            ),
+                        )
                         .with_hint("keep only one selector in the rule"),
                     ),
                 ),
@@ -472,10 +448,13 @@ impl Cx<'_> {
             other => return Err(self.type_err(what, "a map", other)),
         };
         if depth > 64 {
-            return Err(Error::generic(format!(
-                "error loading config: {what} of {}: merge nested too deeply",
-                self.path.display()
-            )));
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "error loading config: {what} of {}: merge nested too deeply",
+                    self.path.display()
+                ),
+            ));
         }
         match m.get("merge") {
             None | Some(Value::Null) => {}
@@ -589,8 +568,10 @@ fn split_items(items: &[String], what: &str, problems: &mut Vec<String>) -> Vec<
     out
 }
 
-/// The absolute, lexically cleaned form of `p` (like Go's `filepath.Abs`).
-fn absolute_clean(p: &Path) -> PathBuf {
+/// The absolute, lexically cleaned form of `p` (like Go's `filepath.Abs`). A relative path
+/// is taken from the current directory (the only thing here that looks outside: callers
+/// that pass absolute paths get a pure function).
+pub fn absolute_clean(p: &Path) -> PathBuf {
     let p = if p.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -659,7 +640,7 @@ mod tests {
     fn empty_rule_list_matches_nothing() {
         let c = config(vec![]);
         let e = rule(&c, "/proj/a.yaml").unwrap_err();
-        assert_eq!(e.code, Code::Generic);
+        assert_eq!(e.kind, ErrorKind::NoMatchingRule);
         assert_eq!(
             e.message,
             "error loading config: no matching creation rules found"
@@ -869,7 +850,7 @@ mod tests {
             Some(Selector::UnencryptedSuffix("_u".into()))
         );
         let e = rule(&c, "/proj/b").unwrap_err();
-        assert_eq!(e.code, Code::Generic);
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
         assert!(
             e.message.contains("encrypted_suffix, unencrypted_regex"),
             "{}",
@@ -893,7 +874,7 @@ mod tests {
             ("unencrypted_comment_regex", "c"),
         ])
         .unwrap_err();
-        assert_eq!(e.code, Code::ConflictingParameters);
+        assert_eq!(e.kind, ErrorKind::ConflictingOptions);
         for (i, k) in SELECTOR_KEYS.iter().enumerate() {
             let v = format!("v{i}");
             let sel = Selector::from_pairs([(*k, v.as_str())]).unwrap().unwrap();
@@ -926,7 +907,7 @@ mod tests {
         ];
         for doc in bad {
             let e = Config::from_document(p.clone(), &doc).unwrap_err();
-            assert_eq!(e.code, Code::Generic);
+            assert_eq!(e.kind, ErrorKind::InvalidConfig);
             assert!(e.message.contains("/p/.sops.yaml"), "{}", e.message);
         }
     }
@@ -965,31 +946,7 @@ mod tests {
             yaml_indent: -1,
             ..StoresConfig::default()
         };
-        assert_eq!(
-            n.yaml_indent_width().unwrap_err().code,
-            Code::ErrorDumpingTree
-        );
-    }
-
-    #[test]
-    fn find_config_walks_up_and_ignores_yml() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let deep = root.join("a/b/c");
-        std::fs::create_dir_all(&deep).unwrap();
-        std::fs::write(root.join("a/.sops.yml"), "x").unwrap();
-        // Only a .sops.yml so far: not found below `root`.
-        assert!(find_config(&deep).is_none_or(|p| !p.starts_with(root)));
-        std::fs::write(root.join(".sops.yaml"), "").unwrap();
-        assert_eq!(
-            find_config(&deep).unwrap(),
-            absolute_clean(&root.join(".sops.yaml"))
-        );
-        std::fs::write(root.join("a/b/.sops.yaml"), "").unwrap();
-        assert_eq!(
-            find_config(&deep).unwrap(),
-            absolute_clean(&root.join("a/b/.sops.yaml"))
-        );
+        assert_eq!(n.yaml_indent_width().unwrap_err().kind, ErrorKind::Emit);
     }
 
     #[test]
@@ -1010,16 +967,5 @@ mod tests {
         let c = Config::from_document(PathBuf::from(".sops.yaml"), &doc).unwrap();
         assert!(c.rule_for(&cwd.join("x/y")).unwrap().is_some());
         assert!(c.rule_for(Path::new("x/y")).unwrap().is_some());
-    }
-
-    #[test]
-    fn load_reports_unreadable_file() {
-        let e = Config::load(Path::new("/nonexistent/dir/.sops.yaml")).unwrap_err();
-        assert_eq!(e.code, Code::Generic);
-        assert!(
-            e.message.contains("/nonexistent/dir/.sops.yaml"),
-            "{}",
-            e.message
-        );
     }
 }

@@ -1,11 +1,13 @@
 //! The `sops` metadata block.
 //!
 //! Written in sops 3.11's struct order so that diffs against files written by the real
-//! sops stay small; read in any order, ignoring unknown fields. Master keys of types that
-//! sealbox cannot use (pgp, kms, …) are kept verbatim so that rewriting a file never drops
-//! another team's recipients.
+//! sops stay small; read in any order, ignoring unknown fields. Master keys are typed by
+//! source ([`AgeKey`], [`PgpEntry`], [`VaultEntry`]); the `pgp` and `hc_vault` entries, and
+//! those of sources sealbox cannot use (`kms`, `gcp_kms`, `azure_kv`, `hckms`), are kept as
+//! read (fields and their order) so that rewriting a file never drops or reorders another
+//! team's recipients. Turning an entry into a usable key is the keys crate's work.
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::tree::{Item, Map, Value};
 
 /// Which leaves are encrypted (at most one selector per file; docs/format.md#selectors).
@@ -66,7 +68,7 @@ impl Selector {
             };
             if let Some(prev) = &found {
                 return Err(Error::new(
-                    Code::ConflictingParameters,
+                    ErrorKind::ConflictingOptions,
                     format!(
                         "cannot use both {} and {}: at most one of {} may be set",
                         prev.key(),
@@ -115,37 +117,108 @@ pub struct AgeKey {
     pub enc: String,
 }
 
+/// The fields of a master-key entry exactly as read (a map, in file order), so that it is
+/// written back unchanged. Built from `(key, value)` pairs when sealbox writes a new one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryFields(pub Value);
+
+impl EntryFields {
+    /// An entry of string fields, in the order given.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut m = Map::new();
+        for (k, v) in pairs {
+            m.push(k, Value::str(v));
+        }
+        EntryFields(Value::Map(m))
+    }
+
+    /// The text of field `k` (a timestamp the YAML store read as such included); None when
+    /// missing, not text, or the entry is not a map.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        match self.0.as_map()?.get(k)? {
+            Value::Time(t) => Some(t),
+            v => v.as_str(),
+        }
+    }
+
+    /// Every text field as `(key, value)`, in file order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.as_map().into_iter().flat_map(|m| {
+            m.pairs().filter_map(|(k, v)| match v {
+                Value::Time(t) => Some((k, t.as_str())),
+                v => v.as_str().map(|s| (k, s)),
+            })
+        })
+    }
+}
+
+/// A `pgp` master key (`fp`, `created_at`, `enc`), as read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PgpEntry {
+    /// The entry's fields.
+    pub fields: EntryFields,
+}
+
+/// An `hc_vault` master key (`vault_address`, `engine_path`, `key_name`, `created_at`,
+/// `enc`), as read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VaultEntry {
+    /// The entry's fields.
+    pub fields: EntryFields,
+}
+
 /// One key group: everyone in it can recover the group's part of the data key.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct KeyGroup {
     /// age master keys.
     pub age: Vec<AgeKey>,
-    /// Master keys of other types (`pgp`, `kms`, …), kept verbatim: `(type, entries)`.
+    /// `pgp` master keys.
+    pub pgp: Vec<PgpEntry>,
+    /// `hc_vault` master keys.
+    pub hc_vault: Vec<VaultEntry>,
+    /// Master keys of sources sealbox does not use (`kms`, `gcp_kms`, `hckms`,
+    /// `azure_kv`), kept verbatim: `(type, entries)`, in sops' order.
     pub other: Vec<(String, Vec<Value>)>,
 }
 
-/// Other master-key types in sops 3.11's struct order, split around `hc_vault` and `age`.
-const OTHER_BEFORE: [&str; 5] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"];
+/// The sources kept verbatim in [`KeyGroup::other`], in sops 3.11's struct order.
+const OTHER_TYPES: [&str; 4] = ["kms", "gcp_kms", "hckms", "azure_kv"];
 
 impl KeyGroup {
+    /// A group of age keys only.
+    pub fn of_age(age: Vec<AgeKey>) -> Self {
+        KeyGroup {
+            age,
+            ..KeyGroup::default()
+        }
+    }
+
     /// Whether the group has no key at all.
     pub fn is_empty(&self) -> bool {
-        self.age.is_empty() && self.other.iter().all(|(_, v)| v.is_empty())
+        self.age.is_empty() && self.non_age_types().next().is_none()
     }
 
     fn other_list(&self, t: &str) -> Option<&Vec<Value>> {
         self.other.iter().find(|(k, _)| k == t).map(|(_, v)| v)
     }
 
+    /// The type of each master key that is not age (`kms`, …, `hc_vault`, `pgp`, in that
+    /// order), one item per key.
+    pub fn non_age_types(&self) -> impl Iterator<Item = &str> {
+        let other = self
+            .other
+            .iter()
+            .flat_map(|(t, v)| v.iter().map(move |_| t.as_str()));
+        other
+            .chain(self.hc_vault.iter().map(|_| "hc_vault"))
+            .chain(self.pgp.iter().map(|_| "pgp"))
+    }
+
     /// The recipients of every key in the group, for messages (age recipients and the
     /// type of each other key).
     pub fn describe(&self) -> Vec<String> {
         let mut out: Vec<String> = self.age.iter().map(|k| k.recipient.clone()).collect();
-        for (t, entries) in &self.other {
-            for _ in entries {
-                out.push(format!("({t} key)"));
-            }
-        }
+        out.extend(self.non_age_types().map(|t| format!("({t} key)")));
         out
     }
 }
@@ -176,31 +249,41 @@ fn s(v: &str) -> Value {
     Value::str(v)
 }
 
-fn group_to_map(g: &KeyGroup, in_key_groups: bool) -> Vec<Item> {
+/// How a key group is written: flat in the `sops` block (one group) or as an item of
+/// `key_groups` (sops 3.11 writes every type there, even empty).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GroupForm {
+    Flat,
+    InKeyGroups,
+}
+
+fn pgp_list(g: &KeyGroup) -> Value {
+    Value::List(g.pgp.iter().map(|e| e.fields.0.clone()).collect())
+}
+
+fn group_to_map(g: &KeyGroup, form: GroupForm) -> Vec<Item> {
+    let in_key_groups = form == GroupForm::InKeyGroups;
     let mut items = Vec::new();
     // 3.11 group order: pgp, kms, gcp_kms, hckms, azure_kv, then hc_vault and age always.
     // Flat order: kms, gcp_kms, hckms, azure_kv, hc_vault, age, (lastmodified, mac), pgp.
-    let push_other = |items: &mut Vec<Item>, t: &str| {
+    if in_key_groups && !g.pgp.is_empty() {
+        items.push(Item::Pair("pgp".into(), pgp_list(g)));
+    }
+    for t in OTHER_TYPES {
         if let Some(v) = g.other_list(t) {
             if !v.is_empty() {
                 items.push(Item::Pair(t.to_string(), Value::List(v.clone())));
             }
         }
-    };
-    if in_key_groups {
-        push_other(&mut items, "pgp");
-    }
-    for t in &OTHER_BEFORE[..4] {
-        push_other(&mut items, t);
     }
     // Any type we do not know goes here, verbatim.
     for (t, v) in &g.other {
-        if !OTHER_BEFORE.contains(&t.as_str()) && t != "pgp" && !v.is_empty() {
+        if !OTHER_TYPES.contains(&t.as_str()) && !v.is_empty() {
             items.push(Item::Pair(t.clone(), Value::List(v.clone())));
         }
     }
-    let vault = g.other_list("hc_vault").cloned().unwrap_or_default();
-    if in_key_groups || !vault.is_empty() {
+    if in_key_groups || !g.hc_vault.is_empty() {
+        let vault = g.hc_vault.iter().map(|e| e.fields.0.clone()).collect();
         items.push(Item::Pair("hc_vault".into(), Value::List(vault)));
     }
     if in_key_groups || !g.age.is_empty() {
@@ -224,7 +307,7 @@ impl Metadata {
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         if self.key_groups.len() == 1 {
-            m.0.extend(group_to_map(&self.key_groups[0], false));
+            m.0.extend(group_to_map(&self.key_groups[0], GroupForm::Flat));
         } else {
             if self.shamir_threshold > 0 {
                 m.push("shamir_threshold", Value::Int(self.shamir_threshold as i64));
@@ -232,18 +315,14 @@ impl Metadata {
             let groups = self
                 .key_groups
                 .iter()
-                .map(|g| Value::Map(Map(group_to_map(g, true))))
+                .map(|g| Value::Map(Map(group_to_map(g, GroupForm::InKeyGroups))))
                 .collect();
             m.push("key_groups", Value::List(groups));
         }
         m.push("lastmodified", s(&self.lastmodified));
         m.push("mac", s(&self.mac));
-        if self.key_groups.len() == 1 {
-            if let Some(p) = self.key_groups[0].other_list("pgp") {
-                if !p.is_empty() {
-                    m.push("pgp", Value::List(p.clone()));
-                }
-            }
+        if self.key_groups.len() == 1 && !self.key_groups[0].pgp.is_empty() {
+            m.push("pgp", pgp_list(&self.key_groups[0]));
         }
         if let Some(sel) = &self.selector {
             m.push(sel.key(), s(sel.value()));
@@ -258,7 +337,11 @@ impl Metadata {
     /// Reads the metadata from its tree. `what` names the file for messages.
     pub fn from_value(v: &Value, what: &str) -> Result<Metadata> {
         let bad = |msg: String| {
-            Error::generic(format!("{what}: invalid sops metadata: {msg}")).with_hint(
+            Error::new(
+                ErrorKind::InvalidMetadata,
+                format!("{what}: invalid sops metadata: {msg}"),
+            )
+            .with_hint(
                 "the `sops` block was edited by hand or damaged; restore it from version control",
             )
         };
@@ -391,6 +474,14 @@ fn read_group(m: &Map, bad: &dyn Fn(String) -> Error) -> Result<KeyGroup> {
                     enc: field("enc")?,
                 });
             }
+        } else if t == "pgp" {
+            g.pgp.extend(entries.iter().map(|e| PgpEntry {
+                fields: EntryFields(e.clone()),
+            }));
+        } else if t == "hc_vault" {
+            g.hc_vault.extend(entries.iter().map(|e| VaultEntry {
+                fields: EntryFields(e.clone()),
+            }));
         } else if !entries.is_empty() {
             g.other.push((t.to_string(), entries.clone()));
         }
@@ -429,7 +520,10 @@ mod tests {
                 recipient: "age1x".into(),
                 enc: "E\n".into(),
             }],
-            other: vec![("pgp".into(), vec![Value::str("p")])],
+            pgp: vec![PgpEntry {
+                fields: EntryFields(Value::str("p")),
+            }],
+            ..KeyGroup::default()
         };
         let v = md(vec![g]).to_value();
         assert_eq!(
@@ -446,7 +540,7 @@ mod tests {
         let back = Metadata::from_value(&v, "f").unwrap();
         assert_eq!(back, md(back.key_groups.clone()));
         assert_eq!(back.key_groups[0].age[0].recipient, "age1x");
-        assert_eq!(back.key_groups[0].other[0].0, "pgp");
+        assert_eq!(back.key_groups[0].non_age_types().next(), Some("pgp"));
     }
 
     #[test]
@@ -456,7 +550,7 @@ mod tests {
                 recipient: r.into(),
                 enc: "E\n".into(),
             }],
-            other: vec![],
+            ..KeyGroup::default()
         };
         let mut m = md(vec![g("a"), g("b")]);
         m.shamir_threshold = 2;
@@ -492,5 +586,44 @@ mod tests {
         m.push("age", Value::List(vec![Value::Map(age)]));
         let e = Metadata::from_value(&Value::Map(m), "f.yaml").unwrap_err();
         assert!(e.message.contains("at most one"), "{}", e.message);
+    }
+
+    #[test]
+    fn pgp_vault_and_unknown_sources_round_trip_exactly_in_both_forms() {
+        // Fields in an order sops would not write, a timestamp, an extra field, and sources
+        // sealbox cannot use: all must come back as read.
+        let text = "a: ENC[x]\nsops:\n    kms:\n        - arn: arn:aws:kms:x\n          enc: K\n          created_at: \"2024-01-01T00:00:00Z\"\n    hc_vault:\n        - vault_address: http://v\n          enc: vault:v1:x\n          engine_path: sops\n          key_name: k\n          created_at: 2024-01-01T00:00:00Z\n    age:\n        - recipient: age1x\n          enc: E\n    lastmodified: \"2024-01-01T00:00:00Z\"\n    mac: ENC[m]\n    pgp:\n        - fp: ABCD\n          enc: P\n          created_at: \"2024-01-01T00:00:00Z\"\n          extra: kept\n    unencrypted_suffix: _unencrypted\n    version: 3.11.0\n";
+        let docs = crate::store::yaml::parse(text).unwrap();
+        let meta = docs[0].get("sops").unwrap();
+        let md = Metadata::from_value(meta, "f").unwrap();
+        let g = &md.key_groups[0];
+        assert_eq!(g.pgp.len(), 1);
+        assert_eq!(g.pgp[0].fields.get("fp"), Some("ABCD"));
+        assert_eq!(
+            g.pgp[0].fields.pairs().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["fp", "enc", "created_at", "extra"]
+        );
+        assert_eq!(
+            g.hc_vault[0].fields.get("created_at"),
+            Some("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(g.other[0].0, "kms");
+        assert_eq!(
+            g.describe(),
+            ["age1x", "(kms key)", "(hc_vault key)", "(pgp key)"]
+        );
+        assert_eq!(&md.to_value(), meta, "flat form written back as read");
+        // The same group inside key_groups, next to another.
+        let mut two = md.clone();
+        two.key_groups.push(KeyGroup::of_age(vec![AgeKey {
+            recipient: "age1y".into(),
+            enc: "F".into(),
+        }]));
+        let v = two.to_value();
+        let Some(Value::List(gs)) = v.as_map().unwrap().get("key_groups") else {
+            panic!("no key_groups")
+        };
+        assert_eq!(keys(&gs[0]), ["pgp", "kms", "hc_vault", "age"]);
+        assert_eq!(Metadata::from_value(&v, "f").unwrap(), two);
     }
 }

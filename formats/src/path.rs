@@ -1,6 +1,6 @@
 //! sops' tree path syntax: `["a"][0]["b"]` (for `--extract`, `set` and `unset`).
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::tree::{Document, Value};
 
 /// One step of a tree path.
@@ -12,13 +12,27 @@ pub enum Step {
     Index(usize),
 }
 
-/// Parses a path. Errors carry `code` (91 for `--extract`, 7 for `set`/`unset`).
+/// What a tree path is parsed for: its errors are of a different kind (sops exits 91 for
+/// `--extract`, 7 for `set`/`unset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathUse {
+    /// `--extract`: errors are [`ErrorKind::InvalidTreePath`].
+    Extract,
+    /// `set` and `unset`: errors are [`ErrorKind::InvalidSetValue`].
+    Set,
+}
+
+/// Parses a path; `at` says what for (the kind of its errors).
 ///
 /// Fixes two sops 3.11 panics (an empty `[]` and a lone quote `["]`): both are reported as
 /// malformed paths instead.
-pub fn parse(s: &str, code: Code) -> Result<Vec<Step>> {
+pub fn parse(s: &str, at: PathUse) -> Result<Vec<Step>> {
+    let kind = match at {
+        PathUse::Extract => ErrorKind::InvalidTreePath,
+        PathUse::Set => ErrorKind::InvalidSetValue,
+    };
     let bad = |why: &str| {
-        Error::new(code, format!("invalid tree path {s:?}: {why}"))
+        Error::new(kind, format!("invalid tree path {s:?}: {why}"))
             .with_hint(r#"write the path as ["key"]["nested key"][0]"#)
     };
     let mut steps = Vec::new();
@@ -61,11 +75,14 @@ fn describe(steps: &[Step]) -> String {
 /// The value at `steps` in `doc`. Missing components are exit 1, as in sops.
 pub fn lookup<'a>(doc: &'a Document, steps: &[Step]) -> Result<&'a Value> {
     let not_found = |n: usize| {
-        Error::generic(format!(
-            "component {} not found (looking up {})",
-            describe(&steps[n..=n]),
-            describe(steps)
-        ))
+        Error::new(
+            ErrorKind::Other,
+            format!(
+                "component {} not found (looking up {})",
+                describe(&steps[n..=n]),
+                describe(steps)
+            ),
+        )
     };
     let mut cur: Option<&Value> = None;
     for (n, step) in steps.iter().enumerate() {
@@ -79,7 +96,7 @@ pub fn lookup<'a>(doc: &'a Document, steps: &[Step]) -> Result<&'a Value> {
         };
         cur = Some(next.ok_or_else(|| not_found(n))?);
     }
-    cur.ok_or_else(|| Error::generic("empty tree path"))
+    cur.ok_or_else(|| Error::new(ErrorKind::Other, "empty tree path"))
 }
 
 fn empty_for(step: Option<&Step>) -> Value {
@@ -183,30 +200,30 @@ mod tests {
     #[test]
     fn parses_sops_syntax() {
         assert_eq!(
-            parse(r#"["a"][0]['b']"#, Code::InvalidTreePathFormat).unwrap(),
+            parse(r#"["a"][0]['b']"#, PathUse::Extract).unwrap(),
             vec![Step::Key("a".into()), Step::Index(0), Step::Key("b".into())]
         );
         for bad in [r#"["a""#, "[]", r#"["]"#, "[x]", "a"] {
-            let e = parse(bad, Code::InvalidTreePathFormat).unwrap_err();
-            assert_eq!(e.exit_code(), 91, "{bad}");
+            let e = parse(bad, PathUse::Extract).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidTreePath, "{bad}");
         }
     }
 
     #[test]
     fn set_creates_and_unset_removes() {
         let mut d = Map::new();
-        let p = parse(r#"["a"]["b"][0]["c"]"#, Code::InvalidSetFormat).unwrap();
+        let p = parse(r#"["a"]["b"][0]["c"]"#, PathUse::Set).unwrap();
         set(&mut d, &p, Value::Int(1));
         assert_eq!(lookup(&d, &p).unwrap(), &Value::Int(1));
         // An index past the end appends.
-        let q = parse(r#"["a"]["b"][5]"#, Code::InvalidSetFormat).unwrap();
+        let q = parse(r#"["a"]["b"][5]"#, PathUse::Set).unwrap();
         set(&mut d, &q, Value::str("x"));
-        let r = parse(r#"["a"]["b"][1]"#, Code::InvalidSetFormat).unwrap();
+        let r = parse(r#"["a"]["b"][1]"#, PathUse::Set).unwrap();
         assert_eq!(lookup(&d, &r).unwrap(), &Value::str("x"));
         assert!(unset(&mut d, &r));
         assert!(lookup(&d, &r).is_err());
-        assert!(!unset(&mut d, &parse(r#"["zz"]"#, Code::Generic).unwrap()));
-        assert!(unset(&mut d, &parse(r#"["a"]"#, Code::Generic).unwrap()));
+        assert!(!unset(&mut d, &parse(r#"["zz"]"#, PathUse::Set).unwrap()));
+        assert!(unset(&mut d, &parse(r#"["a"]"#, PathUse::Set).unwrap()));
         assert!(d.is_empty());
     }
 
@@ -216,10 +233,10 @@ mod tests {
         inner.push("b", Value::Int(1));
         let mut d = Map::new();
         d.push("a", Value::List(vec![Value::Map(inner)]));
-        let steps = parse(r#"["a"][0]["b"]"#, Code::InvalidTreePathFormat).unwrap();
+        let steps = parse(r#"["a"][0]["b"]"#, PathUse::Extract).unwrap();
         assert_eq!(lookup(&d, &steps).unwrap(), &Value::Int(1));
-        let e = lookup(&d, &parse(r#"["x"]"#, Code::Generic).unwrap()).unwrap_err();
-        assert_eq!(e.exit_code(), 1);
+        let e = lookup(&d, &parse(r#"["x"]"#, PathUse::Set).unwrap()).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Other);
         assert!(e.message.contains("\"x\""));
     }
 }

@@ -3,7 +3,7 @@
 //! The field uses the AES polynomial x^8+x^4+x^3+x+1. A share is the polynomial values
 //! for every secret byte followed by the x-coordinate (one byte, 1-based).
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
@@ -31,10 +31,10 @@ fn inv(a: u8) -> u8 {
 /// Splits `secret` into `n` shares, any `k` of which rebuild it (2 <= k <= n <= 255).
 pub fn split(secret: &[u8], n: usize, k: usize) -> Result<Vec<Zeroizing<Vec<u8>>>> {
     if k < 2 {
-        return Err(Error::generic("threshold must be at least 2"));
+        return Err(Error::new(ErrorKind::Other, "threshold must be at least 2"));
     }
     if n < k || n > 255 {
-        return Err(Error::generic(format!(
+        return Err(Error::new(ErrorKind::Other, format!(
             "cannot split the data key into {n} parts with threshold {k}: need 2 <= threshold <= groups <= 255"
         )));
     }
@@ -63,7 +63,7 @@ pub fn split(secret: &[u8], n: usize, k: usize) -> Result<Vec<Zeroizing<Vec<u8>>
 
 /// Rebuilds the secret from shares (each ends with its x-coordinate).
 pub fn combine(shares: &[Zeroizing<Vec<u8>>]) -> Result<Zeroizing<Vec<u8>>> {
-    let err = |m: &str| Error::new(Code::CouldNotRetrieveKey, m.to_string());
+    let err = |m: &str| Error::new(ErrorKind::DataKeyUnavailable, m.to_string());
     if shares.len() < 2 {
         return Err(err(
             "at least two key-group shares are needed to rebuild the data key",

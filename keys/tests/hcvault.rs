@@ -127,13 +127,9 @@ fn a_file_sops_encrypted_with_hc_vault_transit_decrypts_with_the_key_we_unwrap()
 
     use sealbox_formats::store::{self, Format};
     let (mut docs, md) = store::load_encrypted(Format::Yaml, &enc_file, "secrets.yaml").unwrap();
-    let entries = md.key_groups[0]
-        .other
-        .iter()
-        .find(|(t, _)| t == "hc_vault")
-        .map(|(_, v)| v.clone())
-        .expect("an hc_vault entry");
-    let sealbox_formats::Value::Map(m) = &entries[0] else {
+    let entries = md.key_groups[0].hc_vault.clone();
+    assert!(!entries.is_empty(), "an hc_vault entry");
+    let sealbox_formats::Value::Map(m) = &entries[0].fields.0 else {
         panic!("entry is not a map: {:?}", entries[0]);
     };
     let get = |k: &str| match m.get(k)? {

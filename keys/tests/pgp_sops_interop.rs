@@ -52,12 +52,9 @@ fn sops_pgp_entries_open_with_us_and_ours_open_with_sops() {
 
     // sops' entry, read through the stores and mapped to ours.
     let (docs, mut md) = store::load_encrypted(Format::Yaml, &out.stdout, "s.enc.yaml").unwrap();
-    let (_, entries) = md.key_groups[0]
-        .other
-        .iter_mut()
-        .find(|(t, _)| t == pgp::KEY_TYPE)
-        .expect("a pgp entry");
-    let Value::Map(m) = &entries[0] else {
+    let entries = &mut md.key_groups[0].pgp;
+    assert!(!entries.is_empty(), "a pgp entry");
+    let Value::Map(m) = &entries[0].fields.0 else {
         panic!("{entries:?}")
     };
     let field = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap().to_string();
@@ -79,12 +76,12 @@ fn sops_pgp_entries_open_with_us_and_ours_open_with_sops() {
     for (k, v) in ours.fields() {
         m.push(k, Value::str(v));
     }
-    entries[0] = Value::Map(m);
+    entries[0].fields.0 = Value::Map(m);
     let rewritten =
         store::emit_encrypted(Format::Yaml, &docs, &md, &StoreOptions::default()).unwrap();
     let (_, back) = store::load_encrypted(Format::Yaml, &rewritten, "rewritten").unwrap();
     assert_eq!(
-        back.key_groups[0].other, md.key_groups[0].other,
+        back.key_groups[0].pgp, md.key_groups[0].pgp,
         "our entry, verbatim"
     );
     std::fs::write(&enc_file, &rewritten).unwrap();

@@ -11,7 +11,7 @@ use std::path::Path;
 use common::{vectors, Home};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::store::{self, Format};
-use sealbox_keys::pgp::{self, Decryptor, Error, Keyring, Method, PgpKey};
+use sealbox_keys::pgp::{Decryptor, Error, Keyring, Method, PgpKey};
 
 const SSH_FP: &str = "2504791468B153B8A3963CC97BA53D1919C5DFD4";
 const ASC_FP: &str = "7FB89715AADA920D65D25E63F9BA9DEBD03F57C0";
@@ -34,18 +34,13 @@ fn load(path: &Path) -> (Vec<sealbox_formats::Document>, Metadata) {
 fn pgp_entries(md: &Metadata) -> Vec<PgpKey> {
     let mut out = Vec::new();
     for g in &md.key_groups {
-        for (t, entries) in &g.other {
-            if t != pgp::KEY_TYPE {
-                continue;
-            }
-            for e in entries {
-                let sealbox_formats::Value::Map(m) = e else {
-                    panic!("a pgp entry that is not a map: {e:?}")
-                };
-                let field = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("");
-                let pairs = ["fp", "created_at", "enc"].map(|k| (k, field(k)));
-                out.push(PgpKey::from_fields(pairs).unwrap());
-            }
+        for e in &g.pgp {
+            let sealbox_formats::Value::Map(m) = &e.fields.0 else {
+                panic!("a pgp entry that is not a map: {e:?}")
+            };
+            let field = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("");
+            let pairs = ["fp", "created_at", "enc"].map(|k| (k, field(k)));
+            out.push(PgpKey::from_fields(pairs).unwrap());
         }
     }
     out
@@ -63,8 +58,8 @@ fn entry<'a>(entries: &'a [PgpKey], fp: &str) -> &'a PgpKey {
 fn age_data_key(md: &Metadata, file: &str) -> Option<Vec<u8>> {
     md.key_groups.iter().any(|g| !g.age.is_empty()).then(|| {
         let text = std::fs::read_to_string(vectors().join("sops-nix/age-keys.txt")).unwrap();
-        let ids = sealbox_formats::keys::Identities::from_text(&text).unwrap();
-        sealbox_formats::datakey::recover(md, &ids, file)
+        let ids = sealbox_keys::age::Identities::from_text(&text).unwrap();
+        sealbox_keys::recover(md, &sealbox_keys::KeyServices::borrowing(&ids), file)
             .unwrap()
             .as_bytes()
             .to_vec()

@@ -14,10 +14,12 @@
 use sealbox_activation::{decrypt as act_decrypt, manifest, validate};
 use sealbox_formats::cipher::{self, Cipher, DataKey};
 use sealbox_formats::config::Config;
-use sealbox_formats::keys::{self, Identities, Recipient};
 use sealbox_formats::metadata::Metadata;
+use sealbox_formats::path::PathUse;
 use sealbox_formats::store::{self, flatten, Format, StoreOptions};
-use sealbox_formats::{datakey, path, sops, Code, Document, Map, Value};
+use sealbox_formats::{path, sops, Document, ErrorKind, Map, Value};
+use sealbox_keys::age::{self as keys, Identities, Recipient};
+use sealbox_keys::KeyServices;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -64,8 +66,8 @@ pub fn target(name: &str) -> Option<Target> {
 fn check_err(what: &str, e: &sealbox_formats::Error) {
     assert!(
         !e.message.trim().is_empty(),
-        "{what}: error without a message (exit {})",
-        e.exit_code()
+        "{what}: error without a message ({:?})",
+        e.kind
     );
 }
 
@@ -234,7 +236,7 @@ pub fn enc_value(data: &[u8]) {
         }
         Err(e) => {
             check_err("Cipher::decrypt", &e);
-            assert_eq!(e.code, Code::ErrorDecryptingTree, "{e}");
+            assert_eq!(e.kind, ErrorKind::ValueDecrypt, "{e}");
         }
     }
 }
@@ -310,9 +312,13 @@ pub fn decrypt(data: &[u8]) {
         Ok(x) => x,
         Err(e) => return check_err("load_encrypted", &e),
     };
-    let key = match datakey::recover(&md, fuzz_identities(), "fuzz input") {
+    let key = match sealbox_keys::recover(
+        &md,
+        &KeyServices::borrowing(fuzz_identities()),
+        "fuzz input",
+    ) {
         Ok(k) => k,
-        Err(e) => return check_err("datakey::recover", &e),
+        Err(e) => return check_err("sealbox_keys::recover", &e),
     };
     if let Err(e) = sops::decrypt_tree(&mut docs, &md, &key, false, "fuzz input") {
         check_err("decrypt_tree", &e);
@@ -430,7 +436,7 @@ pub fn ssh_key(data: &[u8]) {
 /// `--extract` / `set` / `unset` tree paths, applied to a small document.
 pub fn tree_path(data: &[u8]) {
     let Some(t) = text(data) else { return };
-    let steps = match path::parse(t, Code::InvalidTreePathFormat) {
+    let steps = match path::parse(t, PathUse::Extract) {
         Ok(s) => s,
         Err(e) => return check_err("path::parse", &e),
     };

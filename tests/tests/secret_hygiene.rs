@@ -10,8 +10,8 @@
 //!   purpose is the value (a successful decrypt's stdout).
 
 use sealbox_formats::cipher::{Cipher, DataKey, ValueType};
-use sealbox_formats::keys::{self, Identities, IdentitySources};
 use sealbox_formats::{shamir, Comment, Map, Value};
+use sealbox_keys::age::{self as keys, Identities, IdentitySources};
 use sealbox_tests::{age_keygen, install_bin, Out, Peers, Sandbox};
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 

@@ -20,9 +20,20 @@
 //! fall in one of the [`Accepted`] classes below, each justified where it is defined. Any
 //! other accepted change fails the test.
 
-use sealbox_formats::keys::Identities;
 use sealbox_formats::store::{self, Format, StoreOptions};
-use sealbox_formats::{cipher::DataKey, datakey, metadata::KeyGroup, sops};
+use sealbox_formats::{cipher::DataKey, metadata::KeyGroup, sops};
+use sealbox_keys::age::Identities;
+use sealbox_keys::KeyServices;
+
+/// The exit code `sealbox` gives for an error.
+fn code(e: sealbox_formats::Error) -> i32 {
+    i32::from(exit::of(&e))
+}
+
+/// The `sealbox` binary's exit-code table, the one its `main` uses.
+#[path = "../../cli/src/exit.rs"]
+#[allow(dead_code)]
+mod exit;
 use sealbox_tests::{Keys, Peers, Sandbox};
 
 const PLAIN_YAML: &str = "\
@@ -115,7 +126,7 @@ impl Sweep {
             Format::Yaml
         };
         let (mut docs, md) = store::load_encrypted(f, text.as_bytes(), "f").unwrap();
-        let key = datakey::recover(&md, &ids, "f").unwrap();
+        let key = sealbox_keys::recover(&md, &KeyServices::borrowing(&ids), "f").unwrap();
         sops::decrypt_tree(&mut docs, &md, &key, false, "f").unwrap();
         let plain_out = store::emit_plain(f, &docs, &StoreOptions::default()).unwrap();
         Sweep {
@@ -136,16 +147,15 @@ impl Sweep {
     /// recovered again only when the key groups changed (recovering is deterministic).
     fn decrypt(&self, bytes: &[u8]) -> Result<(Vec<u8>, sealbox_formats::metadata::Metadata), i32> {
         let f = self.format();
-        let (mut docs, md) = store::load_encrypted(f, bytes, "f").map_err(|e| e.exit_code())?;
+        let (mut docs, md) = store::load_encrypted(f, bytes, "f").map_err(code)?;
         check_version(&md.version)?;
         let key = if md.key_groups == self.key_groups {
             self.key.clone()
         } else {
-            datakey::recover(&md, &self.ids, "f").map_err(|e| e.exit_code())?
+            sealbox_keys::recover(&md, &KeyServices::borrowing(&self.ids), "f").map_err(code)?
         };
-        sops::decrypt_tree(&mut docs, &md, &key, false, "f").map_err(|e| e.exit_code())?;
-        let out =
-            store::emit_plain(f, &docs, &StoreOptions::default()).map_err(|e| e.exit_code())?;
+        sops::decrypt_tree(&mut docs, &md, &key, false, "f").map_err(code)?;
+        let out = store::emit_plain(f, &docs, &StoreOptions::default()).map_err(code)?;
         Ok((out, md))
     }
 
@@ -198,7 +208,7 @@ impl Sweep {
 }
 
 /// `sealbox decrypt`'s (and sops') check of `version`: Major.Minor.Patch, or a 1.x version
-/// (cli/src/cmd.rs `check_version`). Exit 1.
+/// (cli/src/session.rs `check_version`). Exit 1.
 fn check_version(v: &str) -> Result<(), i32> {
     let core = v.strip_prefix('v').unwrap_or(v);
     let core = core.split(['-', '+']).next().unwrap_or("");

@@ -1,7 +1,7 @@
 //! The dotenv store: `KEY=VALUE` lines, `#` comments, and the metadata as sorted
 //! `sops_*` lines at the end.
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::numfmt::val_to_string_float;
 use crate::tree::{Document, Item, Map, Value};
 
@@ -23,8 +23,11 @@ pub fn parse(text: &str) -> Result<Document> {
             continue;
         }
         let (k, v) = line.split_once('=').ok_or_else(|| {
-            Error::generic(format!("invalid dotenv input line {}: no `=`", n + 1))
-                .with_hint("each line must be KEY=VALUE or a # comment")
+            Error::new(
+                ErrorKind::Parse,
+                format!("invalid dotenv input line {}: no `=`", n + 1),
+            )
+            .with_hint("each line must be KEY=VALUE or a # comment")
         })?;
         // Most values hold no backslash: one exact copy, no search for `\n`.
         let v = if v.as_bytes().contains(&b'\\') {
@@ -38,7 +41,7 @@ pub fn parse(text: &str) -> Result<Document> {
     if let Some((first, again)) = m.first_duplicate() {
         let key = m.pairs().nth(again).map(|(k, _)| k).unwrap_or_default();
         return Err(Error::new(
-            Code::CouldNotReadInputFile,
+            ErrorKind::DuplicateKey,
             format!(
                 "duplicate key {key:?} at line {} (already defined at line {})",
                 lines[again], lines[first]
@@ -76,7 +79,7 @@ pub fn emit(doc: &Document, extra: &[(String, String)]) -> Result<String> {
             Item::Pair(k, v) => {
                 let s = val_to_string(v).ok_or_else(|| {
                     Error::new(
-                        Code::ErrorDumpingTree,
+                        ErrorKind::Emit,
                         format!("cannot use complex value in dotenv file; offending key {k:?}"),
                     )
                     .with_hint("dotenv holds only top-level scalars: pick yaml or json output")
@@ -146,7 +149,7 @@ mod tests {
     fn complex_values_are_refused() {
         let mut d = Map::new();
         d.push("m", Value::Map(Map::new()));
-        assert_eq!(emit(&d, &[]).unwrap_err().exit_code(), 4);
+        assert_eq!(emit(&d, &[]).unwrap_err().kind, crate::ErrorKind::Emit);
         let mut d = Map::new();
         d.push("f", Value::Float(1.0));
         d.push("b", Value::Bool(true));

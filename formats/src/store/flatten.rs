@@ -4,7 +4,7 @@
 //! `__map_k`, a list index `i` adds `__list_i`; nulls and empty lists vanish; newlines in
 //! values become the two characters `\n`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::numfmt::go_float_f;
 use crate::tree::{Item, Map, Value};
 
@@ -64,7 +64,12 @@ enum Seg<'a> {
 const MAX_LIST_INDEX: usize = 65_535;
 
 fn segments(key: &str) -> Result<Vec<Seg<'_>>> {
-    let bad = || Error::generic(format!("invalid flattened metadata key {key:?}"));
+    let bad = || {
+        Error::new(
+            ErrorKind::Other,
+            format!("invalid flattened metadata key {key:?}"),
+        )
+    };
     let mut segs = Vec::new();
     let mut rest = key;
     // The first segment is a plain map key.
@@ -95,7 +100,7 @@ fn segments(key: &str) -> Result<Vec<Seg<'_>>> {
         } else {
             let i: usize = seg.parse().map_err(|_| bad())?;
             if i > MAX_LIST_INDEX {
-                return Err(Error::generic(format!(
+                return Err(Error::new(ErrorKind::Other, format!(
                     "invalid flattened metadata key {key:?}: list index {i} is over {MAX_LIST_INDEX}"
                 )));
             }
@@ -165,7 +170,7 @@ mod tests {
                 enc: "-----BEGIN AGE ENCRYPTED FILE-----\nabc\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
             }],
-            other: vec![],
+            ..KeyGroup::default()
         };
         let md = Metadata {
             key_groups: vec![g("age1a"), g("age1b")],

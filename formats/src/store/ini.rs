@@ -8,7 +8,7 @@
 //! of flattened keys.
 
 use super::dotenv::val_to_string;
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::tree::{Document, Item, Map, Value};
 use std::collections::HashMap;
 
@@ -56,7 +56,7 @@ pub fn parse(text: &str) -> Result<Document> {
             format!("at line {first}")
         };
         Error::new(
-            Code::CouldNotReadInputFile,
+            ErrorKind::DuplicateKey,
             format!("INI line {line}: duplicate {what} (already defined {first})"),
         )
         .with_hint("remove or merge the two: an INI file may define each section, and each key of a section, once here")
@@ -76,7 +76,10 @@ pub fn parse(text: &str) -> Result<Document> {
             let name = rest
                 .strip_suffix(']')
                 .ok_or_else(|| {
-                    Error::generic(format!("INI line {}: unclosed section header", n + 1))
+                    Error::new(
+                        ErrorKind::Parse,
+                        format!("INI line {}: unclosed section header", n + 1),
+                    )
                 })?
                 .trim();
             if let Some(&first) = section_lines.get(name) {
@@ -94,8 +97,11 @@ pub fn parse(text: &str) -> Result<Document> {
             continue;
         }
         let delim = line.find(['=', ':']).ok_or_else(|| {
-            Error::generic(format!("INI line {}: a key without `=`", n + 1))
-                .with_hint("each line must be `key = value`, a [section] or a ; comment")
+            Error::new(
+                ErrorKind::Parse,
+                format!("INI line {}: a key without `=`", n + 1),
+            )
+            .with_hint("each line must be `key = value`, a [section] or a ; comment")
         })?;
         let key = line[..delim].trim().to_string();
         let mut value = line[delim + 1..].trim().to_string();
@@ -112,7 +118,10 @@ pub fn parse(text: &str) -> Result<Document> {
             let mut acc = value[3..].to_string();
             loop {
                 let (_, next) = lines.next().ok_or_else(|| {
-                    Error::generic(format!("INI line {}: unterminated \"\"\" value", n + 1))
+                    Error::new(
+                        ErrorKind::Parse,
+                        format!("INI line {}: unterminated \"\"\" value", n + 1),
+                    )
                 })?;
                 let next = next.trim_end_matches('\r');
                 acc.push('\n');
@@ -199,7 +208,7 @@ fn emit_section(out: &mut String, name: &str, m: &Map, header: bool) -> Result<(
             Item::Pair(k, v) => {
                 let s = val_to_string(v).ok_or_else(|| {
                     Error::new(
-                        Code::ErrorDumpingTree,
+                        ErrorKind::Emit,
                         format!(
                             "cannot use a {} as the value of {name}.{k} in an INI file",
                             v.kind()
@@ -242,7 +251,7 @@ pub fn emit(doc: &Document, meta: Option<&[(String, String)]>) -> Result<String>
         let Item::Pair(name, v) = item else { continue };
         let Value::Map(m) = v else {
             return Err(Error::new(
-                Code::ErrorDumpingTree,
+                ErrorKind::Emit,
                 format!(
                     "section values should always be maps: {name:?} is a {}",
                     v.kind()
@@ -349,7 +358,7 @@ mod tests {
             .contains("line 2"));
         let mut d = Map::new();
         d.push("k", Value::str("v"));
-        assert_eq!(emit(&d, None).unwrap_err().exit_code(), 4);
+        assert_eq!(emit(&d, None).unwrap_err().kind, crate::ErrorKind::Emit);
     }
 
     #[test]

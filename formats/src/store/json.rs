@@ -13,7 +13,7 @@
 //! Deliberate difference: text after the top-level object is an error here (sops ignores it).
 
 use crate::error::path_display;
-use crate::{Code, Document, Error, Item, Map, Result, Value};
+use crate::{Document, Error, ErrorKind, Item, Map, Result, Value};
 use zeroize::Zeroizing;
 
 /// Maximum nesting depth accepted by the parser. It keeps the recursion (here and in the
@@ -28,7 +28,7 @@ const MAX_DEPTH: usize = 256;
 /// empty `"key": ""` from nothing, so accepting it would let anyone who can write the
 /// file blank a secret for readers that take the last (or the first) of the two.
 ///
-/// Errors carry [`Code::CouldNotReadInputFile`] (callers may re-code them).
+/// Errors carry [`ErrorKind::Parse`] (callers may re-code them).
 pub fn parse(text: &str) -> Result<Document> {
     let mut p = Parser {
         src: text,
@@ -50,7 +50,7 @@ pub fn parse(text: &str) -> Result<Document> {
         }
         let path: Vec<&String> = p.dup_path.iter().rev().collect();
         Error::new(
-            e.code,
+            e.kind,
             e.message.replacen(
                 ": duplicate key",
                 &format!(": duplicate key {}", path_display(&path)),
@@ -107,7 +107,7 @@ fn indent_str(indent: i32) -> Result<String> {
         -1 => Ok("\t".to_string()),
         n if n >= 0 => Ok(" ".repeat(n as usize)),
         _ => Err(Error::new(
-            Code::ErrorDumpingTree,
+            ErrorKind::Emit,
             "JSON indentation smaller than -1 is not accepted",
         )
         .with_hint("use -1 (tab), 0 (no indentation) or a positive number of spaces")),
@@ -147,7 +147,7 @@ impl Parser<'_> {
             None => before.chars().count() + 1,
         };
         Error::new(
-            Code::CouldNotReadInputFile,
+            ErrorKind::Parse,
             format!("invalid JSON at line {line}, column {col}: {what}"),
         )
     }
@@ -246,7 +246,7 @@ impl Parser<'_> {
             .count()
             + 1;
         self.pos = key_at[again];
-        let mut e = self.err("duplicate key");
+        let mut e = self.err("duplicate key").with_kind(ErrorKind::DuplicateKey);
         e.message = format!("{} (already defined at line {line})", e.message);
         e
     }
@@ -549,7 +549,7 @@ impl<'a> Emitter<'a> {
                 Some(s) => self.out.push_str(&s),
                 None => {
                     return Err(Error::new(
-                        Code::ErrorDumpingTree,
+                        ErrorKind::Emit,
                         format!(
                             "cannot write the float at {} as JSON: NaN and infinities are not valid JSON",
                             path_display(&self.path)
@@ -815,7 +815,7 @@ mod tests {
         inner.push("x", Value::Float(f64::NAN));
         m.push("outer", Value::Map(inner));
         let e = emit(&m, -1).unwrap_err();
-        assert_eq!(e.code, Code::ErrorDumpingTree);
+        assert_eq!(e.kind, ErrorKind::Emit);
         assert!(e.message.contains("[\"outer\"][\"x\"]"), "{}", e.message);
     }
 
@@ -884,7 +884,7 @@ mod tests {
     #[test]
     fn errors_have_positions_and_no_content() {
         let e = parse("{\n  \"secret\": [1,}").unwrap_err();
-        assert_eq!(e.code, Code::CouldNotReadInputFile);
+        assert_eq!(e.kind, ErrorKind::Parse);
         assert!(e.message.contains("line 2, column 16"), "{}", e.message);
         assert!(!e.message.contains("secret"));
         assert!(parse("[1]").is_err());

@@ -9,9 +9,8 @@ pub mod flatten;
 pub mod ini;
 pub mod json;
 pub mod yaml;
-mod yaml_fast;
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::Metadata;
 use crate::tree::{Document, Map, Value};
 use std::path::Path;
@@ -105,7 +104,7 @@ pub const BINARY_KEY: &str = "data";
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
     std::str::from_utf8(bytes).map_err(|e| {
         Error::new(
-            Code::CouldNotReadInputFile,
+            ErrorKind::Parse,
             format!("{what}: not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
         .with_hint("use --input-type binary to encrypt arbitrary bytes")
@@ -124,8 +123,12 @@ pub fn load_plain_owned(f: Format, bytes: Vec<u8>, what: &str) -> Result<Vec<Doc
     }
 }
 
-/// Loads a plaintext file. `what` names it in messages.
+/// Loads a plaintext file. `what` names it in messages (and is the errors' file).
 pub fn load_plain(f: Format, bytes: &[u8], what: &str) -> Result<Vec<Document>> {
+    load_plain_inner(f, bytes, what).map_err(|e| e.in_file_if_unknown(what))
+}
+
+fn load_plain_inner(f: Format, bytes: &[u8], what: &str) -> Result<Vec<Document>> {
     let ctx = |e: Error| e.context(what);
     match f {
         Format::Yaml => yaml::parse(utf8(bytes, what)?).map_err(ctx),
@@ -157,14 +160,17 @@ pub fn has_metadata(f: Format, docs: &[Document]) -> bool {
 
 /// Loads an encrypted file: the documents (without metadata) and the metadata.
 ///
-/// A file that does not parse is exit 1 here (sops: "Error unmarshalling input"), where the
-/// same text as plaintext input is exit 2.
+/// A file that does not parse is [`ErrorKind::InvalidEncryptedFile`] here (sops: exit 1,
+/// "Error unmarshalling input"), where the same text as plaintext input is
+/// [`ErrorKind::Parse`] (exit 2).
 pub fn load_encrypted(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Document>, Metadata)> {
     load_encrypted_inner(f, bytes, what).map_err(|e| {
-        if e.code == Code::CouldNotReadInputFile {
-            e.with_code(Code::Generic)
-        } else {
-            e
+        let e = e.in_file_if_unknown(what);
+        match e.kind {
+            ErrorKind::Parse | ErrorKind::DuplicateKey => {
+                e.with_kind(ErrorKind::InvalidEncryptedFile)
+            }
+            _ => e,
         }
     })
 }
@@ -172,7 +178,11 @@ pub fn load_encrypted(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docume
 fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Document>, Metadata)> {
     let ctx = |e: Error| e.context(what);
     let not_found = || {
-        Error::generic(format!("{what}: sops metadata not found")).with_hint(
+        Error::new(
+            ErrorKind::MetadataNotFound,
+            format!("{what}: sops metadata not found"),
+        )
+        .with_hint(
             "the file is not encrypted (or was encrypted in another format: try --input-type)",
         )
     };
@@ -203,8 +213,11 @@ fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docu
                 _ => true,
             });
             if flat.is_empty() {
-                return Err(Error::generic(format!("{what}: sops metadata not found"))
-                    .with_hint("the file is not encrypted (no sops_* lines)"));
+                return Err(Error::new(
+                    ErrorKind::MetadataNotFound,
+                    format!("{what}: sops metadata not found"),
+                )
+                .with_hint("the file is not encrypted (no sops_* lines)"));
             }
             let md = Metadata::from_value(&flatten::unflatten(&flat)?, what)?;
             return Ok((vec![doc], md));
@@ -257,7 +270,7 @@ pub fn binary_data(docs: &[Document]) -> Result<&[u8]> {
         _ => None,
     };
     data.ok_or_else(|| {
-        Error::new(Code::ErrorDumpingTree, "no binary data found in tree").with_hint(
+        Error::new(ErrorKind::Emit, "no binary data found in tree").with_hint(
             "binary output needs a single top-level \"data\" string; pick another --output-type",
         )
     })
@@ -351,6 +364,20 @@ mod tests {
         assert_eq!(
             emit_plain(Format::Binary, &docs, &StoreOptions::default()).unwrap(),
             raw
+        );
+    }
+
+    #[test]
+    fn errors_name_their_file() {
+        let e = load_encrypted(Format::Yaml, b"a: [", "s.yaml").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidEncryptedFile);
+        assert_eq!(e.file.as_deref(), Some("s.yaml"));
+        let e = load_encrypted(Format::Yaml, b"a: 1\n", "s.yaml").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MetadataNotFound);
+        let e = load_plain(Format::Json, b"{\"a\": 1, \"a\": 2}", "p.json").unwrap_err();
+        assert_eq!(
+            (e.kind, e.file.as_deref()),
+            (ErrorKind::DuplicateKey, Some("p.json"))
         );
     }
 }

@@ -1,5 +1,6 @@
-//! age and SSH recipients and identities (docs/format.md#the-data-key,
-//! docs/format.md#recipients-and-identities), and ssh-to-age.
+//! sops' `age` key source: age and SSH recipients and identities
+//! (docs/format.md#the-data-key, docs/format.md#recipients-and-identities), where sops finds
+//! identities (environment, files, `SOPS_AGE_KEY_CMD`), and ssh-to-age.
 //!
 //! * [`Recipient`]: a recipient string as stored in a sops file (`age1…`, `ssh-ed25519 …`,
 //!   `ssh-rsa …`) and [`Recipient::wrap`], which writes the armored `enc` blob sops

@@ -5,101 +5,75 @@
 //! metadata is parsed (YAML: just the top-level `sops:` block when it can be cut out),
 //! in parallel. Findings name the file, a kind and a one-line message, never a value.
 
-use crate::cmd::{check_version, display, load_config};
-use crate::keyscmd::{compare_keys, effective_threshold};
-use crate::{CheckArgs, CheckFormat, Cli};
+use crate::context::Context;
+use crate::policy::{compare_keys, effective_threshold};
+use crate::session::{check_version, display};
+use crate::{CheckArgs, CheckFormat};
 use sealbox_formats::cipher;
-use sealbox_formats::config::Config;
-use sealbox_formats::keys::{Identities, IdentitySources};
+use sealbox_formats::config::{Config, CreationRule};
 use sealbox_formats::metadata::Metadata;
+use sealbox_formats::par;
+use sealbox_formats::sops::{self, MacCheck};
 use sealbox_formats::store::{self, Format};
-use sealbox_formats::{datakey, sops, timefmt, Code, Document, Error, Result};
+use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
+use sealbox_keys::KeyServices;
 use std::path::{Path, PathBuf};
 
 /// One problem found in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// The file, as reported.
     pub file: String,
+    /// What kind of problem (`missing-recipient`, `mac`, …).
     pub kind: &'static str,
+    /// One line saying what, never a value.
     pub message: String,
 }
 
 /// What to check beyond the recipients.
-struct Options {
+struct Options<'k> {
     max_age_secs: Option<i64>,
     now: i64,
-    ids: Option<Identities>,
+    keys: Option<&'k KeyServices<'static>>,
 }
 
-pub fn check(cli: &Cli, a: &CheckArgs) -> Result<bool> {
-    let cfg = load_config(cli)?.ok_or_else(|| {
-        Error::generic("no .sops.yaml found")
+/// At most this many files are checked at once.
+const MAX_THREADS: usize = 16;
+
+/// Runs `sealbox check`; whether there were no findings.
+pub fn run(cx: &Context, a: &CheckArgs) -> Result<bool> {
+    let cfg = cx.load_config()?.ok_or_else(|| {
+        Error::new(ErrorKind::InvalidConfig, "no .sops.yaml found")
             .with_hint("check compares files with the creation rules of .sops.yaml; pass --config")
     })?;
     if cfg.creation_rules.is_none() {
-        return Err(Error::generic(format!(
-            "{}: no creation_rules to check against",
-            cfg.path.display()
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{}: no creation_rules to check against", cfg.path.display()),
+        ));
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::generic(format!("cannot read the current directory: {e}")))?;
-    let config_abs = std::path::absolute(&cfg.path).unwrap_or_else(|_| cfg.path.clone());
-    let roots: Vec<PathBuf> = if a.paths.is_empty() {
-        vec![config_abs
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| cwd.clone())]
-    } else {
-        a.paths.clone()
-    };
-    let mut files = Vec::new();
-    for r in &roots {
-        collect(r, &mut files)?;
-    }
-    files.sort();
-    files.dedup();
-    files.retain(|f| std::path::absolute(f).map_or(true, |p| p != config_abs));
-
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("cannot read the current directory: {e}"),
+        )
+    })?;
+    let files = files_to_check(&cfg, a, &cwd)?;
     let opts = Options {
         max_age_secs: a.max_age.map(|d| (d as i64).saturating_mul(86_400)),
         now: timefmt::now_unix(),
-        ids: a
-            .decrypt
-            .then(|| Identities::load(&IdentitySources::from_env())),
+        keys: a.decrypt.then(|| cx.keys()),
     };
-    let threads = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .clamp(1, 16);
-    let chunk = files.len().div_ceil(threads).max(1);
-    let results: Vec<Result<(usize, Vec<Finding>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                let (cfg, opts, cwd) = (&cfg, &opts, &cwd);
-                s.spawn(move || {
-                    let mut checked = 0;
-                    let mut out = Vec::new();
-                    for f in part {
-                        if check_file(cfg, f, cwd, opts, &mut out)? {
-                            checked += 1;
-                        }
-                    }
-                    Ok((checked, out))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("check thread"))
-            .collect()
+    let threads = par::threads_for(files.len(), 1, MAX_THREADS);
+    let results = par::map(&files, threads, |f| {
+        let mut out = Vec::new();
+        check_file(&cfg, f, &cwd, &opts, &mut out).map(|checked| (checked, out))
     });
     let mut checked = 0;
     let mut findings = Vec::new();
     for r in results {
-        let (n, f) = r?;
-        checked += n;
+        let (was_checked, f) = r?;
+        checked += usize::from(was_checked);
         findings.extend(f);
     }
     let text = render(&findings, a.format);
@@ -113,22 +87,47 @@ pub fn check(cli: &Cli, a: &CheckArgs) -> Result<bool> {
     Ok(findings.is_empty())
 }
 
+/// The files under the paths given (default: the config's directory), sorted, without the
+/// config itself.
+fn files_to_check(cfg: &Config, a: &CheckArgs, cwd: &Path) -> Result<Vec<PathBuf>> {
+    let config_abs = std::path::absolute(&cfg.path).unwrap_or_else(|_| cfg.path.clone());
+    let roots: Vec<PathBuf> = if a.paths.is_empty() {
+        vec![config_abs
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.to_path_buf())]
+    } else {
+        a.paths.clone()
+    };
+    let mut files = Vec::new();
+    for r in &roots {
+        collect(r, &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    files.retain(|f| std::path::absolute(f).map_or(true, |p| p != config_abs));
+    Ok(files)
+}
+
 /// Adds the files under `p` (a file, or a directory walked recursively, skipping `.git`,
 /// `target` and hidden directories).
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(p).map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+    let meta = std::fs::metadata(p)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
     if !meta.is_dir() {
         out.push(p.to_path_buf());
         return Ok(());
     }
-    let rd = std::fs::read_dir(p).map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+    let rd = std::fs::read_dir(p)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
     for entry in rd {
-        let entry = entry.map_err(|e| Error::generic(format!("{}: {e}", p.display())))?;
+        let entry =
+            entry.map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let ft = entry
-            .file_type()
-            .map_err(|e| Error::generic(format!("{}: {e}", entry.path().display())))?;
+        let ft = entry.file_type().map_err(|e| {
+            Error::new(ErrorKind::Other, format!("{}: {e}", entry.path().display()))
+        })?;
         let path = entry.path();
         if ft.is_dir() {
             if name == "target" || name.starts_with('.') {
@@ -174,7 +173,7 @@ fn check_file(
         Ok(Some(r)) => r,
         Ok(None) => return Ok(false),
         // Files no rule matches are not checked.
-        Err(e) if e.message.contains("no matching creation rules") => return Ok(false),
+        Err(e) if e.is(ErrorKind::NoMatchingRule) => return Ok(false),
         Err(e) => return Err(e),
     };
     if rule.key_groups.is_empty() {
@@ -197,7 +196,7 @@ fn check_file(
         }
     };
     let format = Format::from_path(f);
-    let (docs, md) = match load(format, &bytes, &file, opts.ids.is_some()) {
+    let (docs, md) = match load(format, &bytes, &file, opts.keys.is_some()) {
         Loaded::Ok(docs, md) => (docs, md),
         Loaded::Plain => {
             add(
@@ -211,12 +210,46 @@ fn check_file(
             return Ok(true);
         }
     };
-    let mut bad = Vec::new();
-    if let Err(e) = check_version(&md.version, &file) {
-        bad.push(bare(&e, &file));
+    let bad = metadata_problems(&md, &file);
+    let metadata_ok = bad.is_empty();
+    for m in bad {
+        add("bad-metadata", m);
     }
-    let when = timefmt::parse_rfc3339_unix(&md.lastmodified);
-    if when.is_none() {
+    key_findings(rule, &md, &file, &mut add)?;
+    if let (Some(max), Some(t)) = (
+        opts.max_age_secs,
+        timefmt::parse_rfc3339_unix(&md.lastmodified),
+    ) {
+        let age = opts.now - t;
+        if age > max {
+            add(
+                "stale-data-key",
+                format!(
+                    "lastmodified {} is {} days old (max {})",
+                    md.lastmodified,
+                    age / 86_400,
+                    max / 86_400
+                ),
+            );
+        }
+    }
+    if let (Some(keys), Some(docs)) = (opts.keys, docs) {
+        if metadata_ok {
+            if let Some((kind, msg)) = decrypt_finding(docs, &md, keys, &file) {
+                add(kind, msg.into());
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// What is wrong with the metadata itself (version, lastmodified, MAC, age entries).
+fn metadata_problems(md: &Metadata, file: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    if let Err(e) = check_version(&md.version, file) {
+        bad.push(bare(&e, file));
+    }
+    if timefmt::parse_rfc3339_unix(&md.lastmodified).is_none() {
         bad.push(if md.lastmodified.is_empty() {
             "sops.lastmodified is missing".to_string()
         } else {
@@ -242,12 +275,18 @@ fn check_file(
             }
         }
     }
-    let metadata_ok = bad.is_empty();
-    for m in bad {
-        add("bad-metadata", m);
-    }
+    bad
+}
 
-    let cmp = compare_keys(rule, &md).map_err(|e| e.context(&file))?;
+/// How the file's key groups differ from the rule's: their count, the threshold, and the
+/// recipients missing or extra in each.
+fn key_findings(
+    rule: &CreationRule,
+    md: &Metadata,
+    file: &str,
+    add: &mut impl FnMut(&'static str, String),
+) -> Result<()> {
+    let cmp = compare_keys(rule, md).map_err(|e| e.context(file))?;
     let (want_n, have_n) = (cmp.groups.len(), md.key_groups.len());
     if want_n != have_n {
         add(
@@ -282,44 +321,32 @@ fn check_file(
             );
         }
     }
+    Ok(())
+}
 
-    if let (Some(max), Some(t)) = (opts.max_age_secs, when) {
-        let age = opts.now - t;
-        if age > max {
-            add(
-                "stale-data-key",
-                format!(
-                    "lastmodified {} is {} days old (max {})",
-                    md.lastmodified,
-                    age / 86_400,
-                    max / 86_400
-                ),
-            );
-        }
-    }
-
-    if let (Some(ids), Some(mut docs)) = (&opts.ids, docs) {
-        if metadata_ok {
-            match datakey::recover(&md, ids, &file) {
-                Err(_) => add(
-                    "no-key",
-                    "none of the identities at hand recovers the data key".into(),
-                ),
-                Ok(key) => {
-                    if let Err(e) = sops::decrypt_tree(&mut docs, &md, &key, false, &file) {
-                        let msg = if e.code == Code::MacMismatch {
-                            "the MAC does not verify (values or metadata were altered)"
-                        } else {
-                            "a value does not decrypt (ciphertext altered)"
-                        };
-                        add("mac", msg.into());
-                    }
-                    // The plaintext is dropped here, unread.
-                }
-            }
-        }
-    }
-    Ok(true)
+/// With `--decrypt`: whether the data key can be recovered and the values and MAC verify.
+/// The plaintext is dropped unread.
+fn decrypt_finding(
+    mut docs: Vec<Document>,
+    md: &Metadata,
+    keys: &KeyServices,
+    file: &str,
+) -> Option<(&'static str, &'static str)> {
+    let Ok(key) = sealbox_keys::recover(md, keys, file) else {
+        return Some((
+            "no-key",
+            "none of the identities at hand recovers the data key",
+        ));
+    };
+    let e = sops::decrypt_tree(&mut docs, md, &key, MacCheck::Verify, file).err()?;
+    Some((
+        "mac",
+        if e.is(ErrorKind::MacMismatch) {
+            "the MAC does not verify (values or metadata were altered)"
+        } else {
+            "a value does not decrypt (ciphertext altered)"
+        },
+    ))
 }
 
 enum Loaded {
@@ -341,14 +368,14 @@ fn load(format: Format, bytes: &[u8], what: &str, full: bool) -> Loaded {
     match store::load_encrypted(format, bytes, what) {
         Ok((docs, md)) => Loaded::Ok(full.then_some(docs), md),
         // Encrypted values without metadata: damaged (e.g. truncated), not plain.
-        Err(e) if e.message.contains("sops metadata not found") => {
+        Err(e) if e.is(ErrorKind::MetadataNotFound) => {
             if contains(bytes, b"ENC[AES256_GCM,") {
                 Loaded::Bad("encrypted values but no sops metadata (damaged?)".into())
             } else {
                 Loaded::Plain
             }
         }
-        Err(e) if e.message.contains("invalid sops metadata") => Loaded::Bad(bare(&e, what)),
+        Err(e) if e.is(ErrorKind::InvalidMetadata) => Loaded::Bad(bare(&e, what)),
         // The file does not parse in its format: report without quoting it.
         Err(_) if looks_encrypted(bytes) => Loaded::Bad(format!(
             "the file does not parse as {} (damaged?)",

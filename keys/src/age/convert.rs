@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::{Error, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 
 const PUBLIC_HRP: &str = "age";
 const SECRET_HRP: &str = "age-secret-key-";
@@ -23,28 +23,39 @@ pub fn ssh_to_age_public(line: &str) -> Result<String> {
     let line = line.trim();
     let key = ssh_key::PublicKey::from_openssh(line).map_err(|e| {
         let kind = line.split_whitespace().next().unwrap_or("");
-        Error::generic(format!(
-            "failed to parse SSH public key of type {kind:?}: {e}"
-        ))
+        Error::new(
+            ErrorKind::InvalidKey,
+            format!("failed to parse SSH public key of type {kind:?}: {e}"),
+        )
     })?;
     let ed = key.key_data().ed25519().ok_or_else(|| {
-        Error::generic(format!(
-            "got {} key type but: only ed25519 keys are supported",
-            key.algorithm()
-        ))
+        Error::new(
+            ErrorKind::InvalidKey,
+            format!(
+                "got {} key type but: only ed25519 keys are supported",
+                key.algorithm()
+            ),
+        )
     })?;
     ed25519_public_to_age(&ed.0)
 }
 
 /// The `age1…` recipient for a raw 32-byte ed25519 public key.
 pub(crate) fn ed25519_public_to_age(bytes: &[u8; 32]) -> Result<String> {
-    let point = CompressedEdwardsY(*bytes)
-        .decompress()
-        .ok_or_else(|| Error::generic("invalid ed25519 public key: not a curve point"))?;
+    let point = CompressedEdwardsY(*bytes).decompress().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidKey,
+            "invalid ed25519 public key: not a curve point",
+        )
+    })?;
     let u = point.to_montgomery().to_bytes();
     let hrp = Hrp::parse(PUBLIC_HRP).expect("valid HRP");
-    bech32::encode::<Bech32>(hrp, &u)
-        .map_err(|e| Error::generic(format!("bech32 encoding failed: {e}")))
+    bech32::encode::<Bech32>(hrp, &u).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidKey,
+            format!("bech32 encoding failed: {e}"),
+        )
+    })
 }
 
 /// ssh-to-age `-private-key`: an unencrypted OpenSSH ed25519 private key (PEM text) →
@@ -53,19 +64,27 @@ pub(crate) fn ed25519_public_to_age(bytes: &[u8; 32]) -> Result<String> {
 /// Passphrase-protected keys and non-ed25519 keys are errors. Messages never contain key
 /// material.
 pub fn ssh_to_age_private(pem: &str) -> Result<Zeroizing<String>> {
-    let key = ssh_key::PrivateKey::from_openssh(pem.trim_start())
-        .map_err(|e| Error::generic(format!("failed to parse SSH private key: {e}")))?;
+    let key = ssh_key::PrivateKey::from_openssh(pem.trim_start()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidKey,
+            format!("failed to parse SSH private key: {e}"),
+        )
+    })?;
     if key.is_encrypted() {
-        return Err(
-            Error::generic("passphrase-protected SSH private keys are not supported yet")
-                .with_hint("remove the passphrase from a copy of the key (ssh-keygen -p)"),
-        );
+        return Err(Error::new(
+            ErrorKind::InvalidKey,
+            "passphrase-protected SSH private keys are not supported yet",
+        )
+        .with_hint("remove the passphrase from a copy of the key (ssh-keygen -p)"));
     }
     let kp = key.key_data().ed25519().ok_or_else(|| {
-        Error::generic(format!(
-            "got {} key type but: only ed25519 keys are supported",
-            key.algorithm()
-        ))
+        Error::new(
+            ErrorKind::InvalidKey,
+            format!(
+                "got {} key type but: only ed25519 keys are supported",
+                key.algorithm()
+            ),
+        )
     })?;
     let seed = Zeroizing::new(kp.private.to_bytes());
     Ok(x25519_secret_from_ed25519_seed(&seed))

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 
 /// First line of the ASCII armor.
 pub const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
@@ -121,23 +121,30 @@ impl Recipient {
     pub fn parse(s: &str) -> Result<Recipient> {
         let text = s.trim();
         let kind = if text.starts_with("age1") && text.matches('1').count() > 1 {
-            return Err(Error::generic(format!(
-                "age plugins are not supported yet (recipient {:?})",
-                type_prefix(text)
-            )));
+            return Err(Error::new(
+                ErrorKind::InvalidKey,
+                format!(
+                    "age plugins are not supported yet (recipient {:?})",
+                    type_prefix(text)
+                ),
+            ));
         } else if text.starts_with("age1") {
-            Kind::X25519(
-                age::x25519::Recipient::from_str(text).map_err(|e| {
-                    Error::generic(format!("malformed X25519 recipient {text:?}: {e}"))
-                })?,
-            )
+            Kind::X25519(age::x25519::Recipient::from_str(text).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidKey,
+                    format!("malformed X25519 recipient {text:?}: {e}"),
+                )
+            })?)
         } else if text.starts_with("ssh-") {
             use age::ssh::ParseRecipientKeyError as P;
             if rsa_key_has_zero_integer(text) {
-                return Err(Error::generic(format!(
-                    "failed to parse SSH recipient of type {:?}: invalid RSA key",
-                    type_prefix(text)
-                )));
+                return Err(Error::new(
+                    ErrorKind::InvalidKey,
+                    format!(
+                        "failed to parse SSH recipient of type {:?}: invalid RSA key",
+                        type_prefix(text)
+                    ),
+                ));
             }
             let r = age::ssh::Recipient::from_str(text).map_err(|e| {
                 let why = match e {
@@ -148,17 +155,23 @@ impl Recipient {
                     P::Ignore => "unsupported SSH key".into(),
                     _ => "invalid SSH recipient".into(),
                 };
-                Error::generic(format!(
-                    "failed to parse SSH recipient of type {:?}: {why}",
-                    type_prefix(text)
-                ))
+                Error::new(
+                    ErrorKind::InvalidKey,
+                    format!(
+                        "failed to parse SSH recipient of type {:?}: {why}",
+                        type_prefix(text)
+                    ),
+                )
             })?;
             Kind::Ssh(Box::new(r))
         } else {
-            return Err(Error::generic(format!(
-                "failed to parse input, unknown recipient type: {:?}",
-                type_prefix(text)
-            )));
+            return Err(Error::new(
+                ErrorKind::InvalidKey,
+                format!(
+                    "failed to parse input, unknown recipient type: {:?}",
+                    type_prefix(text)
+                ),
+            ));
         };
         Ok(Recipient {
             text: text.to_string(),
@@ -190,7 +203,10 @@ impl Recipient {
     pub fn wrap(&self, data_key: &[u8]) -> Result<String> {
         use std::io::Write;
         let fail = |e: &dyn fmt::Display| {
-            Error::generic(format!("failed to wrap the data key for {self}: {e}"))
+            Error::new(
+                ErrorKind::Other,
+                format!("failed to wrap the data key for {self}: {e}"),
+            )
         };
         let enc = age::Encryptor::with_recipients(std::iter::once(self.age_recipient()))
             .map_err(|e| fail(&e))?;
@@ -217,7 +233,8 @@ pub fn parse_recipient_list(s: &str) -> Result<Vec<Recipient>> {
     s.split(',')
         .map(|item| {
             if item.trim().is_empty() {
-                Err(Error::generic(
+                Err(Error::new(
+                    ErrorKind::InvalidKey,
                     "failed to parse input, unknown recipient type: empty recipient in the list",
                 )
                 .with_hint("remove the empty item (e.g. a trailing comma)"))
@@ -253,7 +270,7 @@ mod tests {
 
         let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHFliOyIZs1gxGF3fmDxFykQhE88wy6AKDGFBfn0R6ZuvRmENABZQa9+pj9hMki+LX0qDJbmHTiWDbYv/cmFt/Q=";
         let e = Recipient::parse(ecdsa).unwrap_err();
-        assert_eq!(e.code, crate::Code::Generic);
+        assert_eq!(e.kind, sealbox_formats::ErrorKind::InvalidKey);
         assert!(e
             .message
             .contains("failed to parse input, unknown recipient type"));

@@ -14,13 +14,18 @@
 //! The emitter is our own: block style, `indent` spaces, sequences indented inside their
 //! parent map, strings quoted whenever YAML 1.1 or 1.2 would read them as anything else.
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::numfmt::go_float_g;
 use crate::timefmt::{canonical_time, is_timestamp};
 use crate::tree::{Document, Item, Map, Value};
 use base64::Engine;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use std::collections::HashMap;
+
+mod fast;
+mod scalar;
+
+use scalar::{bool_word, is_null_word, resolve_plain, Resolved};
 
 struct CommentTok {
     index: usize,
@@ -103,7 +108,7 @@ fn node_weight(v: &Value) -> (usize, usize) {
 
 fn syntax_error(line: usize, col: usize, what: &str) -> Error {
     Error::new(
-        Code::CouldNotReadInputFile,
+        ErrorKind::Parse,
         format!("invalid YAML at line {line}, column {}: {what}", col + 1),
     )
     .with_hint("fix the syntax at that position")
@@ -224,149 +229,16 @@ fn quoted_end<C: Chars + ?Sized>(chars: &C, start: usize) -> Option<usize> {
     None
 }
 
-fn is_null_word(s: &str) -> bool {
-    matches!(s, "" | "~" | "null" | "Null" | "NULL")
-}
-
-fn bool_word(s: &str) -> Option<bool> {
-    match s {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
-        _ => None,
-    }
-}
-
-fn special_float(s: &str) -> Option<f64> {
-    match s {
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Some(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => Some(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => Some(f64::NAN),
-        _ => None,
-    }
-}
-
-/// yaml.v3's float syntax: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn yaml_style_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        i += 1;
-    }
-    let digits = |i: &mut usize| {
-        let st = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - st
-    };
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if i < b.len() && b[i] == b'.' {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
-}
-
-/// The result of Go's `strconv.ParseInt(s, 0, 64)` (after yaml.v3 removed underscores),
-/// widened so that values in the uint64 range can be told apart.
-fn parse_go_int_base0(s: &str) -> Option<i128> {
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) =
-        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, d)
-        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, d)
-        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, d)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..])
-        } else {
-            (10, body)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = u128::from_str_radix(digits, radix).ok()?;
-    if v > u64::MAX as u128 {
-        return None;
-    }
-    Some(if neg { -(v as i128) } else { v as i128 })
-}
-
-pub(crate) enum Resolved {
-    Value(Value),
-    /// An integer in 2^63..2^64-1: sops cannot encrypt it (exit 23).
-    TooBig,
-}
-
-/// Types a plain scalar as yaml.v3 does.
-pub(crate) fn resolve_plain(s: &str) -> Resolved {
-    if is_null_word(s) {
-        return Resolved::Value(Value::Null);
-    }
-    if let Some(b) = bool_word(s) {
-        return Resolved::Value(Value::Bool(b));
-    }
-    if let Some(f) = special_float(s) {
-        return Resolved::Value(Value::Float(f));
-    }
-    let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.') {
-        let plain = s.replace('_', "");
-        if let Some(i) = parse_go_int_base0(&plain) {
-            if i >= i64::MIN as i128 && i <= i64::MAX as i128 {
-                return Resolved::Value(Value::Int(i as i64));
-            }
-            if i > 0 {
-                return Resolved::TooBig;
-            }
-        }
-        if yaml_style_float(&plain) {
-            if let Ok(f) = plain.parse::<f64>() {
-                return Resolved::Value(Value::Float(f));
-            }
-        }
-        if let Some(t) = canonical_time(s) {
-            return Resolved::Value(Value::Time(t));
-        }
-    }
-    Resolved::Value(Value::str(s))
-}
-
 impl<'a> Loader<'a> {
     fn peek(&self) -> Option<&(Event<'a>, Span)> {
         self.events.get(self.pos)
     }
 
     fn next(&mut self) -> Result<(Event<'a>, Span)> {
-        let e = self.events.get(self.pos).cloned().ok_or_else(|| {
-            Error::new(
-                Code::CouldNotReadInputFile,
-                "invalid YAML: unexpected end of input",
-            )
-        })?;
+        let e =
+            self.events.get(self.pos).cloned().ok_or_else(|| {
+                Error::new(ErrorKind::Parse, "invalid YAML: unexpected end of input")
+            })?;
         self.pos += 1;
         Ok(e)
     }
@@ -451,7 +323,7 @@ impl<'a> Loader<'a> {
         let (ev, span) = self.next()?;
         let non_string = |what: &str| {
             Error::new(
-                Code::ErrorEncryptingTree,
+                ErrorKind::Encrypt,
                 format!(
                     "non-string key ({what}) at line {} under {}",
                     span.start.line(),
@@ -503,7 +375,7 @@ impl<'a> Loader<'a> {
     ) -> Result<Value> {
         let bad = |what: &str| {
             Error::new(
-                Code::CouldNotReadInputFile,
+                ErrorKind::Parse,
                 format!(
                     "invalid {what} at line {} ({})",
                     span.start.line(),
@@ -550,7 +422,7 @@ impl<'a> Loader<'a> {
         match resolve_plain(s) {
             Resolved::Value(v) => Ok(v),
             Resolved::TooBig => Err(Error::new(
-                Code::ErrorEncryptingTree,
+                ErrorKind::Encrypt,
                 format!(
                     "the integer at line {} ({}) does not fit in 64 bits",
                     span.start.line(),
@@ -627,12 +499,10 @@ impl<'a> Loader<'a> {
         let mut key_lines = Vec::new();
         let indent = start.start.col();
         loop {
-            let (ev, span) = self.peek().cloned().ok_or_else(|| {
-                Error::new(
-                    Code::CouldNotReadInputFile,
-                    "invalid YAML: unterminated map",
-                )
-            })?;
+            let (ev, span) = self
+                .peek()
+                .cloned()
+                .ok_or_else(|| Error::new(ErrorKind::Parse, "invalid YAML: unterminated map"))?;
             if ev == Event::MappingEnd {
                 for c in self.take_foot(span.start.index(), indent) {
                     m.push_comment(c);
@@ -678,12 +548,10 @@ impl<'a> Loader<'a> {
         let mut l = Vec::new();
         let indent = start.start.col();
         loop {
-            let (ev, span) = self.peek().cloned().ok_or_else(|| {
-                Error::new(
-                    Code::CouldNotReadInputFile,
-                    "invalid YAML: unterminated list",
-                )
-            })?;
+            let (ev, span) = self
+                .peek()
+                .cloned()
+                .ok_or_else(|| Error::new(ErrorKind::Parse, "invalid YAML: unterminated list"))?;
             if ev == Event::SequenceEnd {
                 for c in self.take_foot(span.start.index(), indent) {
                     l.push(Value::Comment(crate::tree::Comment::new(c)));
@@ -732,10 +600,7 @@ impl<'a> Loader<'a> {
             let mut path = Vec::new();
             let mut doc = Map::new();
             let (ev, span) = self.peek().cloned().ok_or_else(|| {
-                Error::new(
-                    Code::CouldNotReadInputFile,
-                    "invalid YAML: unterminated document",
-                )
+                Error::new(ErrorKind::Parse, "invalid YAML: unterminated document")
             })?;
             match ev {
                 Event::MappingStart(..) => {
@@ -749,7 +614,7 @@ impl<'a> Loader<'a> {
                 }
                 Event::DocumentEnd => {}
                 _ => {
-                    return Err(Error::generic(format!(
+                    return Err(Error::new(ErrorKind::Parse, format!(
                         "the YAML document at line {} is not a map: sops files must be maps at the top level",
                         span.start.line()
                     )))
@@ -791,7 +656,7 @@ fn duplicate_key(m: &Map, path: &[String], lines: &[usize], first: usize, again:
     let mut full = path.to_vec();
     full.push(key.to_string());
     Error::new(
-        Code::CouldNotReadInputFile,
+        ErrorKind::DuplicateKey,
         format!(
             "duplicate key {} at line {} (already defined at line {})",
             crate::error::path_display(&full),
@@ -826,7 +691,7 @@ fn check_printable(text: &str) -> Result<()> {
 pub fn parse(text: &str) -> Result<Vec<Document>> {
     // The YAML that sops and sealbox write is read by a fast line parser; anything it does
     // not handle goes through the general loader below.
-    if let Some(docs) = super::yaml_fast::parse(text) {
+    if let Some(docs) = fast::parse(text) {
         return Ok(docs);
     }
     parse_general(text)
@@ -1260,7 +1125,7 @@ mod tests {
     /// builds the same tree as the general loader.
     fn parse(text: &str) -> Result<Vec<Document>> {
         let general = parse_general(text);
-        if let Some(fast) = super::super::yaml_fast::parse(text) {
+        if let Some(fast) = super::fast::parse(text) {
             match &general {
                 Ok(g) => assert!(*g == fast, "fast path differs on:\n{text}"),
                 Err(e) => panic!("fast path accepted what the loader rejects ({e}):\n{text}"),
@@ -1344,9 +1209,9 @@ mod tests {
     #[test]
     fn errors_never_echo_content() {
         let e = parse("a: 18446744073709551615\n").unwrap_err();
-        assert_eq!(e.exit_code(), 23);
+        assert_eq!(e.kind, crate::ErrorKind::Encrypt);
         let e = parse("1: secret-value\n").unwrap_err();
-        assert_eq!(e.exit_code(), 23);
+        assert_eq!(e.kind, crate::ErrorKind::Encrypt);
         assert!(!e.message.contains("secret-value"));
         let e = parse("a: x\na: secret-two\n").unwrap_err();
         assert!(e.message.contains("duplicate") && !e.message.contains("secret-two"));

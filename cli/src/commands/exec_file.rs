@@ -1,89 +1,37 @@
-//! `exec-env` and `exec-file`: hand plaintext to a command without writing it to disk
-//! (exec-file's `--no-fifo` uses a 0600 file in a private 0700 directory, removed after).
+//! `sealbox exec-file FILE COMMAND`: the plaintext handed to a command through a FIFO,
+//! without writing it to disk (`--no-fifo`: a 0600 file in a private 0700 directory,
+//! removed after).
 
-use crate::cmd::display;
-use crate::edit::open;
+use crate::context::Context;
 use crate::fsio::{sweep_private_dirs, PrivateDir, PLAINTEXT_MODE};
-use crate::{ExecEnvArgs, ExecFileArgs, FormatArgs};
-use sealbox_formats::store::{self, dotenv, StoreOptions};
-use sealbox_formats::{Code, Error, Item, Result};
+use crate::process::{child_status, spawn_err};
+use crate::session::{display, open};
+use crate::ExecFileArgs;
+use sealbox_formats::sops::MacCheck;
+use sealbox_formats::store::{self, StoreOptions};
+use sealbox_formats::{Error, ErrorKind, Result};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use zeroize::Zeroizing;
 
-fn child_status(status: std::process::ExitStatus) -> Result<()> {
-    use std::os::unix::process::ExitStatusExt;
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(c) => std::process::exit(c),
-        // Killed by a signal: exit like a shell would.
-        None => std::process::exit(128 + status.signal().unwrap_or(1)),
-    }
-}
-
-fn spawn_err(e: std::io::Error) -> Error {
-    Error::generic(format!("cannot run /bin/sh: {e}"))
-}
-
-pub fn exec_env(a: &ExecEnvArgs) -> Result<()> {
-    let fmt = FormatArgs {
-        input_type: None,
-        output_type: None,
-    };
-    let o = open(&a.file, &fmt, false)?;
-    let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
-    if let Some(doc) = o.docs.first() {
-        for item in &doc.0 {
-            let Item::Pair(k, v) = item else { continue };
-            if k.contains('=') || k.is_empty() {
-                return Err(Error::generic(format!(
-                    "{}: the key {k:?} cannot be an environment variable name",
-                    display(&a.file)
-                )));
-            }
-            let s = dotenv::val_to_string(v).ok_or_else(|| {
-                Error::generic(format!(
-                    "{}: cannot use complex value in environment; offending key {k:?}",
-                    display(&a.file)
-                ))
-                .with_hint("only top-level scalar values can become environment variables")
-            })?;
-            vars.push((k.clone(), Zeroizing::new(s)));
-        }
-    }
-    drop(o);
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c").arg(&a.command);
-    if a.pristine {
-        cmd.env_clear();
-    }
-    for (k, v) in &vars {
-        cmd.env(k, v.as_str());
-    }
-    if a.same_process {
-        return Err(spawn_err(cmd.exec()));
-    }
-    let status = cmd.status().map_err(spawn_err)?;
-    drop(vars);
-    child_status(status)
-}
-
+/// A `--filename` that names a file in the private directory, nothing else.
 fn valid_name(name: &str) -> Result<&str> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." || name.contains('\0') {
-        return Err(Error::generic(format!(
-            "invalid --filename {name:?}: give a plain file name"
-        )));
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("invalid --filename {name:?}: give a plain file name"),
+        ));
     }
     Ok(name)
 }
 
-pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
+/// Runs `sealbox exec-file`; the command's status is ours.
+pub fn run(cx: &Context, a: &ExecFileArgs) -> Result<ExitCode> {
     // Plaintext that killed runs left in $TMPDIR goes first (their PID is gone).
     sweep_private_dirs();
-    let o = open(&a.file, &a.format, false)?;
+    let o = open(&a.file, &a.format, MacCheck::Verify, cx.keys())?;
     let plain = Zeroizing::new(
         store::emit_plain(o.output, &o.docs, &StoreOptions::default())
             .map_err(|e| e.context(display(&a.file)))?,
@@ -92,12 +40,8 @@ pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
     let dir = PrivateDir::new()?;
     let name = valid_name(a.filename.as_deref().unwrap_or("tmp-file"))?;
     let path = dir.path().join(name);
-    let werr = |e: std::io::Error| {
-        Error::new(
-            Code::CouldNotWriteOutputFile,
-            format!("{}: {e}", path.display()),
-        )
-    };
+    let werr =
+        |e: std::io::Error| Error::new(ErrorKind::WriteOutput, format!("{}: {e}", path.display()));
     let command = a.command.replace("{}", &path.to_string_lossy());
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(&command);
@@ -112,7 +56,7 @@ pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
         drop(f);
         let status = cmd.status().map_err(spawn_err)?;
         drop(dir);
-        return child_status(status);
+        return Ok(child_status(status));
     }
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| werr(std::io::Error::from(e)))?;
@@ -135,7 +79,7 @@ pub fn exec_file(a: &ExecFileArgs) -> Result<()> {
     }
     let _ = writer.join();
     drop(dir);
-    child_status(status)
+    Ok(child_status(status))
 }
 
 /// Reads and discards what arrives on `fifo` until `done()`. The read end stays open the whole

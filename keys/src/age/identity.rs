@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use zeroize::Zeroizing;
 
 use super::recipient::ARMOR_BEGIN;
-use crate::{Code, Error, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 
 const ENV_SSH_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 const ENV_AGE_KEY: &str = "SOPS_AGE_KEY";
@@ -497,7 +497,10 @@ impl Identities {
             }
             Err(e) => {
                 self.record(location.into(), SourceStatus::Failed(e.clone()));
-                Err(Error::generic(format!("{location}: {e}")))
+                Err(Error::new(
+                    ErrorKind::InvalidKey,
+                    format!("{location}: {e}"),
+                ))
             }
         }
     }
@@ -514,7 +517,10 @@ impl Identities {
             }
             Err(e) => {
                 self.record(path_for_messages.into(), SourceStatus::Failed(e.clone()));
-                Err(Error::generic(format!("{path_for_messages}: {e}")))
+                Err(Error::new(
+                    ErrorKind::InvalidKey,
+                    format!("{path_for_messages}: {e}"),
+                ))
             }
         }
     }
@@ -561,11 +567,11 @@ impl Identities {
 
     /// Unwraps an armored `enc` blob with all identities at once: returns the plaintext
     /// (32-byte data key or 33-byte Shamir share). Fails with exit code 128
-    /// ([`Code::CouldNotRetrieveKey`]) when no identity fits or the blob is malformed; the
+    /// ([`ErrorKind::DataKeyUnavailable`]) when no identity fits or the blob is malformed; the
     /// message lists the locations tried, never key material.
     pub fn unwrap(&self, armored: &str) -> Result<Zeroizing<Vec<u8>>> {
         let fail = |msg: String| {
-            Error::new(Code::CouldNotRetrieveKey, msg)
+            Error::new(ErrorKind::DataKeyUnavailable, msg)
                 .with_hint(format!("locations tried: {}", self.describe_sources()))
         };
         if self.ids.is_empty() {
@@ -611,14 +617,14 @@ pub fn x25519_public_of(secret: &str) -> Result<String> {
     let id = secret
         .trim()
         .parse::<age::x25519::Identity>()
-        .map_err(|_| Error::generic("malformed age secret key"))?;
+        .map_err(|_| Error::new(ErrorKind::InvalidKey, "malformed age secret key"))?;
     Ok(id.to_public().to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{generate_age_key, ssh_to_age_private, Recipient};
+    use crate::age::{generate_age_key, ssh_to_age_private, Recipient};
 
     fn ed25519_key() -> (Zeroizing<String>, String) {
         let k = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
@@ -669,8 +675,8 @@ mod tests {
         // The converted X25519 key does not open an ssh-ed25519 stanza (different tag).
         let conv = Identities::from_text(&ssh_to_age_private(&pem).unwrap()).unwrap();
         assert_eq!(
-            conv.unwrap(&enc).unwrap_err().code,
-            Code::CouldNotRetrieveKey
+            conv.unwrap(&enc).unwrap_err().kind,
+            ErrorKind::DataKeyUnavailable
         );
     }
 
@@ -847,7 +853,7 @@ mod tests {
         // The failing key is not loaded; the error names locations, no key material.
         let enc = Recipient::parse(&r_bad).unwrap().wrap(&[1; 32]).unwrap();
         let err = ids.unwrap(&enc).unwrap_err();
-        assert_eq!(err.code, Code::CouldNotRetrieveKey);
+        assert_eq!(err.kind, ErrorKind::DataKeyUnavailable);
         let full = err.to_string();
         assert!(
             full.contains("SOPS_AGE_KEY (error: unknown identity type at line 2)"),
@@ -888,7 +894,7 @@ mod tests {
         let (_, r) = generate_age_key();
         let enc = Recipient::parse(&r).unwrap().wrap(&[0; 32]).unwrap();
         let e = ids.unwrap(&enc).unwrap_err();
-        assert_eq!(e.exit_code(), 128);
+        assert_eq!(e.kind, sealbox_formats::ErrorKind::DataKeyUnavailable);
         assert!(e
             .message
             .starts_with("failed to load age identities. Did not find keys in locations '"));
@@ -904,8 +910,8 @@ mod tests {
         // Leading/trailing whitespace (as in a YAML block) is fine.
         assert!(ids.unwrap(&format!("\n{enc}\n")).is_ok());
         assert_eq!(
-            ids.unwrap("garbage").unwrap_err().code,
-            Code::CouldNotRetrieveKey
+            ids.unwrap("garbage").unwrap_err().kind,
+            ErrorKind::DataKeyUnavailable
         );
         let mut tampered = enc.clone().into_bytes();
         let i = tampered.len() - 40;
@@ -913,7 +919,7 @@ mod tests {
         let e = ids
             .unwrap(&String::from_utf8(tampered).unwrap())
             .unwrap_err();
-        assert_eq!(e.code, Code::CouldNotRetrieveKey);
+        assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
     }
 
     #[test]

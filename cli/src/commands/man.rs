@@ -1,47 +1,16 @@
-//! `sealbox completions SHELL` and `sealbox man`: shell completions and manual pages made from
-//! the same clap definitions as `--help`, so they cannot drift from the parser.
+//! `sealbox man`: manual pages made from the same clap definitions as `--help`, so they
+//! cannot drift from the parser.
 //!
-//! They are subcommands rather than files generated at build time because `cargo install`
-//! installs binaries only: a build script's output would stay behind in the target
-//! directory. After `cargo install`, the installed binary writes them where the shell and
-//! `man` look (README: "Install"); a distribution package runs the same commands.
+//! A subcommand rather than files generated at build time because `cargo install` installs
+//! binaries only: a build script's output would stay behind in the target directory. After
+//! `cargo install`, the installed binary writes them where `man` looks (README:
+//! "Install"); a distribution package runs the same command.
 
 use crate::fsio::{write_atomic, write_stdout, ENCRYPTED_MODE};
-use crate::{CompletionsArgs, ManArgs};
+use crate::ManArgs;
 use clap_mangen::roff::{bold, italic, roman, Roff};
-use sealbox_formats::{Code, Error, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 use std::path::Path;
-
-/// Prints the completion script for `a.shell`.
-pub fn completions(a: &CompletionsArgs) -> Result<()> {
-    let mut cmd = completion_command();
-    let mut out = Vec::new();
-    clap_complete::generate(a.shell, &mut cmd, "sealbox", &mut out);
-    write_stdout(&out)
-}
-
-/// The command line as the completions see it: `--config` offered only where it does
-/// something. (clap's bash generator offers hidden options too, so the hidden copies of
-/// [`crate::command`] would still be proposed.)
-fn completion_command() -> clap::Command {
-    let mut cmd = <crate::Cli as clap::CommandFactory>::command();
-    let config = cmd
-        .get_arguments()
-        .find(|a| a.get_id() == "config")
-        .expect("the --config argument")
-        .clone()
-        .global(false);
-    cmd = cmd.mut_arg("config", |a| a.global(false));
-    let reading: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .filter(|n| !crate::WITHOUT_CONFIG.contains(&n.as_str()))
-        .collect();
-    for name in reading {
-        cmd = cmd.mut_subcommand(name, |s| s.arg(config.clone()));
-    }
-    cmd
-}
 
 /// Every page: `sealbox.1`, then `sealbox-SUBCOMMAND.1` per subcommand, as (file name, roff).
 fn pages() -> Result<Vec<(String, Vec<u8>)>> {
@@ -69,17 +38,23 @@ fn render(cmd: &clap::Command, sections: fn(&mut Roff)) -> Result<Vec<u8>> {
         .manual("sealbox manual")
         .render(&mut buf)
         .and_then(|()| extra.to_writer(&mut buf))
-        .map_err(|e| Error::generic(format!("cannot render the manual page: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                format!("cannot render the manual page: {e}"),
+            )
+        })?;
     Ok(buf)
 }
 
-/// `sealbox man [COMMAND]` prints one page; `sealbox man -o DIR` writes them all.
-pub fn man(a: &ManArgs) -> Result<()> {
+/// Runs `sealbox man`: `sealbox man [COMMAND]` prints one page; `sealbox man -o DIR` writes
+/// them all.
+pub fn run(a: &ManArgs) -> Result<()> {
     let pages = pages()?;
     if let Some(dir) = &a.output {
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::new(
-                Code::CouldNotWriteOutputFile,
+                ErrorKind::WriteOutput,
                 format!("{}: cannot create the directory: {e}", dir.display()),
             )
         })?;
@@ -99,10 +74,13 @@ pub fn man(a: &ManArgs) -> Result<()> {
     };
     match pages.iter().find(|(n, _)| *n == want) {
         Some((_, text)) => write_stdout(text),
-        None => Err(Error::generic(format!(
-            "no manual page for `{}`",
-            a.command.as_deref().unwrap_or_default()
-        ))
+        None => Err(Error::new(
+            ErrorKind::Other,
+            format!(
+                "no manual page for `{}`",
+                a.command.as_deref().unwrap_or_default()
+            ),
+        )
         .with_hint(format!(
             "the pages are: {}",
             pages

@@ -1,14 +1,14 @@
 //! A fast path for the YAML that sops and sealbox write: block maps and lists, plain and
 //! simple double-quoted scalars, `|`/`|-` literal blocks, no comments.
 //!
-//! The general loader ([`super::yaml::parse`]) goes through saphyr's event stream and a
+//! The general loader ([`super::parse`]) goes through saphyr's event stream and a
 //! comment scan, which costs most of the time of decrypting a large file. This parser reads
 //! the common subset line by line and returns `None` on anything outside it (comments,
 //! flow style, anchors, tags, escapes, tabs, non-ASCII text, multi-line plain scalars,
 //! duplicate keys, errors…); the caller then uses the general loader. When it returns a
 //! tree, it is the tree the general loader builds (checked by the tests, which run both).
 
-use super::yaml::{resolve_plain, Resolved};
+use super::scalar::{resolve_plain, Resolved};
 use crate::tree::{Document, Map, Value};
 use std::collections::HashSet;
 
@@ -330,7 +330,7 @@ pub(crate) fn parse(text: &str) -> Option<Vec<Document>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::yaml::parse_general;
+    use super::super::parse_general;
 
     /// Inputs the fast path must take, with the general loader's tree.
     const TAKEN: &[&str] = &[

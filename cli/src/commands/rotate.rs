@@ -1,0 +1,58 @@
+//! `sealbox rotate FILE`: every value re-encrypted under a new data key, optionally for a
+//! changed recipient list (`--add-age`, `--rm-age`).
+
+use crate::context::{store_options, Context};
+use crate::fsio::{write_atomic, write_stdout, ENCRYPTED_MODE};
+use crate::policy::{age_recipients, recipients_of};
+use crate::session::{display, open};
+use crate::{FormatArgs, RotateArgs};
+use sealbox_formats::sops::MacCheck;
+use sealbox_formats::{Error, ErrorKind, Result};
+use sealbox_keys::age;
+
+/// Runs `sealbox rotate`.
+pub fn run(cx: &Context, a: &RotateArgs) -> Result<()> {
+    let what = display(&a.file);
+    if a.in_place && a.output.is_some() {
+        return Err(Error::new(
+            ErrorKind::ConflictingOptions,
+            "cannot use --in-place together with --output",
+        ));
+    }
+    let fmt = FormatArgs {
+        input_type: a.input_type.clone(),
+        output_type: a.output_type.clone(),
+    };
+    let mut s = open(&a.file, &fmt, MacCheck::Verify, cx.keys())?;
+    s.stash
+        .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
+    let mut groups = s.md.key_groups.clone();
+    if let Some(rm) = &a.rm_age {
+        for r in age::parse_recipient_list(rm)? {
+            for g in groups.iter_mut() {
+                g.age.retain(|k| k.recipient != r.as_str());
+            }
+        }
+    }
+    let mut rs = recipients_of(&groups, &what)?;
+    if let Some(add) = &a.add_age {
+        rs[0].extend(age_recipients(add)?);
+    }
+    if rs.iter().any(Vec::is_empty) {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{what}: a key group would have no recipient left"),
+        )
+        .with_hint("add a recipient with --add-age before removing the last one"));
+    }
+    let threshold = s.md.shamir_threshold;
+    s.rekey(&rs, threshold, cx.keys(), &what)?;
+    let out = s.emit(&store_options(cx.load_config()?.as_ref())?)?;
+    if a.in_place {
+        write_atomic(&a.file, &out, ENCRYPTED_MODE)
+    } else if let Some(p) = &a.output {
+        write_atomic(p, &out, ENCRYPTED_MODE)
+    } else {
+        write_stdout(&out)
+    }
+}

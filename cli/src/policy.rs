@@ -1,0 +1,262 @@
+//! Recipient policy: who a new file is encrypted for (the creation plan: flags over the
+//! creation rule), how a file's key groups compare with its rule (shared by `updatekeys`,
+//! which rewrites them, and `check`, which reports them), and the one reading of a Shamir
+//! threshold.
+
+use crate::KeyArgs;
+use sealbox_formats::cipher::DataKey;
+use sealbox_formats::config::{Config, CreationRule};
+use sealbox_formats::metadata::{KeyGroup, Metadata, Selector, WRITER_VERSION};
+use sealbox_formats::sops::{self, Selection};
+use sealbox_formats::store::Format;
+use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
+use sealbox_keys::{age, KeyServices, Recipient};
+
+/// The threshold in force for `groups` groups recorded as `t` (0 = all groups; one group:
+/// 0, no Shamir).
+pub fn effective_threshold(t: usize, groups: usize) -> usize {
+    if groups <= 1 {
+        0
+    } else if t == 0 {
+        groups
+    } else {
+        t.min(groups)
+    }
+}
+
+/// Age recipients as the command line gives them (`--age`, `--add-age`, comma-separated).
+pub fn age_recipients(list: &str) -> Result<Vec<Recipient>> {
+    Ok(age::parse_recipient_list(list)?
+        .into_iter()
+        .map(Recipient::Age)
+        .collect())
+}
+
+/// The age recipients of one creation-rule group, parsed; `i` names the group in errors.
+fn rule_group(g: &sealbox_formats::config::KeyGroup, i: usize) -> Result<Vec<Recipient>> {
+    g.age
+        .iter()
+        .map(|r| age::Recipient::parse(r).map(Recipient::Age))
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| e.context(format!("key group {i}")))
+}
+
+/// The recipients of a file's existing groups, so the data key can be wrapped again.
+pub fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipient>>> {
+    groups
+        .iter()
+        .map(|g| {
+            if let Some(kind) = g.non_age_types().next() {
+                return Err(Error::new(ErrorKind::Other, format!(
+                    "{what}: the file also has {kind} keys, which sealbox cannot wrap a data key for"
+                ))
+                .with_hint("use sops for this file, or remove those keys first"));
+            }
+            g.age
+                .iter()
+                .map(|k| age::Recipient::parse(&k.recipient).map(Recipient::Age))
+                .collect()
+        })
+        .collect()
+}
+
+/// How a new file is encrypted: from the flags, else from the creation rule.
+pub struct CreationPlan {
+    groups: Vec<Vec<Recipient>>,
+    threshold: usize,
+    selector: Option<Selector>,
+    mac_only: bool,
+    binary: bool,
+}
+
+impl CreationPlan {
+    /// The plan for a file of `format` under `rule` (of `cfg`) with the flags `a`.
+    pub fn new(
+        cfg: Option<&Config>,
+        rule: Option<&CreationRule>,
+        a: &KeyArgs,
+        format: Format,
+    ) -> Result<Self> {
+        let (groups, rule_threshold) = Self::recipients(cfg, rule, a)?;
+        let flag = |v: &Option<String>| v.as_deref().unwrap_or("").to_string();
+        let pairs = [
+            ("unencrypted_suffix", flag(&a.unencrypted_suffix)),
+            ("encrypted_suffix", flag(&a.encrypted_suffix)),
+            ("unencrypted_regex", flag(&a.unencrypted_regex)),
+            ("encrypted_regex", flag(&a.encrypted_regex)),
+            (
+                "unencrypted_comment_regex",
+                flag(&a.unencrypted_comment_regex),
+            ),
+            ("encrypted_comment_regex", flag(&a.encrypted_comment_regex)),
+        ];
+        let flag_selector = Selector::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))?;
+        let mut selector = flag_selector.or_else(|| rule.and_then(|r| r.selector.clone()));
+        let mut mac_only = a.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
+        let binary = format == Format::Binary;
+        if binary {
+            if selector.is_some() || mac_only {
+                tracing::warn!("encryption selection options are ignored for binary files");
+            }
+            selector = None;
+            mac_only = false;
+        }
+        Ok(CreationPlan {
+            groups,
+            threshold: a.shamir_threshold.unwrap_or(rule_threshold),
+            selector,
+            mac_only,
+            binary,
+        })
+    }
+
+    /// The key groups and the rule's threshold: flags win over the creation rule.
+    fn recipients(
+        cfg: Option<&Config>,
+        rule: Option<&CreationRule>,
+        a: &KeyArgs,
+    ) -> Result<(Vec<Vec<Recipient>>, usize)> {
+        if let Some(list) = a.age.as_deref().filter(|s| !s.is_empty()) {
+            return Ok((vec![age_recipients(list)?], 0));
+        }
+        let Some(rule) = rule else {
+            return Err(Error::new(ErrorKind::Other,
+                "config file not found, or has no creation rules, and no keys provided through command line options",
+            )
+            .with_hint("pass --age RECIPIENT (see `sealbox keygen`), or add a creation rule to .sops.yaml"));
+        };
+        let mut groups = Vec::new();
+        for (i, g) in rule.key_groups.iter().enumerate() {
+            if let Some((kind, _)) = g.other.first() {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    format!(
+                        "creation rule in {} uses {kind} keys, which sealbox does not support yet",
+                        cfg.map(|c| c.path.display().to_string())
+                            .unwrap_or_default()
+                    ),
+                )
+                .with_hint("use age or SSH recipients"));
+            }
+            groups.push(rule_group(g, i)?);
+        }
+        Ok((groups, rule.shamir_threshold))
+    }
+
+    /// Encrypts `docs` in place under `key` and returns the metadata.
+    pub fn encrypt(
+        &self,
+        docs: &mut [Document],
+        key: &DataKey,
+        keys: &KeyServices,
+    ) -> Result<Metadata> {
+        let key_groups = sealbox_keys::wrap(key, &self.groups, self.threshold, keys)?;
+        let lastmodified = timefmt::now_rfc3339();
+        let selector = self.selector.clone().unwrap_or_default();
+        let sel = Selection::new(Some(&selector), self.mac_only)?;
+        let mac = sops::encrypt_tree(docs, key, &sel, &lastmodified)?;
+        Ok(Metadata {
+            shamir_threshold: effective_threshold(self.threshold, key_groups.len()),
+            key_groups,
+            lastmodified,
+            mac,
+            // The binary store records no selector (sops writes none either).
+            selector: (!self.binary).then_some(selector),
+            mac_only_encrypted: self.mac_only,
+            version: WRITER_VERSION.to_string(),
+        })
+    }
+}
+
+/// How a file's key groups compare with its creation rule's.
+pub struct KeyComparison {
+    /// The rule's groups, parsed.
+    pub groups: Vec<Vec<Recipient>>,
+    /// The threshold the file should have (0 with one group); a rule without one keeps the
+    /// file's.
+    pub want_threshold: usize,
+    /// Per group (up to the larger count): recipients in the rule only, in the file only.
+    pub per_group: Vec<GroupComparison>,
+    /// The first key type of the rule other than age, if any (sealbox cannot wrap for it).
+    pub rule_other_kind: Option<String>,
+}
+
+/// One key group's comparison.
+pub struct GroupComparison {
+    /// In the rule, not in the file.
+    pub missing: Vec<String>,
+    /// In the file, not in the rule.
+    pub extra: Vec<String>,
+    /// The file's group has keys of types sealbox does not manage.
+    pub file_has_other: bool,
+}
+
+/// Compares the file's metadata with the creation rule (age recipients only).
+pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison> {
+    let groups = rule
+        .key_groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| rule_group(g, i))
+        .collect::<Result<Vec<_>>>()?;
+    let rule_other_kind = rule
+        .key_groups
+        .iter()
+        .find_map(|g| g.other.first().map(|(k, _)| k.clone()));
+    let want_threshold = if groups.len() > 1 {
+        let t = if rule.shamir_threshold == 0 {
+            md.shamir_threshold
+        } else {
+            rule.shamir_threshold
+        };
+        effective_threshold(t, groups.len())
+    } else {
+        0
+    };
+    let per_group = (0..groups.len().max(md.key_groups.len()))
+        .map(|i| compare_group(groups.get(i), md.key_groups.get(i)))
+        .collect();
+    Ok(KeyComparison {
+        groups,
+        want_threshold,
+        per_group,
+        rule_other_kind,
+    })
+}
+
+/// One group of the rule (`want`) against the file's (`have`).
+fn compare_group(want: Option<&Vec<Recipient>>, have: Option<&KeyGroup>) -> GroupComparison {
+    let have_ids: Vec<&str> = have
+        .map(|g| g.age.iter().map(|k| k.recipient.as_str()).collect())
+        .unwrap_or_default();
+    let want_ids: Vec<String> = want
+        .map(|g| g.iter().map(Recipient::id).collect())
+        .unwrap_or_default();
+    GroupComparison {
+        missing: want_ids
+            .iter()
+            .filter(|r| !have_ids.contains(&r.as_str()))
+            .cloned()
+            .collect(),
+        extra: have_ids
+            .iter()
+            .filter(|r| !want_ids.iter().any(|w| w == *r))
+            .map(|r| r.to_string())
+            .collect(),
+        file_has_other: have.is_some_and(|g| g.non_age_types().next().is_some()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_read_the_same_everywhere() {
+        assert_eq!(effective_threshold(0, 1), 0);
+        assert_eq!(effective_threshold(2, 1), 0);
+        assert_eq!(effective_threshold(0, 3), 3);
+        assert_eq!(effective_threshold(2, 3), 2);
+        assert_eq!(effective_threshold(5, 3), 3);
+    }
+}
