@@ -13,6 +13,7 @@ mod editor;
 mod exit;
 mod firstword;
 mod fsio;
+mod gate;
 mod keyfile;
 mod manifest;
 mod policy;
@@ -65,7 +66,9 @@ fn main() -> ExitCode {
     match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sealbox: {e}");
+            // Escaped: a message may quote a file name or a `.sops.yaml` someone else wrote,
+            // and CI runners take some lines of stderr as commands (gate/escape.rs).
+            eprintln!("sealbox: {}", gate::escape::error(&e));
             ExitCode::from(exit::of(&e))
         }
     }
