@@ -711,9 +711,11 @@ fn contains(bytes: &[u8], needle: &[u8]) -> bool {
 }
 
 /// GitHub workflow-command escaping (`%`, CR, LF; and in properties `:` and `,`), after
-/// the other control characters are made visible.
+/// the other control characters are made visible and `##[` is broken up (the runner would
+/// not parse it on a line that is already a command, but nothing depends on that).
 fn gh_escape(s: &str, property: bool) -> String {
     let mut o = escape::controls(s)
+        .replace("##[", "#\\#[")
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
