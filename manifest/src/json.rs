@@ -1,14 +1,12 @@
-//! The manifest as JSON text, and the sops files `--check-mode=sopsfile` looks into: both
-//! through sealbox-formats, as pure as this crate. Its JSON parser refuses duplicate keys
-//! (Go's decoder would keep the last one silently); its emitter writes what the NixOS
-//! module's `builtins.toJSON` writes (2-space indent as `sealbox manifest` prints it).
+//! The manifest as JSON text, through sealbox-formats (as pure as this crate): its parser
+//! refuses duplicate keys (Go's decoder would keep the last one silently); its emitter
+//! writes what the NixOS module's `builtins.toJSON` writes (2-space indent, as `sealbox
+//! manifest` prints it).
 
 use crate::fields::{read, write};
 use crate::model::Manifest;
-use crate::rules::Format;
-use crate::validate::SopsFileError;
 use crate::value::Value;
-use sealbox_formats::store::{self, json};
+use sealbox_formats::store::json;
 use sealbox_formats::Value as Tree;
 
 /// Parses manifest text. Errors never quote values from the manifest (only field names
@@ -27,40 +25,6 @@ pub fn to_json(m: &Manifest) -> Result<String, String> {
         unreachable!("a manifest is written as an object")
     };
     json::emit(&doc, 2).map_err(|e| e.message)
-}
-
-impl Format {
-    /// The sops store that reads files of this format (the manifest's names are the stores').
-    pub fn store(self) -> store::Format {
-        match self {
-            Format::Yaml => store::Format::Yaml,
-            Format::Json => store::Format::Json,
-            Format::Binary => store::Format::Binary,
-            Format::Dotenv => store::Format::Dotenv,
-            Format::Ini => store::Format::Ini,
-        }
-    }
-}
-
-/// The first document of the encrypted (not decrypted) sops file `bytes`, named `file`,
-/// parsed as `format` (none: an empty object); its leaves are `ENC[…]` strings.
-pub(crate) fn sops_document(
-    bytes: &[u8],
-    file: &str,
-    format: Format,
-) -> Result<Value, SopsFileError> {
-    let (docs, _) = store::load_encrypted(format.store(), bytes, file).map_err(|e| {
-        // The message without its leading `<file>: ` (validation names the file), on one line.
-        let m = e
-            .message
-            .strip_prefix(file)
-            .and_then(|m| m.strip_prefix(": "))
-            .unwrap_or(&e.message);
-        SopsFileError::Unparsable(m.replace('\n', "; "))
-    })?;
-    Ok(docs
-        .first()
-        .map_or(Value::Object(Vec::new()), Value::from_map))
 }
 
 #[cfg(test)]

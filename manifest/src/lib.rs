@@ -8,8 +8,8 @@
 //!   sealbox-formats' tree;
 //! * `fields.rs`: one line per JSON field, driving [`read`] (Go `encoding/json`
 //!   semantics) and [`write`] (what `builtins.toJSON` writes);
-//! * `json.rs`: [`from_json`] and [`to_json`], the manifest as text; the sops documents
-//!   `--check-mode=sopsfile` looks into;
+//! * `json.rs`: [`from_json`] and [`to_json`], the manifest as text;
+//! * `sopsfile.rs`: the sops documents `--check-mode=sopsfile` looks into;
 //! * `rules.rs`: names, paths, units, modes, formats, credential names, placeholders;
 //! * `validate.rs`: [`validate`], every problem of a manifest, or the [`Plan`] to install;
 //! * `template.rs`: [`render`], a template's text with the secrets' values in place of
@@ -21,6 +21,7 @@ mod fields;
 mod json;
 mod model;
 mod rules;
+mod sopsfile;
 mod template;
 mod validate;
 mod value;

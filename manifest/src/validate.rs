@@ -8,12 +8,12 @@
 //! sops files) is asked of a [`Host`], so this stays pure: `sealbox-install` answers
 //! with the real system, `sealbox manifest` with the description's machine.
 
-use crate::json::sops_document;
 use crate::model::{Common, Manifest, Secret, Template};
 use crate::rules::{
     check_credential_name, check_locations, check_name, check_path, check_unit, is_within,
     parse_format, parse_mode, walk_key, Format, FORBIDDEN_TREES, SYSTEM_DIRS,
 };
+use crate::sopsfile::{sops_document, SopsFileError};
 use crate::value::Value;
 use std::collections::BTreeMap;
 
@@ -201,15 +201,6 @@ impl std::fmt::Display for Problem {
             self.message(|e| e.to_string())
         )
     }
-}
-
-/// Why a sops file cannot be looked into (`sopsfile` depth).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum SopsFileError {
-    /// It cannot be read (the system's message).
-    Unreadable(String),
-    /// It does not parse as its format (the parser's message).
-    Unparsable(String),
 }
 
 /// What validation asks of the machine.
