@@ -197,6 +197,7 @@ impl PrivateDir {
 mod tests {
     use super::*;
     use sealbox_os::leftovers::temp_name;
+    use sealbox_testkit::{dead_pid, dir_names as names};
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -219,23 +220,6 @@ mod tests {
         );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
-    }
-
-    /// A PID that is gone: a child that ran and was reaped.
-    fn dead_pid() -> u32 {
-        let mut c = std::process::Command::new("true").spawn().unwrap();
-        let pid = c.id();
-        c.wait().unwrap();
-        pid
-    }
-
-    fn names(d: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]

@@ -348,7 +348,7 @@ fn the_checker_of_named_files_finds_names_in_prose() {
     let doc = Path::new("cli/README.md");
     assert!(names_a_file("../docs/format.md", doc, &files));
     assert!(names_a_file("tests/crash.rs", doc, &files));
-    assert!(!names_a_file("src/fsio.rs", doc, &files));
+    assert!(!names_a_file("src/gone.rs", doc, &files));
     assert!(!names_a_file("../format.md", doc, &files));
 }
 
