@@ -234,7 +234,7 @@ pub fn run(cx: &Context, a: &CheckArgs) -> Result<bool> {
     }
     drop(err);
     let text = render(&findings, a.format);
-    crate::fsio::write_stdout(text.as_bytes())?;
+    crate::files::write_stdout(text.as_bytes())?;
     let s = |n: usize| if n == 1 { "" } else { "s" };
     eprintln!(
         "sealbox check: {checked} file{} checked, {} finding{} ({unmatched} other file{} matched no rule, {} director{} skipped, {} excluded)",
