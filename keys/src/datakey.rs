@@ -363,7 +363,7 @@ mod tests {
         let nothing = KeyServices::borrowing(&none).with_pgp(pgp::Decryptor::in_memory(other));
         let e = recover(&metadata(vec![g], 0), &nothing, "f").unwrap_err();
         assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
-        assert!(e.message.contains(&format!("group 0: FAILED (")), "{e}");
+        assert!(e.message.contains("group 0: FAILED ("), "{e}");
         assert!(e.message.contains(fp), "{e}");
         assert!(
             e.message.contains(&format!(

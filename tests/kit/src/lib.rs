@@ -7,10 +7,12 @@
 //!
 //! `scripts/install-peers` installs every peer named here. [`openbao`] runs real OpenBao
 //! servers (a dev server, a Raft cluster) for the Vault transit tests; [`pty`] runs a program
-//! on a pseudo-terminal for the tests of prompts. This crate depends on nothing
+//! on a pseudo-terminal for the tests of prompts; [`gnupg`] makes throwaway GnuPG homes (keys,
+//! a scripted pinentry, no gpg-agent left behind). This crate depends on nothing
 //! of the workspace, so every test crate (also `sealbox-activation`'s and `sealbox-cli`'s
 //! own tests) can use it without a dependency cycle.
 
+pub mod gnupg;
 pub mod openbao;
 pub mod pty;
 
