@@ -1,9 +1,10 @@
 //! PGP recipients end to end, against the real gpg and the real sops 3.11, with keys made
 //! at test time: what sealbox writes opens with sops and the other way round in all five
 //! formats; a passphrase-protected key is unlocked through gpg-agent's pinentry by both;
-//! Shamir groups mix age and PGP; `updatekeys`, `rotate --add-pgp/--rm-pgp` and edits of
-//! mixed files; a missing public key and a repeated decryption-order type end with sops'
-//! exit codes; `check` compares PGP recipients with the rule; sops 3.13's fixtures open.
+//! Shamir groups mix age and PGP; `updatekeys`, `rotate --add-pgp/--rm-pgp`, `set` and
+//! `edit` of mixed files; a missing public key and a repeated decryption-order type end
+//! with sops' exit codes; `check` compares PGP recipients with the rule; sops 3.13's
+//! fixtures open.
 //!
 //! Two GnuPG homes play two people: alice holds her secret key and bob's public key, bob
 //! the other way round, so "bob can read it" is tested by decrypting in bob's home. Every
@@ -462,6 +463,29 @@ fn rotate_adds_and_removes_pgp_keys_and_sops_agrees() {
         .sealbox(&w.alice, &["recipients", "s.yaml"])
         .ok("recipients");
     assert_eq!(out.stdout_str(), format!("{r}\n{}\n", w.fp_a));
+
+    // An edit of the mixed file opened with the PGP key alone keeps the age recipient:
+    // sops opens the result with the age key alone.
+    let editor = w.sb.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/^k: w$/k: edited/' \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    w.run(
+        &w.peers.sealbox,
+        &w.alice,
+        &["edit", "s.yaml"],
+        &[("EDITOR", editor.to_str().unwrap())],
+    )
+    .ok("edit with the PGP key");
+    let out = w.run(
+        &w.peers.sops,
+        &w.bob,
+        &["decrypt", "s.yaml"],
+        &[("SOPS_AGE_KEY_FILE", k)],
+    );
+    assert_eq!(
+        out.ok("the age key after the edit").stdout_str(),
+        "k: edited\n"
+    );
     w.finish();
 }
 
