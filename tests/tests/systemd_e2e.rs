@@ -737,7 +737,13 @@ fn bind_host_gnupg(m: &mut Machine) -> Result<(), String> {
         for l in String::from_utf8_lossy(&ldd.stdout).lines() {
             let mut w = l.split_whitespace();
             if let (Some(name), Some("=>"), Some(path)) = (w.next(), w.next(), w.next()) {
-                let guest = format!("/usr/lib/x86_64-linux-gnu/{name}");
+                // At the host's library directory (whatever the architecture), with /lib
+                // resolved to /usr/lib as in the merged-/usr root.
+                let dir = Path::new(path)
+                    .parent()
+                    .and_then(|d| std::fs::canonicalize(d).ok())
+                    .ok_or(format!("ldd {}: {path}: no directory", host.display()))?;
+                let guest = format!("{}/{name}", dir.display());
                 if !m.root_has(&guest) && !libs.contains(&guest) {
                     m.bind_ro(path, &guest);
                     libs.push(guest);
