@@ -9,7 +9,7 @@ use crate::Cli;
 use sealbox_formats::config::{absolute_clean, Config, CONFIG_FILE_NAME};
 use sealbox_formats::store::StoreOptions;
 use sealbox_formats::{Error, ErrorKind, Result};
-use sealbox_keys::KeyServices;
+use sealbox_keys::{DecryptionOrder, KeyServices};
 use std::path::{Path, PathBuf};
 
 /// How many directories [`find_config`] looks at (the start directory and its parents, as
@@ -32,12 +32,18 @@ pub struct Context<'c> {
 }
 
 impl<'c> Context<'c> {
-    /// The context of the parsed command line (reads the environment only).
-    pub fn new(cli: &'c Cli) -> Context<'c> {
-        Context {
-            config_flag: cli.config.as_deref(),
-            keys: KeyServices::from_env(),
+    /// The context of the parsed command line (reads the environment only). A bad
+    /// `--decryption-order` (`SOPS_DECRYPTION_ORDER`) is an error here, as in sops (a type
+    /// named twice: exit 112).
+    pub fn new(cli: &'c Cli) -> Result<Context<'c>> {
+        let mut keys = KeyServices::from_env();
+        if let Some(order) = cli.decryption_order.as_deref() {
+            keys = keys.with_decryption_order(DecryptionOrder::parse(order)?);
         }
+        Ok(Context {
+            config_flag: cli.config.as_deref(),
+            keys,
+        })
     }
 
     /// `--config`/`SOPS_CONFIG`, if given (`check --root` needs rules from outside the

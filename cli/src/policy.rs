@@ -10,7 +10,7 @@ use sealbox_formats::metadata::{KeyGroup, Metadata, Selector, WRITER_VERSION};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::Format;
 use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
-use sealbox_keys::{age, KeyServices, Recipient, Source};
+use sealbox_keys::{age, pgp, KeyServices, Recipient, Source};
 
 /// The threshold in force for `groups` groups recorded as `t` (0 = all groups; one group:
 /// 0, no Shamir).
@@ -32,30 +32,81 @@ pub fn age_recipients(list: &str) -> Result<Vec<Recipient>> {
         .collect())
 }
 
-/// The age recipients of one creation-rule group, parsed; `i` names the group in errors.
-fn rule_group(g: &sealbox_formats::config::KeyGroup, i: usize) -> Result<Vec<Recipient>> {
-    g.age
+/// PGP recipients as the command line gives them (`--pgp`, `SOPS_PGP_FP`, `--add-pgp`:
+/// comma-separated fingerprints, spaces removed, as sops splits them).
+pub fn pgp_recipients(list: &str) -> Vec<Recipient> {
+    pgp::fingerprints_from_list(list)
+        .into_iter()
+        .filter(|fp| !fp.is_empty())
+        .map(Recipient::Pgp)
+        .collect()
+}
+
+/// A recipient of a creation rule's key type `ty` other than age (see
+/// `formats::config::KeyGroup::other`); `None` for the types sealbox cannot wrap a data key
+/// for.
+fn rule_recipient(ty: &str, id: &str) -> Option<Result<Recipient>> {
+    match ty {
+        "pgp" => Some(Recipient::parse(Source::Pgp, id)),
+        _ => None,
+    }
+}
+
+/// The first key type of a creation-rule group that sealbox cannot wrap a data key for.
+fn unsupported_rule_kind(g: &sealbox_formats::config::KeyGroup) -> Option<&str> {
+    g.other
         .iter()
-        .map(|r| age::Recipient::parse(r).map(Recipient::Age))
+        .find(|(ty, id)| rule_recipient(ty, id).is_none())
+        .map(|(ty, _)| ty.as_str())
+}
+
+/// The key types of a file's group that sealbox does not manage (kept verbatim, never
+/// wrapped for): one item per key.
+fn unmanaged_types(g: &KeyGroup) -> impl Iterator<Item = &str> {
+    g.non_age_types().filter(|t| *t != "pgp")
+}
+
+/// The recipients of one creation-rule group, parsed (age first, then the other types in
+/// the rule's order); `i` names the group in errors.
+fn rule_group(g: &sealbox_formats::config::KeyGroup, i: usize) -> Result<Vec<Recipient>> {
+    let age = g
+        .age
+        .iter()
+        .map(|r| age::Recipient::parse(r).map(Recipient::Age));
+    let other = g.other.iter().filter_map(|(ty, id)| rule_recipient(ty, id));
+    age.chain(other)
         .collect::<Result<Vec<_>>>()
         .map_err(|e| e.context(format!("key group {i}")))
 }
 
-/// The recipients of a file's existing groups, so the data key can be wrapped again.
+/// The recipients of a file's existing groups, so the data key can be wrapped again: age
+/// recipients and PGP fingerprints as the file records them.
 pub fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipient>>> {
     groups
         .iter()
         .map(|g| {
-            if let Some(kind) = g.non_age_types().next() {
+            if let Some(kind) = unmanaged_types(g).next() {
                 return Err(Error::new(ErrorKind::Other, format!(
                     "{what}: the file also has {kind} keys, which sealbox cannot wrap a data key for"
                 ))
                 .with_hint("use sops for this file, or remove those keys first"));
             }
-            g.age
+            let age = g
+                .age
                 .iter()
-                .map(|k| age::Recipient::parse(&k.recipient).map(Recipient::Age))
-                .collect()
+                .map(|k| age::Recipient::parse(&k.recipient).map(Recipient::Age));
+            let pgp = g.pgp.iter().map(|e| {
+                e.fields
+                    .get("fp")
+                    .map(|fp| Recipient::Pgp(fp.to_string()))
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::InvalidMetadata,
+                            format!("{what}: a pgp key entry has no `fp`"),
+                        )
+                    })
+            });
+            age.chain(pgp).collect()
         })
         .collect()
 }
@@ -116,18 +167,25 @@ impl CreationPlan {
         rule: Option<&CreationRule>,
         a: &KeyArgs,
     ) -> Result<(Vec<Vec<Recipient>>, usize)> {
-        if let Some(list) = a.age.as_deref().filter(|s| !s.is_empty()) {
-            return Ok((vec![age_recipients(list)?], 0));
+        // As sops: any key flag replaces the creation rule, and all of them make one group.
+        let age_flag = a.age.as_deref().filter(|s| !s.is_empty());
+        let pgp_flag = a.pgp.as_deref().filter(|s| !s.is_empty());
+        if age_flag.is_some() || pgp_flag.is_some() {
+            let mut group = pgp_flag.map(pgp_recipients).unwrap_or_default();
+            if let Some(list) = age_flag {
+                group.extend(age_recipients(list)?);
+            }
+            return Ok((vec![group], 0));
         }
         let Some(rule) = rule else {
             return Err(Error::new(ErrorKind::Other,
                 "config file not found, or has no creation rules, and no keys provided through command line options",
             )
-            .with_hint("pass --age RECIPIENT (see `sealbox keygen`), or add a creation rule to .sops.yaml"));
+            .with_hint("pass --age RECIPIENT (see `sealbox keygen`) or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
         };
         let mut groups = Vec::new();
         for (i, g) in rule.key_groups.iter().enumerate() {
-            if let Some((kind, _)) = g.other.first() {
+            if let Some(kind) = unsupported_rule_kind(g) {
                 return Err(Error::new(
                     ErrorKind::Other,
                     format!(
@@ -136,7 +194,7 @@ impl CreationPlan {
                             .unwrap_or_default()
                     ),
                 )
-                .with_hint("use age or SSH recipients"));
+                .with_hint("use age, SSH or PGP recipients"));
             }
             groups.push(rule_group(g, i)?);
         }
