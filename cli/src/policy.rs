@@ -10,7 +10,7 @@ use sealbox_formats::metadata::{KeyGroup, Metadata, Selector, WRITER_VERSION};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::Format;
 use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
-use sealbox_keys::{age, KeyServices, Recipient};
+use sealbox_keys::{age, hcvault, KeyServices, Recipient};
 
 /// The threshold in force for `groups` groups recorded as `t` (0 = all groups; one group:
 /// 0, no Shamir).
@@ -32,13 +32,38 @@ pub fn age_recipients(list: &str) -> Result<Vec<Recipient>> {
         .collect())
 }
 
-/// The age recipients of one creation-rule group, parsed; `i` names the group in errors.
+/// Vault transit keys as the command line gives them (`--hc-vault-transit`,
+/// `SOPS_VAULT_URIS`, `--add-hc-vault-transit`: comma-separated URIs, as sops).
+pub fn vault_recipients(list: &str) -> Result<Vec<Recipient>> {
+    hcvault::parse_transit_uris(list)
+        .map(|ks| ks.into_iter().map(Recipient::HcVault).collect())
+        .map_err(|e| Error::new(ErrorKind::InvalidKey, e.to_string()))
+}
+
+/// The key types of a creation-rule group that sealbox cannot wrap for (its `other`
+/// entries, less the ones it handles).
+fn unsupported_kinds(g: &sealbox_formats::config::KeyGroup) -> impl Iterator<Item = &str> {
+    g.other
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| *k != "hc_vault")
+}
+
+/// The recipients of one creation-rule group (age, then Vault transit keys, in sops'
+/// order), parsed; `i` names the group in errors.
 fn rule_group(g: &sealbox_formats::config::KeyGroup, i: usize) -> Result<Vec<Recipient>> {
-    g.age
+    let mut out = g
+        .age
         .iter()
         .map(|r| age::Recipient::parse(r).map(Recipient::Age))
         .collect::<Result<Vec<_>>>()
-        .map_err(|e| e.context(format!("key group {i}")))
+        .map_err(|e| e.context(format!("key group {i}")))?;
+    for (_, uri) in g.other.iter().filter(|(k, _)| k == "hc_vault") {
+        let k = hcvault::parse_transit_uri(uri)
+            .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("key group {i}: {e}")))?;
+        out.push(Recipient::HcVault(k));
+    }
+    Ok(out)
 }
 
 /// The recipients of a file's existing groups, so the data key can be wrapped again.
@@ -46,16 +71,23 @@ pub fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipien
     groups
         .iter()
         .map(|g| {
-            if let Some(kind) = g.non_age_types().next() {
+            if let Some(kind) = g.non_age_types().find(|t| *t != "hc_vault") {
                 return Err(Error::new(ErrorKind::Other, format!(
                     "{what}: the file also has {kind} keys, which sealbox cannot wrap a data key for"
                 ))
                 .with_hint("use sops for this file, or remove those keys first"));
             }
-            g.age
+            let mut rs = g
+                .age
                 .iter()
                 .map(|k| age::Recipient::parse(&k.recipient).map(Recipient::Age))
-                .collect()
+                .collect::<Result<Vec<_>>>()?;
+            for e in &g.hc_vault {
+                let vk = hcvault::VaultKey::from_fields(|k| e.fields.get(k), what)
+                    .map_err(|e| Error::new(ErrorKind::InvalidMetadata, e.to_string()))?;
+                rs.push(Recipient::HcVault(vk.key));
+            }
+            Ok(rs)
         })
         .collect()
 }
@@ -116,8 +148,19 @@ impl CreationPlan {
         rule: Option<&CreationRule>,
         a: &KeyArgs,
     ) -> Result<(Vec<Vec<Recipient>>, usize)> {
-        if let Some(list) = a.age.as_deref().filter(|s| !s.is_empty()) {
-            return Ok((vec![age_recipients(list)?], 0));
+        // As sops: keys given on the command line make one group, and the rule's are not
+        // used.
+        let age_flag = a.age.as_deref().filter(|s| !s.is_empty());
+        let vault_flag = a.hc_vault_transit.as_deref().filter(|s| !s.is_empty());
+        if age_flag.is_some() || vault_flag.is_some() {
+            let mut g = match age_flag {
+                Some(list) => age_recipients(list)?,
+                None => Vec::new(),
+            };
+            if let Some(list) = vault_flag {
+                g.extend(vault_recipients(list)?);
+            }
+            return Ok((vec![g], 0));
         }
         let Some(rule) = rule else {
             return Err(Error::new(ErrorKind::Other,
@@ -127,7 +170,7 @@ impl CreationPlan {
         };
         let mut groups = Vec::new();
         for (i, g) in rule.key_groups.iter().enumerate() {
-            if let Some((kind, _)) = g.other.first() {
+            if let Some(kind) = unsupported_kinds(g).next() {
                 return Err(Error::new(
                     ErrorKind::Other,
                     format!(
@@ -191,7 +234,8 @@ pub struct GroupComparison {
     pub file_has_other: bool,
 }
 
-/// Compares the file's metadata with the creation rule (age recipients only).
+/// Compares the file's metadata with the creation rule (age recipients and Vault transit
+/// keys, by URI).
 pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison> {
     let groups = rule
         .key_groups
@@ -202,7 +246,7 @@ pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison>
     let rule_other_kind = rule
         .key_groups
         .iter()
-        .find_map(|g| g.other.first().map(|(k, _)| k.clone()));
+        .find_map(|g| unsupported_kinds(g).next().map(str::to_string));
     let want_threshold = if groups.len() > 1 {
         let t = if rule.shamir_threshold == 0 {
             md.shamir_threshold
@@ -226,8 +270,14 @@ pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison>
 
 /// One group of the rule (`want`) against the file's (`have`).
 fn compare_group(want: Option<&Vec<Recipient>>, have: Option<&KeyGroup>) -> GroupComparison {
-    let have_ids: Vec<&str> = have
-        .map(|g| g.age.iter().map(|k| k.recipient.as_str()).collect())
+    let have_ids: Vec<String> = have
+        .map(|g| {
+            g.age
+                .iter()
+                .map(|k| k.recipient.clone())
+                .chain(g.hc_vault.iter().map(|e| e.uri()))
+                .collect()
+        })
         .unwrap_or_default();
     let want_ids: Vec<String> = want
         .map(|g| g.iter().map(Recipient::id).collect())
@@ -235,15 +285,15 @@ fn compare_group(want: Option<&Vec<Recipient>>, have: Option<&KeyGroup>) -> Grou
     GroupComparison {
         missing: want_ids
             .iter()
-            .filter(|r| !have_ids.contains(&r.as_str()))
+            .filter(|r| !have_ids.contains(r))
             .cloned()
             .collect(),
         extra: have_ids
             .iter()
-            .filter(|r| !want_ids.iter().any(|w| w == *r))
-            .map(|r| r.to_string())
+            .filter(|r| !want_ids.contains(r))
+            .cloned()
             .collect(),
-        file_has_other: have.is_some_and(|g| g.non_age_types().next().is_some()),
+        file_has_other: have.is_some_and(|g| g.non_age_types().any(|t| t != "hc_vault")),
     }
 }
 

@@ -167,6 +167,21 @@ pub struct VaultEntry {
     pub fields: EntryFields,
 }
 
+impl VaultEntry {
+    /// The key's URI as sops shows it, `ADDR/v1/ENGINE/keys/NAME` (`(hc_vault key)` when
+    /// a part is missing).
+    pub fn uri(&self) -> String {
+        match (
+            self.fields.get("vault_address"),
+            self.fields.get("engine_path"),
+            self.fields.get("key_name"),
+        ) {
+            (Some(a), Some(e), Some(k)) => format!("{a}/v1/{e}/keys/{k}"),
+            _ => "(hc_vault key)".into(),
+        }
+    }
+}
+
 /// One key group: everyone in it can recover the group's part of the data key.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct KeyGroup {
@@ -214,11 +229,15 @@ impl KeyGroup {
             .chain(self.pgp.iter().map(|_| "pgp"))
     }
 
-    /// The recipients of every key in the group, for messages (age recipients and the
-    /// type of each other key).
+    /// The recipients of every key in the group, for messages (age recipients, the URI of
+    /// each `hc_vault` key as sops shows it, and the type of each other key).
     pub fn describe(&self) -> Vec<String> {
         let mut out: Vec<String> = self.age.iter().map(|k| k.recipient.clone()).collect();
-        out.extend(self.non_age_types().map(|t| format!("({t} key)")));
+        let mut vault = self.hc_vault.iter().map(VaultEntry::uri);
+        out.extend(self.non_age_types().map(|t| match t {
+            "hc_vault" => vault.next().unwrap_or_default(),
+            t => format!("({t} key)"),
+        }));
         out
     }
 }
@@ -610,7 +629,7 @@ mod tests {
         assert_eq!(g.other[0].0, "kms");
         assert_eq!(
             g.describe(),
-            ["age1x", "(kms key)", "(hc_vault key)", "(pgp key)"]
+            ["age1x", "(kms key)", "http://v/v1/sops/keys/k", "(pgp key)"]
         );
         assert_eq!(&md.to_value(), meta, "flat form written back as read");
         // The same group inside key_groups, next to another.

@@ -7,10 +7,10 @@
 //! source by source in the [`DecryptionOrder`](crate::DecryptionOrder) (sops: age before
 //! pgp), the first that unwraps wins.
 
-use crate::{KeyServices, Recipient, Source};
+use crate::{hcvault, KeyServices, Recipient, Source};
 use sealbox_formats::cipher::DataKey;
-use sealbox_formats::metadata::{AgeKey, KeyGroup, Metadata};
-use sealbox_formats::{shamir, Error, ErrorKind, Result};
+use sealbox_formats::metadata::{AgeKey, EntryFields, KeyGroup, Metadata, VaultEntry};
+use sealbox_formats::{shamir, timefmt, Error, ErrorKind, Result};
 use zeroize::Zeroizing;
 
 /// The error of a source whose wrapping and unwrapping are not part of the data-key path
@@ -24,16 +24,57 @@ fn not_wired(s: Source) -> Error {
 }
 
 /// Wraps `part` (the data key or a share) for one recipient, adding its entry to `group`.
-fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, _keys: &KeyServices) -> Result<()> {
+fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, keys: &KeyServices) -> Result<()> {
     match r {
         Recipient::Age(a) => group.age.push(AgeKey {
             recipient: a.as_str().to_string(),
             enc: a.wrap(part)?,
         }),
         Recipient::Pgp(_) => return Err(not_wired(Source::Pgp)),
-        Recipient::HcVault(_) => return Err(not_wired(Source::HcVault)),
+        Recipient::HcVault(k) => {
+            let client = keys.vault().map_err(vault_unavailable)?;
+            // sops stamps each new master key with the time, RFC 3339 UTC.
+            let vk = hcvault::VaultKey::wrap(client, k.clone(), part, timefmt::now_rfc3339())
+                .map_err(|e| vault_error(e, ErrorKind::Other))?;
+            group.hc_vault.push(VaultEntry {
+                fields: EntryFields::from_pairs(vk.fields()),
+            });
+        }
     }
     Ok(())
+}
+
+/// A Vault error as the format's error: the message (address, key, every attempt) and
+/// what to do. `kind` is the kind of a failure to reach or use the server.
+fn vault_error(e: hcvault::Error, kind: ErrorKind) -> Error {
+    let kind = match e.kind() {
+        hcvault::ErrorKind::InvalidUri | hcvault::ErrorKind::InvalidKey => ErrorKind::InvalidKey,
+        _ => kind,
+    };
+    let hint = match e.kind() {
+        hcvault::ErrorKind::Auth => Some(
+            "set VAULT_TOKEN, run `bao login`/`vault login`, or set VAULT_ROLE_ID and \
+             VAULT_SECRET_ID_FILE for an AppRole login",
+        ),
+        hcvault::ErrorKind::Config => Some("fix the variable named above"),
+        _ => None,
+    };
+    let err = Error::new(kind, e.to_string());
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// The error when there is no Vault client (a bad setting, or Vault turned off).
+fn vault_unavailable(why: &str) -> Error {
+    Error::new(ErrorKind::Other, format!("cannot use Vault: {why}"))
+}
+
+/// The entry `e` of a file's metadata as a transit key with its ciphertext.
+pub(crate) fn vault_key(e: &VaultEntry) -> Result<hcvault::VaultKey> {
+    hcvault::VaultKey::from_fields(|k| e.fields.get(k), "hc_vault key")
+        .map_err(|e| Error::new(ErrorKind::InvalidMetadata, e.to_string()))
 }
 
 /// Tries the master keys of `source` in `g`; the unwrapped part, or why not.
@@ -58,7 +99,27 @@ fn unwrap_with(
             last.map(Err)
         }
         Source::Pgp => (!g.pgp.is_empty()).then(|| Err(not_wired(Source::Pgp))),
-        Source::HcVault => (!g.hc_vault.is_empty()).then(|| Err(not_wired(Source::HcVault))),
+        Source::HcVault => {
+            if g.hc_vault.is_empty() {
+                return None;
+            }
+            let client = match keys.vault() {
+                Ok(c) => c,
+                Err(why) => return Some(Err(vault_unavailable(why))),
+            };
+            let mut last = None;
+            for e in &g.hc_vault {
+                let got = vault_key(e).and_then(|vk| {
+                    vk.unwrap_data_key(client)
+                        .map_err(|e| vault_error(e, ErrorKind::DataKeyUnavailable))
+                });
+                match got {
+                    Ok(p) => return Some(Ok(p)),
+                    Err(e) => last = Some(e),
+                }
+            }
+            last.map(Err)
+        }
     }
 }
 
@@ -106,6 +167,8 @@ pub fn wrap(
 pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey> {
     let mut parts = Vec::new();
     let mut report = Vec::new();
+    let mut why = Vec::new();
+    let mut server_failed = false;
     for (i, g) in md.key_groups.iter().enumerate() {
         let mut got = None;
         for &source in keys.order().sources() {
@@ -114,7 +177,17 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
                     got = Some(p);
                     break;
                 }
-                Some(Err(e)) => tracing::debug!("{file}: group {i}: {source}: {e}"),
+                Some(Err(e)) => {
+                    tracing::debug!("{file}: group {i}: {source}: {e}");
+                    // Age failures are "no identity matches", said by the hint; a
+                    // server's failure (address, reason) must reach the user.
+                    if source != Source::Age {
+                        why.push(format!(
+                            "    {source}: {}",
+                            e.message.replace('\n', "\n      ")
+                        ));
+                    }
+                }
                 None => {}
             }
         }
@@ -123,6 +196,11 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
             if got.is_some() { "SUCCESS" } else { "FAILED" },
             g.describe().join(", ")
         ));
+        if got.is_none() {
+            server_failed |= !why.is_empty();
+            report.append(&mut why);
+        }
+        why.clear();
         if let Some(p) = got {
             parts.push(p);
         }
@@ -135,10 +213,17 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
                 report.join("\n")
             ),
         )
-        .with_hint(format!(
-            "none of your identities matches these recipients; identities looked for: {}",
-            keys.age().describe_sources()
-        ))
+        .with_hint(if server_failed {
+            format!(
+                "the reasons of the key servers are above; age identities looked for: {}",
+                keys.age().describe_sources()
+            )
+        } else {
+            format!(
+                "none of your identities matches these recipients; identities looked for: {}",
+                keys.age().describe_sources()
+            )
+        })
         .in_file(file)
     };
     if md.key_groups.len() == 1 {
@@ -217,18 +302,14 @@ mod tests {
     }
 
     #[test]
-    fn pgp_and_vault_arms_say_they_are_not_wired_yet() {
+    fn the_pgp_arm_says_it_is_not_wired_yet() {
         let (sa, a) = new_age();
         let only_a = ids(&sa);
         let keys = KeyServices::borrowing(&only_a);
         let key = DataKey::generate();
-        for r in [
-            Recipient::parse(Source::Pgp, "ABCDEF").unwrap(),
-            Recipient::parse(Source::HcVault, "https://v:8200/v1/sops/keys/k").unwrap(),
-        ] {
-            let e = wrap(&key, &[vec![a.clone(), r.clone()]], 0, &keys).unwrap_err();
-            assert!(e.message.contains("not wired"), "{e}");
-        }
+        let r = Recipient::parse(Source::Pgp, "ABCDEF").unwrap();
+        let e = wrap(&key, &[vec![a.clone(), r]], 0, &keys).unwrap_err();
+        assert!(e.message.contains("not wired"), "{e}");
         // A group holding a pgp key and the age key: age is tried first and wins; a
         // group with the pgp key only fails as "no identity", naming the key type.
         let mut g = wrap(&key, &[vec![a]], 0, &keys).unwrap().remove(0);
@@ -241,5 +322,64 @@ mod tests {
         let e = recover(&metadata(vec![g], 0), &keys, "f").unwrap_err();
         assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
         assert!(e.message.contains("group 0: FAILED ((pgp key))"), "{e}");
+    }
+
+    /// An `hc_vault` entry as sops writes it.
+    fn vault_entry(addr: &str, enc: &str) -> VaultEntry {
+        VaultEntry {
+            fields: EntryFields::from_pairs([
+                ("vault_address", addr),
+                ("engine_path", "transit"),
+                ("key_name", "k"),
+                ("created_at", "2025-01-01T00:00:00Z"),
+                ("enc", enc),
+            ]),
+        }
+    }
+
+    #[test]
+    fn without_vault_a_transit_key_fails_with_the_reason_and_age_still_works() {
+        let (sa, a) = new_age();
+        let only_a = ids(&sa);
+        let keys = KeyServices::borrowing(&only_a).without_vault("turned off for this test");
+        let key = DataKey::generate();
+        let v = Recipient::parse(Source::HcVault, "http://127.0.0.1:1/v1/transit/keys/k").unwrap();
+        let e = wrap(&key, &[vec![a.clone(), v]], 0, &keys).unwrap_err();
+        assert!(e.message.contains("turned off for this test"), "{e}");
+        // Two groups of two needed: age, and a transit key that cannot be asked.
+        let mut groups = wrap(&key, &[vec![a.clone()], vec![a.clone()]], 0, &keys).unwrap();
+        groups[1].age.clear();
+        groups[1]
+            .hc_vault
+            .push(vault_entry("http://127.0.0.1:1", "vault:v1:AAAA"));
+        let e = recover(&metadata(groups.clone(), 2), &keys, "f").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
+        assert!(
+            e.message
+                .contains("group 1: FAILED (http://127.0.0.1:1/v1/transit/keys/k)"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("hc_vault: cannot use Vault: turned off for this test"),
+            "{e}"
+        );
+        // With the transit key in the same group as the age key, age alone suffices.
+        let mut one = wrap(&key, &[vec![a]], 0, &keys).unwrap().remove(0);
+        one.hc_vault
+            .push(vault_entry("http://127.0.0.1:1", "vault:v1:AAAA"));
+        let got = recover(&metadata(vec![one], 0), &keys, "f").unwrap();
+        assert_eq!(got.as_bytes(), key.as_bytes());
+    }
+
+    #[test]
+    fn a_vault_entry_missing_a_field_is_invalid_metadata_naming_it() {
+        let mut e = vault_entry("http://v", "vault:v1:AAAA");
+        if let sealbox_formats::Value::Map(m) = &mut e.fields.0 {
+            m.remove("key_name");
+        }
+        let err = vault_key(&e).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidMetadata);
+        assert!(err.message.contains("`key_name`"), "{err}");
     }
 }
