@@ -86,7 +86,8 @@ pub fn diff(path: &Path, o: &Options, r: &mut dyn Reporter) -> Result<Diff, Erro
         keywait::ensure(&m, None, r).map_err(Error::NoKey)?;
     }
     let ids = identities::load(&m, r, "the key sources of the manifest", |_| Ok(()))?;
-    let decrypted = decrypt_all(&plan, &ids);
+    let keys = identities::services(&ids, o.no_network);
+    let decrypted = decrypt_all(&plan, &keys);
     if !decrypted.failures.is_empty() {
         return Err(Error::Failed {
             problems: Vec::new(),

@@ -1,8 +1,8 @@
 //! The age identities a run decrypts with (step 7 of
 //! docs/activation.md#the-activation-sequence): the manifest's key sources – `ageKeyFile`
 //! and the ed25519 keys of `ageSshKeyPaths`, converted like ssh-to-age – or, without any,
-//! the usual sops sources of the environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …); and
-//! the recovery of a file's data key with them.
+//! the usual sops sources of the environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …); the
+//! Vault/OpenBao client of the run; and the recovery of a file's data key with them.
 //!
 //! The only module that uses the key code (`sealbox-keys`).
 
@@ -16,6 +16,24 @@ use zeroize::Zeroizing;
 
 pub(crate) use sealbox_formats::cipher::DataKey;
 pub use sealbox_keys::age::Identities;
+pub use sealbox_keys::KeyServices;
+
+/// The key sources of one run: `ids` for age, and Vault/OpenBao from the environment
+/// (`VAULT_*`, `SEALBOX_VAULT_*`: one client, one AppRole login, one memory of dead
+/// addresses for every file of the run) unless `no_network` (`--no-network`: a run before
+/// the network is up refuses Vault keys at once, with the reason).
+pub fn services(ids: &Identities, no_network: bool) -> KeyServices<'_> {
+    let keys = KeyServices::borrowing(ids);
+    if no_network {
+        keys.without_vault(
+            "this run has --no-network (it runs before the network is up); install the \
+             secrets of files that need Vault from the unit ordered after \
+             network-online.target (NixOS: sops.secrets.<name>.needsNetwork)",
+        )
+    } else {
+        keys
+    }
+}
 
 /// The identities of `m`'s key sources (or of the environment, when it names none).
 /// `keep` receives the text of `age-keys.txt` (a header, the converted SSH keys, then
@@ -103,21 +121,26 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
     (text, keyfile_err)
 }
 
-/// The data key of `file` (whose metadata is `md`), recovered with `ids`; the error says
-/// which recipients the file has when no identity fits.
-pub(crate) fn recover(md: &Metadata, ids: &Identities, file: &str) -> Result<DataKey, String> {
-    sealbox_keys::recover(md, &sealbox_keys::KeyServices::borrowing(ids), file).map_err(|e| {
-        if e.kind == ErrorKind::DataKeyUnavailable {
+/// The data key of `file` (whose metadata is `md`), recovered with `keys`; the error says
+/// which recipients the file has when no identity fits, and what each Vault server said.
+pub(crate) fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey, String> {
+    let vault = md.key_groups.iter().any(|g| !g.hc_vault.is_empty());
+    sealbox_keys::recover(md, keys, file).map_err(|e| {
+        if e.kind == ErrorKind::DataKeyUnavailable && !vault {
             let r = md.age_recipients();
             format!(
                 "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}); add the matching key to ageKeyFile or ageSshKeyPaths, or re-encrypt the file for this host's key",
                 if r.is_empty() { "none".to_string() } else { r.join(", ") }
             )
         } else {
-            format!(
-                "failed to decrypt '{file}': {}",
-                strip_file(&e.message, file)
-            )
+            // One line: the per-group report's lines, without their indentation.
+            let m = strip_file(&e.message, file);
+            let m: Vec<&str> = m
+                .split("; ")
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            format!("failed to decrypt '{file}': {}", m.join("; "))
         }
     })
 }

@@ -234,7 +234,8 @@ fn install(m: &Manifest, plan: &Plan, o: &Options, r: &mut dyn Reporter) -> Resu
     // 7. keys
     let ids = import_keys(m, &mpd, r)?;
     // 8./9. decrypt everything before anything is written, render the templates
-    let decrypted = decrypt_all(plan, &ids);
+    let keys = identities::services(&ids, o.no_network);
+    let decrypted = decrypt_all(plan, &keys);
     let failed = !plan.unreadable.is_empty() || !decrypted.failures.is_empty();
     let failures = |outcome| Error::Failed {
         problems: plan.unreadable.clone(),
