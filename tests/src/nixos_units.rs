@@ -1,11 +1,11 @@
 //! The NixOS module's install units as unit files, for the real-systemd suite.
 //!
-//! `nix/modules/install-units.json` holds the settings of `sops-install-secrets.service`
-//! and `sops-install-secrets-for-users.service`; `nix/modules/nixos.nix` turns each entry
+//! `nix/modules/install-units.json` holds the settings of `sops-install-secrets.service`,
+//! `sops-install-secrets-for-users.service` and `sops-install-secrets-network.service`; `nix/modules/nixos.nix` turns each entry
 //! into `systemd.services.<name>` and completes it with what depends on the configuration.
 //! nixpkgs' `lib` renders no unit files, so this module does what NixOS's unit builder does
-//! with those options, for the same data: `description` → `Description=`, `before`/`after`
-//! → one `Before=`/`After=` line, `unitConfig`/`serviceConfig` → `Key=value` lines (a list
+//! with those options, for the same data: `description` → `Description=`,
+//! `before`/`after`/`wants` → one `Before=`/`After=`/`Wants=` line, `unitConfig`/`serviceConfig` → `Key=value` lines (a list
 //! gives one line per item, booleans `true`/`false`), `environment` → `Environment="K=V"`,
 //! `wantedBy`/`requiredBy` → links in `<target>.wants/` / `<target>.requires/`. Like the
 //! module it adds `RequiresMountsFor=` (the key paths) and
@@ -41,7 +41,7 @@ pub struct Context<'a> {
 pub struct Unit {
     /// `sops-install-secrets.service`.
     pub file_name: String,
-    /// `regular` or `users`: which of the module's manifests it installs.
+    /// `regular`, `users` or `network`: which of the module's manifests it installs.
     pub manifest_kind: String,
     /// The unit file.
     pub text: String,
@@ -72,10 +72,14 @@ pub fn render(text: &str, name: &str, ctx: &Context) -> Result<Unit, String> {
             "manifest" => manifest_kind = Some(string(v, &what)?),
             "flags" => flags = strings(v, &what)?,
             "description" => unit.push(format!("Description={}", string(v, &what)?)),
-            "before" | "after" => {
+            "before" | "after" | "wants" => {
                 let list = strings(v, &what)?;
                 if !list.is_empty() {
-                    let k = if key == "before" { "Before" } else { "After" };
+                    let k = match key.as_str() {
+                        "before" => "Before",
+                        "after" => "After",
+                        _ => "Wants",
+                    };
                     unit.push(format!("{k}={}", list.join(" ")));
                 }
             }
@@ -187,14 +191,14 @@ mod tests {
     fn a_unit_renders_as_nixos_writes_it() {
         let data = r#"{"units": {"u": {"manifest": "users", "flags": ["--ignore-passwd"],
             "description": "d", "wantedBy": ["a.target"], "requiredBy": ["b.target"],
-            "before": ["x.service", "y.target"], "after": [],
+            "before": ["x.service", "y.target"], "after": [], "wants": ["w.target"],
             "unitConfig": {"DefaultDependencies": "no", "Documentation": ["one", "two"]},
             "environment": {"K": "v"},
             "serviceConfig": {"Type": "oneshot", "RemainAfterExit": true}}}}"#;
         let u = render(data, "u", &CTX).unwrap();
         assert_eq!(
             u.text,
-            "[Unit]\nDescription=d\nBefore=x.service y.target\nDefaultDependencies=no\n\
+            "[Unit]\nDescription=d\nBefore=x.service y.target\nWants=w.target\nDefaultDependencies=no\n\
              Documentation=one\nDocumentation=two\nRequiresMountsFor=/var/lib/k.txt\n\n\
              [Service]\nEnvironment=\"K=v\"\nType=oneshot\nRemainAfterExit=true\n\
              ExecStart=/pkg/bin/sealbox-install --ignore-passwd /m.json\n"
@@ -225,9 +229,31 @@ mod tests {
     #[test]
     fn the_modules_data_file_renders() {
         let text = std::fs::read_to_string(data_file()).unwrap();
-        for name in ["sops-install-secrets", "sops-install-secrets-for-users"] {
+        for name in [
+            "sops-install-secrets",
+            "sops-install-secrets-for-users",
+            "sops-install-secrets-network",
+        ] {
             let u = render(&text, name, &CTX).unwrap_or_else(|e| panic!("{e}"));
             assert!(u.text.contains("\nType=oneshot\n"), "{}", u.text);
         }
+        // The early units refuse Vault; the network unit waits for the network.
+        let early = render(&text, "sops-install-secrets", &CTX).unwrap();
+        assert!(
+            early.text.contains(" --no-network /m.json"),
+            "{}",
+            early.text
+        );
+        let net = render(&text, "sops-install-secrets-network", &CTX).unwrap();
+        assert_eq!(net.manifest_kind, "network");
+        assert!(
+            net.text.contains("\nWants=network-online.target\n")
+                && net
+                    .text
+                    .contains("\nAfter=network-online.target sops-install-secrets.service\n")
+                && !net.text.contains("--no-network"),
+            "{}",
+            net.text
+        );
     }
 }
