@@ -4,7 +4,7 @@
 //! key's `enc` moves to the key's newest version.
 
 use crate::context::{store_options, Context};
-use crate::fsio::{write_atomic, write_stdout, ENCRYPTED_MODE};
+use crate::files::{write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::policy::{age_recipients, recipients_of, vault_recipients};
 use crate::session::{display, open};
 use crate::{FormatArgs, RotateArgs};
