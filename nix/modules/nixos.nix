@@ -340,9 +340,17 @@ let
       };
       environment = cfg.environment // u.environment;
       path = cfg.age.plugins;
-      serviceConfig = u.serviceConfig // {
-        ExecStart = [ (installCmd (lib.concatMapStrings (f: " ${f}") u.flags) manifests.${u.manifest}) ];
-      };
+      serviceConfig =
+        let
+          cmd = installCmd (lib.concatMapStrings (f: " ${f}") u.flags) manifests.${u.manifest};
+        in
+        u.serviceConfig
+        // {
+          # retryEvery: retried inside one start job (see install-units.json's comment).
+          ExecStart = [
+            (if u ? retryEvery then "/bin/sh -c 'until ${cmd}; do sleep ${toString u.retryEvery}; done'" else cmd)
+          ];
+        };
     };
 
   sshHostKeys =

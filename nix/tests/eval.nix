@@ -376,16 +376,17 @@ let
       netUnit.wantedBy
     ] [ [ "network-online.target" "sops-install-secrets.service" ] [ "network-online.target" ] [ "multi-user.target" ] ])
     (eq "network unit retries" (with netUnit.serviceConfig; [
+      TimeoutStartSec
       Restart
       RestartSec
-    ]) [ "on-failure" "10s" ])
+    ]) [ "10min" "on-failure" "10s" ])
     (eq "network unit environment" netUnit.environment {
       SOPS_RESTART_UNITS_VIA_SYSTEMCTL = "1";
       VAULT_ROLE_ID = "role";
       VAULT_SECRET_ID_FILE = "/var/lib/sealbox/vault-secret-id";
     })
     (ok "network unit ExecStart" (
-      builtins.match "/nix/store/[^ ]*/bin/sealbox-install /nix/store/[^ ]*-manifest-network\\.json" (plain (builtins.head netUnit.serviceConfig.ExecStart)) != null
+      builtins.match "/bin/sh -c 'until /nix/store/[^ ]*/bin/sealbox-install /nix/store/[^ ]*-manifest-network\\.json; do sleep 10; done'" (plain (builtins.head netUnit.serviceConfig.ExecStart)) != null
     ))
     (eq "systemd mode: both units" (lib.attrNames netSd.services) [
       "sops-install-secrets"

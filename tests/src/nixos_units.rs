@@ -66,11 +66,18 @@ pub fn render(text: &str, name: &str, ctx: &Context) -> Result<Unit, String> {
     let mut links = Vec::new();
     let mut manifest_kind = None;
     let mut flags = Vec::new();
+    let mut retry_every = None;
     for (key, v) in fields {
         let what = format!("units.{name}.{key}");
         match key.as_str() {
             "manifest" => manifest_kind = Some(string(v, &what)?),
             "flags" => flags = strings(v, &what)?,
+            "retryEvery" => match v {
+                Value::Num(n) if n.parse::<u64>().is_ok_and(|n| n >= 1) => {
+                    retry_every = Some(n.clone())
+                }
+                _ => return Err(format!("{what}: not a whole number of seconds")),
+            },
             "description" => unit.push(format!("Description={}", string(v, &what)?)),
             "before" | "after" | "wants" => {
                 let list = strings(v, &what)?;
@@ -126,10 +133,15 @@ pub fn render(text: &str, name: &str, ctx: &Context) -> Result<Unit, String> {
         unit.push(format!("RequiresMountsFor={p}"));
     }
     let flags: String = flags.iter().map(|f| format!(" {f}")).collect();
-    service.push(format!(
-        "ExecStart={}/bin/sealbox-install{flags} {}",
+    let cmd = format!(
+        "{}/bin/sealbox-install{flags} {}",
         ctx.package, ctx.manifest
-    ));
+    );
+    // As nixos.nix: retried inside one start job.
+    service.push(match retry_every {
+        Some(n) => format!("ExecStart=/bin/sh -c 'until {cmd}; do sleep {n}; done'"),
+        None => format!("ExecStart={cmd}"),
+    });
     Ok(Unit {
         file_name,
         manifest_kind,
@@ -211,6 +223,25 @@ mod tests {
             ]
         );
         assert_eq!(u.manifest_kind, "users");
+    }
+
+    #[test]
+    fn retry_every_loops_the_install_inside_one_start_job() {
+        let data = r#"{"units": {"u": {"manifest": "network", "flags": [], "retryEvery": 7}}}"#;
+        let u = render(data, "u", &CTX).unwrap();
+        assert!(
+            u.text.ends_with(
+                "ExecStart=/bin/sh -c 'until /pkg/bin/sealbox-install /m.json; do sleep 7; done'\n"
+            ),
+            "{}",
+            u.text
+        );
+        for bad in ["0", "\"10s\"", "1.5"] {
+            let data =
+                format!(r#"{{"units": {{"u": {{"manifest": "network", "retryEvery": {bad}}}}}}}"#);
+            let e = render(&data, "u", &CTX).unwrap_err();
+            assert!(e.contains("units.u.retryEvery"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -14,10 +14,11 @@
 //! 4. a reboot: the ramfs is gone and the secrets are back before the consumer starts;
 //! 5. the module's for-users unit installs before `systemd-sysusers.service`, which
 //!    creates a user with the hashed password it reads from there;
-//! 6. Vault at boot: the module's network unit (after `network-online.target`) installs a
-//!    secret whose file is 2-of-2 (the host's age key and an OpenBao transit key, AppRole
-//!    with a secret-id file) from the server in the container into its own tree, before
-//!    the service that reads it starts; the early unit installs the rest.
+//! 6. Vault at boot: the network unit (NixOS module and `examples/systemd`, after
+//!    `network-online.target`) retries until the OpenBao server in the container is set up,
+//!    then installs a secret whose file is 2-of-2 (the host's age key and a transit key,
+//!    AppRole with a secret-id file) into its own tree; the service that reads it starts
+//!    once, after that; the early unit installs the rest without waiting.
 //!
 //! The units are the repository's files, bound into the container unchanged, or rendered
 //! from the module's own data: a test cannot pass on a copy that has drifted.
@@ -336,12 +337,10 @@ fn nixos_install_unit_runs_before_services_and_a_switch_restarts_exactly_the_lis
 // ---- Vault/OpenBao at boot (NixOS shape) ------------------------------------------------------
 
 /// The container's OpenBao: a dev server on its loopback (`--private-network` leaves the
-/// container nothing else), started by systemd like any service; it is up (`active`) once
-/// `/usr/local/bin/e2e-vault-setup` has set it up.
+/// container nothing else), started by systemd like any service.
 const OPENBAO_DEV: &str = "[Unit]\nDescription=OpenBao dev server (e2e)\n\n[Service]\n\
     ExecStart=/usr/local/bin/bao server -dev -dev-root-token-id=e2e-root \
-    -dev-listen-address=127.0.0.1:8200 -dev-no-store-token\n\
-    ExecStartPost=/bin/sh /usr/local/bin/e2e-vault-setup\n";
+    -dev-listen-address=127.0.0.1:8200 -dev-no-store-token\n";
 
 /// The host's Vault set-up inside the container, once the dev server answers: transit key
 /// `host`, an AppRole with a known role id and secret id allowed to use that key only, and
@@ -366,7 +365,7 @@ mv /var/lib/e2e/.db.new /var/lib/e2e/db.yaml
 "#;
 
 #[test]
-fn nixos_network_unit_installs_a_two_of_two_age_and_transit_secret_with_approle_at_boot() {
+fn nixos_network_unit_retries_until_vault_answers_then_installs_a_two_of_two_secret_with_approle() {
     let env = require!(env());
     let bao = require!(sealbox_testkit::bao());
     let mut m = Machine::new(&env.rootfs);
@@ -376,7 +375,7 @@ fn nixos_network_unit_installs_a_two_of_two_age_and_transit_secret_with_approle_
     m.bind_program(&bao, "/usr/local/bin/bao");
     m.bind_ro(&env.peers.sops, "/usr/local/bin/sops");
     // The early manifest: an age-only secret. The network manifest (needsNetwork = true):
-    // a secret of the file the Vault set-up writes.
+    // a secret of the file the Vault set-up writes, after boot.
     let local = "/nix/store/e2e-local.yaml";
     m.write(
         local,
@@ -414,25 +413,23 @@ fn nixos_network_unit_installs_a_two_of_two_age_and_transit_secret_with_approle_
     install_nixos_unit(&m, "sops-install-secrets", early);
     let u = install_nixos_unit(&m, "sops-install-secrets-network", network);
     assert_eq!(u.manifest_kind, "network");
-    // What sops.environment adds to the unit (the renderer leaves it to the module), and
-    // the host's own ordering on its Vault server (a remote server needs none).
+    // What sops.environment adds to the unit (the renderer leaves it to the module).
     m.write(
         "/etc/systemd/system/sops-install-secrets-network.service.d/50-e2e.conf",
-        "[Unit]\nWants=openbao-dev.service\nAfter=openbao-dev.service\n\n[Service]\n\
-         Environment=VAULT_ROLE_ID=e2e-role\n\
+        "[Service]\nEnvironment=VAULT_ROLE_ID=e2e-role\n\
          Environment=VAULT_SECRET_ID_FILE=/var/lib/sealbox/vault-secret-id\n",
         0o644,
     );
     m.write("/var/lib/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
+    // The server runs from boot on; it is set up only later.
     m.write(
         "/etc/systemd/system/openbao-dev.service",
         OPENBAO_DEV,
         0o644,
     );
-    m.write(
-        "/usr/local/bin/e2e-vault-setup",
-        OPENBAO_SETUP.replace("RECIPIENT", &recipient),
-        0o755,
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
+        "/etc/systemd/system/openbao-dev.service",
     );
     // A consumer ordered after the network install, as the module's docs say.
     m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
@@ -450,17 +447,32 @@ fn nixos_network_unit_installs_a_two_of_two_age_and_transit_secret_with_approle_
     );
 
     let r = require!(m.boot());
-    r.wait_until("the network install", 90, |r| {
+    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
+    // and the consumer waits for it.
+    r.wait_until("the network install's first failure", 60, |r| {
+        r.journal("sops-install-secrets-network.service")
+            .contains(db)
+    });
+    assert_eq!(
+        r.show("sops-install-secrets-network.service", "ActiveState"),
+        "activating"
+    );
+    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
+    assert!(consumer_log(&r, "db").is_empty());
+    // The early install did not wait for any of this.
+    r.wait_until("the early install", 60, |r| {
+        r.show("sops-install-secrets.service", "ActiveState") == "active"
+    });
+    assert_eq!(r.ok("cat /run/secrets/local"), "local-1");
+    r.ok(&OPENBAO_SETUP.replace("RECIPIENT", &recipient));
+    r.wait_until("the network install", 60, |r| {
         r.show("sops-install-secrets-network.service", "ActiveState") == "active"
     });
     r.wait_booted();
     assert_eq!(
         r.show("sops-install-secrets-network.service", "Result"),
-        "success",
-        "{}",
-        r.journal("sops-install-secrets-network.service")
+        "success"
     );
-    assert_eq!(r.ok("cat /run/secrets/local"), "local-1");
     assert_eq!(r.ok("cat /run/secrets-network/db-password"), "from-vault");
     // The file really is 2-of-2: two key groups, one of them the transit key.
     let file = r.ok(&format!("cat {db}"));
@@ -587,6 +599,108 @@ fn debian_unit_waits_for_a_late_host_key_then_the_consumer_gets_its_credential()
         r.ok("stat -c '%a %U %G' /run/credstore/demo-app-db /etc/demo-app /run/secrets/rendered/demo-app.env; stat -f -c %T /run/secrets.d/; readlink /etc/demo-app/db-password"),
         "400 root root\n755 root root\n440 root demo-app\nramfs\n/run/secrets/db-password\n",
         "credential, custom path's parent (0755, see sealbox.service's comment), template"
+    );
+}
+
+#[test]
+fn debian_network_unit_retries_until_vault_answers_and_its_consumer_waits_for_the_secret() {
+    let env = require!(env());
+    let bao = require!(sealbox_testkit::bao());
+    let mut m = debian_machine(&env, &["sealbox.service", "sealbox-network.service"]);
+    m.bind_ro(
+        examples("secrets.enc.yaml"),
+        "/etc/sealbox/secrets.enc.yaml",
+    );
+    m.write("/etc/sealbox/key.txt", demo_key(), 0o600);
+    m.bind_program(&bao, "/usr/local/bin/bao");
+    m.bind_ro(&env.peers.sops, "/usr/local/bin/sops");
+    // The second manifest (as the unit's comment describes it): a secret of a file that is
+    // 2-of-2, the host key and a transit key; it is made once OpenBao is set up, after boot.
+    let host = m.host_dir();
+    let db = "/var/lib/e2e/db.yaml";
+    m.write(
+        "/etc/sealbox/manifest-network.json",
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"/etc/sealbox/key.txt\"\ndefaultSopsFile = \"{db}\"\n\
+                 secretsMountPoint = \"/run/secrets-network.d\"\n\
+                 symlinkPath = \"/run/secrets-network\"\n\
+                 [secrets.db-password]\nkey = \"password\"\n"
+            ),
+        ),
+        0o644,
+    );
+    m.write(
+        "/etc/sealbox/vault.env",
+        "VAULT_ROLE_ID=e2e-role\nVAULT_SECRET_ID_FILE=/etc/sealbox/vault-secret-id\n",
+        0o600,
+    );
+    m.write("/etc/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
+    // The server runs from boot on; it is set up only later.
+    m.write(
+        "/etc/systemd/system/openbao-dev.service",
+        OPENBAO_DEV,
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
+        "/etc/systemd/system/openbao-dev.service",
+    );
+    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
+    m.write("/var/log/e2e/.keep", "", 0o644);
+    m.write(
+        "/etc/systemd/system/app-db.service",
+        "[Unit]\nWants=sealbox-network.service\nAfter=sealbox-network.service\n\n\
+         [Service]\n\
+         ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n",
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/app-db.service",
+        "/etc/systemd/system/app-db.service",
+    );
+
+    let r = require!(m.boot());
+    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
+    // and the consumer waits for it.
+    r.wait_until("the network install's first failure", 60, |r| {
+        r.journal("sealbox-network.service").contains(db)
+    });
+    assert_eq!(
+        r.show("sealbox-network.service", "ActiveState"),
+        "activating"
+    );
+    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
+    assert!(consumer_log(&r, "db").is_empty());
+    // The early unit did not wait for any of this.
+    r.wait_until("the early install", 60, |r| {
+        r.show("sealbox.service", "ActiveState") == "active"
+    });
+    assert_eq!(r.ok("cat /run/secrets/db-password"), DB_PASSWORD);
+    let recipient = demo_key()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("the demo key's recipient")
+        .to_string();
+    r.ok(&OPENBAO_SETUP.replace("RECIPIENT", &recipient));
+    r.wait_until("the network install", 60, |r| {
+        r.show("sealbox-network.service", "ActiveState") == "active"
+    });
+    r.wait_booted();
+    assert_eq!(r.ok("cat /run/secrets-network/db-password"), "from-vault");
+    assert_eq!(
+        r.ok("readlink /run/secrets-network; stat -f -c %T /run/secrets-network.d/"),
+        "/run/secrets-network.d/1\nramfs\n"
+    );
+    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
+    assert_eq!(consumer_log(&r, "db"), ["start from-vault"]);
+    let installed = r.mono("sealbox-network.service", "ActiveEnterTimestampMonotonic");
+    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
+    assert!(
+        installed > 0 && installed <= started,
+        "app-db started at {started} µs, before the network install finished at {installed} µs"
     );
 }
 
