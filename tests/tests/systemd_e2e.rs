@@ -356,8 +356,8 @@ printf 'path "transit/decrypt/host" { capabilities = ["update"] }\n' | bao polic
 bao write auth/approle/role/host token_policies=host token_ttl=10m
 bao write auth/approle/role/host/role-id role_id=e2e-role
 bao write auth/approle/role/host/custom-secret-id secret_id=e2e-secret-id
-mkdir -p /root/e2e /var/lib/e2e
-cd /root/e2e
+mkdir -p /var/lib/e2e/work
+cd /var/lib/e2e/work
 printf 'creation_rules:\n  - key_groups:\n      - age:\n          - RECIPIENT\n      - hc_vault:\n          - http://127.0.0.1:8200/v1/transit/keys/host\n    shamir_threshold: 2\n' > .sops.yaml
 printf 'password: from-vault\n' > plain.yaml
 VAULT_TOKEN=e2e-root SOPS_DISABLE_VERSION_CHECK=1 HOME=/root sops encrypt plain.yaml > /var/lib/e2e/.db.new
