@@ -23,6 +23,7 @@ use crate::gate::scope::{rule_name, Scope};
 use crate::gate::tree::{Checkout, Node, Walk};
 use crate::policy::{compare_keys, effective_threshold};
 use crate::session::check_version;
+use crate::transit::VersionPolicy;
 use crate::{CheckArgs, CheckFormat};
 use sealbox_formats::cipher;
 use sealbox_formats::config::{absolute_clean, CreationRule};
@@ -53,6 +54,8 @@ struct Options<'k> {
     now: i64,
     keys: Option<&'k KeyServices<'static>>,
     max_size: u64,
+    /// `--min-transit-version`, and the key sources to ask for a key's latest version.
+    transit: Option<(VersionPolicy, &'k KeyServices<'static>)>,
 }
 
 /// At most this many files are checked at once.
@@ -179,6 +182,9 @@ pub fn run(cx: &Context, a: &CheckArgs) -> Result<bool> {
         now: timefmt::now_unix(),
         keys: a.decrypt.then(|| cx.keys()),
         max_size: a.max_size,
+        transit: a
+            .min_transit_version
+            .map(|m| (VersionPolicy::new(m), cx.keys())),
     };
     let selections = Selections::new(scope.rules());
     let threads = par::threads_for(jobs.len(), 1, MAX_THREADS);
@@ -480,6 +486,9 @@ fn check_file(
             }
         }
     }
+    if let Some((policy, keys)) = &opts.transit {
+        transit_findings(policy, keys, &md, &mut add);
+    }
     if let (Some(max), Some(t)) = (
         opts.max_age_secs,
         timefmt::parse_rfc3339_unix(&md.lastmodified),
@@ -646,6 +655,27 @@ fn selector_findings(
                 }
             ),
         );
+    }
+}
+
+/// With `--min-transit-version`: the Vault transit keys whose `enc` is older than wanted
+/// (`old-transit-version`), or why that could not be told (`transit-version`).
+fn transit_findings(
+    policy: &VersionPolicy,
+    keys: &KeyServices,
+    md: &Metadata,
+    add: &mut impl FnMut(&'static str, String),
+) {
+    match policy.stale(md, keys) {
+        Ok(stale) => {
+            for s in stale {
+                add("old-transit-version", s.to_string());
+            }
+        }
+        Err(e) => add(
+            "transit-version",
+            e.message.lines().next().unwrap_or_default().to_string(),
+        ),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::gate::scope::rule_name;
 use crate::gate::tree::{Checkout, Node};
 use crate::policy::compare_keys;
 use crate::session::{check_version, display, Session};
+use crate::transit::{self, Stale, VersionPolicy};
 use crate::UpdatekeysArgs;
 use sealbox_formats::config::{absolute_clean, CompiledRules, Config, CreationRule};
 use sealbox_formats::par;
@@ -64,6 +65,10 @@ struct Plan {
     removed_any: bool,
     groups: Vec<Vec<Recipient>>,
     threshold: usize,
+    /// Whether the key groups or the threshold change (else only `rewrap`).
+    keys_changed: bool,
+    /// Transit entries older than `--min-transit-version`.
+    rewrap: Vec<Stale>,
 }
 
 /// Why a file is refused: its name does not lead to the file its rule would be for.
@@ -148,6 +153,7 @@ fn plan_file(
     rules: &CompiledRules,
     p: Place,
     input_type: Option<&str>,
+    transit: Option<(&VersionPolicy, &KeyServices)>,
 ) -> Result<Plan> {
     let what = p.shown.clone();
     match p.checkout.lstat(&p.rel) {
@@ -235,6 +241,18 @@ fn plan_file(
         ));
         changed = true;
     }
+    let keys_changed = changed;
+    let rewrap = match transit {
+        Some((policy, keys)) => policy.stale(&md, keys).map_err(|e| e.context(&what))?,
+        None => Vec::new(),
+    };
+    for s in &rewrap {
+        report.push_str(&format!(
+            "~~~ {}: version {} -> newest (rewrap)\n",
+            s.uri, s.version
+        ));
+        changed = true;
+    }
     Ok(Plan {
         place: p,
         bytes,
@@ -246,6 +264,8 @@ fn plan_file(
         removed_any,
         groups: cmp.groups,
         threshold: want_threshold,
+        keys_changed,
+        rewrap,
     })
 }
 
@@ -256,8 +276,8 @@ fn apply(p: &Plan, a: &UpdatekeysArgs, keys: &KeyServices, opts: &StoreOptions) 
     let what = &p.place.shown;
     let (mut docs, mut md) = store::load_encrypted(p.format, &p.bytes, what)?;
     check_version(&md.version, what)?;
-    let key = sealbox_keys::recover(&md, keys, what)?;
     let out = if p.removed_any && !a.keep_data_key {
+        let key = sealbox_keys::recover(&md, keys, what)?;
         let mut stash =
             sops::decrypt_tree_with_stash(&mut docs, &md, &key, MacCheck::Verify, what)?;
         stash.allow_plaintext_downgrade(a.allow_plaintext_downgrade);
@@ -272,9 +292,16 @@ fn apply(p: &Plan, a: &UpdatekeysArgs, keys: &KeyServices, opts: &StoreOptions) 
         s.rekey(&p.groups, p.threshold, keys, what)?;
         s.emit(opts)?
     } else {
-        // Same data key, wrapped for the new recipients; values, MAC and lastmodified stay.
-        md.key_groups = sealbox_keys::wrap(&key, &p.groups, p.threshold, keys)?;
-        md.shamir_threshold = p.threshold;
+        // Same data key, wrapped for the new recipients (transit keys at their newest
+        // version); values, MAC and lastmodified stay.
+        if p.keys_changed {
+            let key = sealbox_keys::recover(&md, keys, what)?;
+            md.key_groups = sealbox_keys::wrap(&key, &p.groups, p.threshold, keys)?;
+            md.shamir_threshold = p.threshold;
+        } else {
+            // Only old transit versions: rewrapped on the server, no data key needed here.
+            transit::rewrap(&mut md, &p.rewrap, keys).map_err(|e| e.context(what))?;
+        }
         store::emit_encrypted(p.format, &docs, &md, opts)?
     };
     p.place
@@ -351,7 +378,8 @@ fn show_reach(
             match_path: rel.to_string(),
             shown: escape::line(rel).into_owned(),
         };
-        plan_file(cfg, rules, p, input_type)
+        // (Recipient changes only: no key server is asked about files not named.)
+        plan_file(cfg, rules, p, input_type, None)
     });
     let mut would: Vec<&Plan> = Vec::new();
     let (mut unchanged, mut unusable) = (0, 0);
@@ -416,10 +444,17 @@ pub fn run(cx: &Context, a: &UpdatekeysArgs) -> Result<()> {
     })?);
     let interactive = std::io::stdin().is_terminal();
     let threads = par::threads_for(a.files.len(), 1, MAX_THREADS);
-    // Plan every file (reading only).
+    // Plan every file (reading only; a transit key's newest version may be asked).
+    let policy = a.min_transit_version.map(VersionPolicy::new);
     let plans = par::map(&a.files, threads, |f| {
         let p = place(f, &base, &base_checkout, &cwd)?;
-        plan_file(&cfg, &rules, p, a.input_type.as_deref())
+        plan_file(
+            &cfg,
+            &rules,
+            p,
+            a.input_type.as_deref(),
+            policy.as_ref().map(|p| (p, cx.keys())),
+        )
     });
     let mut failures = 0usize;
     let mut to_apply = Vec::new();
