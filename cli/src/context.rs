@@ -32,7 +32,11 @@ impl<'c> Context<'c> {
     pub fn new(cli: &'c Cli) -> Context<'c> {
         Context {
             config_flag: cli.config.as_deref(),
-            keys: KeyServices::from_env(),
+            // Passphrases and age plugins' requests are asked on the terminal.
+            keys: KeyServices::with_identity_sources(
+                sealbox_keys::age::IdentitySources::from_env()
+                    .with_ui(sealbox_keys::age::Ui::terminal()),
+            ),
         }
     }
 

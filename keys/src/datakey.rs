@@ -24,11 +24,12 @@ fn not_wired(s: Source) -> Error {
 }
 
 /// Wraps `part` (the data key or a share) for one recipient, adding its entry to `group`.
-fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, _keys: &KeyServices) -> Result<()> {
+fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, keys: &KeyServices) -> Result<()> {
     match r {
+        // A plugin recipient may ask the person at hand (keys.ui()).
         Recipient::Age(a) => group.age.push(AgeKey {
             recipient: a.as_str().to_string(),
-            enc: a.wrap(part)?,
+            enc: a.wrap_with(part, keys.ui())?,
         }),
         Recipient::Pgp(_) => return Err(not_wired(Source::Pgp)),
         Recipient::HcVault(_) => return Err(not_wired(Source::HcVault)),
@@ -47,15 +48,14 @@ fn unwrap_with(
             if g.age.is_empty() {
                 return None;
             }
-            let ids = keys.age();
-            let mut last = None;
-            for k in &g.age {
-                match ids.unwrap(&k.enc) {
-                    Ok(p) => return Some(Ok(p)),
-                    Err(e) => last = Some(e),
-                }
-            }
-            last.map(Err)
+            // All entries at once: identities that need nobody are tried on every entry
+            // before any prompt, plugin or key command (see age::Identities).
+            let entries: Vec<(&str, &str)> = g
+                .age
+                .iter()
+                .map(|k| (k.recipient.as_str(), k.enc.as_str()))
+                .collect();
+            Some(keys.age().unwrap_entries(&entries))
         }
         Source::Pgp => (!g.pgp.is_empty()).then(|| Err(not_wired(Source::Pgp))),
         Source::HcVault => (!g.hc_vault.is_empty()).then(|| Err(not_wired(Source::HcVault))),
@@ -108,20 +108,29 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
     let mut report = Vec::new();
     for (i, g) in md.key_groups.iter().enumerate() {
         let mut got = None;
+        let mut why = Vec::new();
         for &source in keys.order().sources() {
             match unwrap_with(source, g, keys) {
                 Some(Ok(p)) => {
                     got = Some(p);
                     break;
                 }
-                Some(Err(e)) => tracing::debug!("{file}: group {i}: {source}: {e}"),
+                Some(Err(e)) => {
+                    tracing::debug!("{file}: group {i}: {source}: {e}");
+                    why.push(format!("{source}: {}", e.message.replace('\n', "; ")));
+                }
                 None => {}
             }
         }
         report.push(format!(
-            "  group {i}: {} ({})",
+            "  group {i}: {} ({}){}",
             if got.is_some() { "SUCCESS" } else { "FAILED" },
-            g.describe().join(", ")
+            g.describe().join(", "),
+            if got.is_some() || why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", why.join("; "))
+            }
         ));
         if let Some(p) = got {
             parts.push(p);
