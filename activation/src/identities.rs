@@ -4,13 +4,20 @@
 //! the usual sops sources of the environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …); and
 //! the recovery of a file's data key with them.
 //!
+//! An `ageSshKeyPaths` key also opens files sealed to the raw `ssh-ed25519 AAAA…` recipient
+//! (sops-nix opens only those sealed to the conversion). `ageKeyFile` may hold age plugin
+//! identities (`AGE-PLUGIN-…`): the plugin runs from `PATH`, and nobody answers its
+//! requests – sealbox-install never waits for a person, so a plugin that asks for a PIN or
+//! a touch confirmation fails that file, naming the plugin and what it asked. So does a
+//! passphrase-protected key: the installer never asks for a passphrase.
+//!
 //! The only module that uses the key code (`sealbox-keys`).
 
 use crate::error::{strip_file, Error, Step};
 use crate::report::{Note, Reporter};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::ErrorKind;
-use sealbox_keys::age::{self as keys, IdentitySources};
+use sealbox_keys::age::{self as keys, IdentitySources, Ui};
 use sealbox_manifest::Manifest;
 use zeroize::Zeroizing;
 
@@ -21,6 +28,9 @@ pub use sealbox_keys::age::Identities;
 /// `keep` receives the text of `age-keys.txt` (a header, the converted SSH keys, then
 /// `ageKeyFile`'s content) before anything else can fail, as sops-nix writes that file
 /// first; `shown` names it in errors.
+/// What a key that asks (a plugin's PIN or touch, a passphrase) is told.
+const NOBODY: &str = "sealbox-install never waits for a person: at boot use a plugin identity that needs no PIN or touch, or a key without a passphrase";
+
 pub(crate) fn load(
     m: &Manifest,
     r: &mut dyn Reporter,
@@ -28,14 +38,16 @@ pub(crate) fn load(
     keep: impl FnOnce(&str) -> Result<(), Error>,
 ) -> Result<Identities, Error> {
     if !m.has_key_source() {
-        return Ok(Identities::load(&IdentitySources::from_env()));
+        return Ok(Identities::load(
+            &IdentitySources::from_env().with_ui(Ui::refusing(NOBODY)),
+        ));
     }
     let (text, keyfile_err) = identity_text(m, r);
     keep(&text)?;
     if let Some(e) = keyfile_err {
         return Err(Error::Step(Step::Keys, e));
     }
-    let mut ids = Identities::new();
+    let mut ids = Identities::with_ui(Ui::refusing(NOBODY));
     ids.push_identity_text(&text, shown).map_err(|e| {
         Error::Step(
             Step::Keys,
@@ -45,6 +57,16 @@ pub(crate) fn load(
             ),
         )
     })?;
+    // The same ed25519 keys as SSH identities too: both stanza kinds open.
+    for p in &m.age_ssh_key_paths {
+        if let Ok(pem) = crate::keywait::read_key(p) {
+            if matches!(crate::keywait::ssh_key_type(&pem), Ok((alg, false)) if alg == "ssh-ed25519")
+            {
+                // A key that does not parse was reported (and skipped) above.
+                let _ = ids.push_ssh_private_key(pem.as_bytes(), p);
+            }
+        }
+    }
     Ok(ids)
 }
 
@@ -81,12 +103,21 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
             }
             Err(e) => r.note(Note::SshKeyUnconvertible {
                 path: p.clone(),
-                reason: e.message.replace('\n', "; "),
+                reason: match crate::keywait::ssh_key_type(&pem) {
+                    Ok((_, true)) => crate::keywait::PROTECTED_SSH_KEY.to_string(),
+                    _ => e.message.replace('\n', "; "),
+                },
             }),
         }
     }
     let mut keyfile_err = None;
-    if !m.age_key_file.is_empty() {
+    if !m.age_key_file.is_empty() && crate::keywait::is_sealed(&m.age_key_file) {
+        keyfile_err = Some(format!(
+            "ageKeyFile '{}' {}",
+            m.age_key_file,
+            crate::keywait::SEALED_KEY_FILE
+        ));
+    } else if !m.age_key_file.is_empty() {
         match crate::keywait::read_key(&m.age_key_file) {
             Ok(s) => {
                 text.push_str(&s);
@@ -104,14 +135,18 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
 }
 
 /// The data key of `file` (whose metadata is `md`), recovered with `ids`; the error says
-/// which recipients the file has when no identity fits.
+/// which recipients the file has when no identity fits, and what each key group's sources
+/// said (a plugin that asked for a PIN names itself and the prompt there).
 pub(crate) fn recover(md: &Metadata, ids: &Identities, file: &str) -> Result<DataKey, String> {
     sealbox_keys::recover(md, &sealbox_keys::KeyServices::borrowing(ids), file).map_err(|e| {
         if e.kind == ErrorKind::DataKeyUnavailable {
             let r = md.age_recipients();
+            // The report's lines after the first: one per key group.
+            let groups: Vec<&str> = e.message.lines().skip(1).map(str::trim).collect();
             format!(
-                "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}); add the matching key to ageKeyFile or ageSshKeyPaths, or re-encrypt the file for this host's key",
-                if r.is_empty() { "none".to_string() } else { r.join(", ") }
+                "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}){}; add the matching key to ageKeyFile or ageSshKeyPaths, or re-encrypt the file for this host's key",
+                if r.is_empty() { "none".to_string() } else { r.join(", ") },
+                if groups.is_empty() { String::new() } else { format!(" [{}]", groups.join("; ")) }
             )
         } else {
             format!(

@@ -104,7 +104,13 @@ impl Ui {
     /// Nobody: every request fails at once with `why` (e.g. "sealbox-install never waits
     /// for a person"); messages go to the log.
     pub fn none() -> Ui {
-        Ui(Arc::new(Nobody), "none")
+        Ui::refusing("nobody is there to answer (this program never waits for a person)")
+    }
+
+    /// Nobody, and every request fails with `why` (what the caller wants users to read:
+    /// why nobody answers here, and what to do instead).
+    pub fn refusing(why: impl Into<String>) -> Ui {
+        Ui(Arc::new(Nobody(why.into())), "none")
     }
 
     /// Answers from `answers`, in order, and records every request and message (see
@@ -149,7 +155,7 @@ impl Ui {
     }
 }
 
-struct Nobody;
+struct Nobody(String);
 
 impl Prompter for Nobody {
     fn message(&self, from: &str, text: &str) {
@@ -157,7 +163,7 @@ impl Prompter for Nobody {
     }
 
     fn ask(&self, _from: &str, _request: &Request) -> Result<Answer, String> {
-        Err("nobody is there to answer (this program never waits for a person)".into())
+        Err(self.0.clone())
     }
 }
 
