@@ -12,6 +12,8 @@
 //!   passphrase-sealed identity files, key commands;
 //! * [`Ui`]: who answers passphrase prompts and plugin requests (the terminal, or nobody);
 //! * [`ssh_to_age_public`] / [`ssh_to_age_private`]: Mic92/ssh-to-age conversions;
+//!   [`convert_public_line`] / [`convert_private`]: the same with that tool's input rules
+//!   and messages (known_hosts and authorized_keys lines, skips, `SSH_TO_AGE_PASSPHRASE`);
 //! * [`generate_age_key`], [`seal_identity_file`]: a fresh X25519 identity, and one sealed
 //!   with a passphrase as `age -p` does.
 //!
@@ -23,6 +25,7 @@ mod passphrase;
 mod plugin;
 mod recipient;
 mod sshkey;
+mod sshtoage;
 mod ui;
 
 pub use convert::{generate_age_key, ssh_to_age_private, ssh_to_age_public};
@@ -31,4 +34,5 @@ pub use identity::{
 };
 pub use passphrase::seal_identity_file;
 pub use recipient::{parse_recipient_list, Recipient, ARMOR_BEGIN, ARMOR_END};
+pub use sshtoage::{convert_private, convert_public_line, Converted};
 pub use ui::{Answer, Request, Ui};
