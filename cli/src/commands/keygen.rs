@@ -3,7 +3,7 @@
 //! does (rage-keygen and age-keygen have no such option; users pipe age-keygen into
 //! `age -p`): the passphrase is asked twice on the terminal, never read from stdin.
 
-use crate::fsio::{read_input, write_stdout};
+use crate::files::{read_input, write_stdout};
 use crate::session::display;
 use crate::KeygenArgs;
 use sealbox_formats::{timefmt, Error, ErrorKind, Result};

@@ -11,6 +11,7 @@ mod exec_file;
 mod filestatus;
 mod keygen;
 mod man;
+mod manifest;
 mod recipients;
 mod rotate;
 mod set;
@@ -57,7 +58,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             program.push(" ssh-to-age");
             return Ok(ssh_to_age::run(&program, &a.args));
         }
-        Command::Manifest(a) => crate::manifest::manifest(a),
+        Command::Manifest(a) => manifest::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

@@ -15,7 +15,7 @@
 //! encrypted or not); `-o` creates missing directories (0700) and is written atomically at
 //! the end, 0600 for a private key, so a failure leaves no partial or empty file.
 
-use crate::fsio::{write_atomic, ENCRYPTED_MODE, PLAINTEXT_MODE};
+use crate::files::{write_atomic, ENCRYPTED_MODE, PLAINTEXT_MODE};
 use sealbox_keys::age::{convert_private, convert_public_line, Converted};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
