@@ -154,6 +154,9 @@ fn prompted_cases(s: &Scratch) -> Vec<(&'static str, &'static str, &'static str,
     ]
 }
 
+/// A prompt and what to type there.
+type Prompt = (String, String);
+
 const KEY_FILES: &[&str] = &[
     "ssh-ed25519",
     "ssh-ed25519.unprotected",
@@ -251,7 +254,7 @@ fn what_sealbox_writes_for_every_key_kind_opens_with_the_real_sops() {
     let s = require!(Scratch::new(KEY_FILES));
     let at = |f: &str| s.p(f).display().to_string();
     // (recipient, variable, key file, prompt and answer if the key asks)
-    let cases: Vec<(String, &str, &str, Option<(String, String)>)> = vec![
+    let cases: Vec<(String, &str, &str, Option<Prompt>)> = vec![
         (
             line("plugin.recipient"),
             "SOPS_AGE_KEY_FILE",
