@@ -22,6 +22,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// The order in which key types are tried to decrypt a data key, comma-separated
+    /// (default age,pgp); types not named follow.
+    #[arg(
+        long,
+        global = true,
+        env = "SOPS_DECRYPTION_ORDER",
+        value_name = "TYPES"
+    )]
+    pub decryption_order: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,7 +56,8 @@ pub enum Command {
     /// Run COMMAND with `{}` replaced by the path of a FIFO (or 0600 file) holding the plaintext.
     #[command(name = "exec-file")]
     ExecFile(ExecFileArgs),
-    /// Re-encrypt a file under a new data key (`--add-age`, `--rm-age`).
+    /// Re-encrypt a file under a new data key (`--add-age`, `--rm-age`, `--add-pgp`,
+    /// `--rm-pgp`).
     Rotate(RotateArgs),
     /// Apply the creation rules' recipients to files (dry run unless -y or answered y).
     Updatekeys(UpdatekeysArgs),
@@ -144,6 +155,9 @@ pub struct KeyArgs {
         value_name = "RECIPIENTS"
     )]
     pub age: Option<String>,
+    /// PGP fingerprints, comma-separated (the keys must be in your GnuPG keyring).
+    #[arg(short = 'p', long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
     /// Leave values whose key (or an ancestor's) ends with this suffix unencrypted.
     #[arg(long, value_name = "SUFFIX")]
     pub unencrypted_suffix: Option<String>,
@@ -319,6 +333,12 @@ pub struct RotateArgs {
     /// age recipients to remove from every key group (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
     pub rm_age: Option<String>,
+    /// PGP fingerprints to add to the first key group (comma-separated).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub add_pgp: Option<String>,
+    /// PGP fingerprints to remove from every key group (comma-separated).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub rm_pgp: Option<String>,
     /// Write in plaintext a value or comment that was encrypted, when the file's
     /// selector no longer selects it (refused by default: selectors are not covered by
     /// the MAC, so a changed selector may be someone else's doing).

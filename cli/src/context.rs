@@ -9,7 +9,7 @@ use crate::Cli;
 use sealbox_formats::config::{absolute_clean, Config, CONFIG_FILE_NAME};
 use sealbox_formats::store::StoreOptions;
 use sealbox_formats::{Error, ErrorKind, Result};
-use sealbox_keys::KeyServices;
+use sealbox_keys::{DecryptionOrder, KeyServices};
 use std::path::{Path, PathBuf};
 
 /// How many directories [`find_config`] looks at (the start directory and its parents, as
@@ -28,16 +28,22 @@ pub struct Context<'c> {
 }
 
 impl<'c> Context<'c> {
-    /// The context of the parsed command line (reads the environment only).
-    pub fn new(cli: &'c Cli) -> Context<'c> {
-        Context {
-            config_flag: cli.config.as_deref(),
-            // Passphrases and age plugins' requests are asked on the terminal.
-            keys: KeyServices::with_identity_sources(
-                sealbox_keys::age::IdentitySources::from_env()
-                    .with_ui(sealbox_keys::age::Ui::terminal()),
-            ),
+    /// The context of the parsed command line (reads the environment only). A bad
+    /// `--decryption-order` (`SOPS_DECRYPTION_ORDER`) is an error here, as in sops (a type
+    /// named twice: exit 112).
+    pub fn new(cli: &'c Cli) -> Result<Context<'c>> {
+        // Passphrases and age plugins' requests are asked on the terminal.
+        let mut keys = KeyServices::with_identity_sources(
+            sealbox_keys::age::IdentitySources::from_env()
+                .with_ui(sealbox_keys::age::Ui::terminal()),
+        );
+        if let Some(order) = cli.decryption_order.as_deref() {
+            keys = keys.with_decryption_order(DecryptionOrder::parse(order)?);
         }
+        Ok(Context {
+            config_flag: cli.config.as_deref(),
+            keys,
+        })
     }
 
     /// The key sources.

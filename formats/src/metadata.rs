@@ -214,11 +214,16 @@ impl KeyGroup {
             .chain(self.pgp.iter().map(|_| "pgp"))
     }
 
-    /// The recipients of every key in the group, for messages (age recipients and the
-    /// type of each other key).
+    /// The recipients of every key in the group, for messages (age recipients, PGP
+    /// fingerprints, and the type of each other key).
     pub fn describe(&self) -> Vec<String> {
         let mut out: Vec<String> = self.age.iter().map(|k| k.recipient.clone()).collect();
-        out.extend(self.non_age_types().map(|t| format!("({t} key)")));
+        let others = self.non_age_types().filter(|t| *t != "pgp");
+        out.extend(others.map(|t| format!("({t} key)")));
+        out.extend(self.pgp.iter().map(|e| match e.fields.get("fp") {
+            Some(fp) => fp.to_string(),
+            None => "(pgp key)".to_string(),
+        }));
         out
     }
 }
@@ -610,7 +615,7 @@ mod tests {
         assert_eq!(g.other[0].0, "kms");
         assert_eq!(
             g.describe(),
-            ["age1x", "(kms key)", "(hc_vault key)", "(pgp key)"]
+            ["age1x", "(kms key)", "(hc_vault key)", "ABCD"]
         );
         assert_eq!(&md.to_value(), meta, "flat form written back as read");
         // The same group inside key_groups, next to another.

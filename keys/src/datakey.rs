@@ -7,7 +7,7 @@
 //! source by source in the [`DecryptionOrder`](crate::DecryptionOrder) (sops: age before
 //! pgp), the first that unwraps wins.
 
-use crate::{KeyServices, Recipient, Source};
+use crate::{pgp, KeyServices, Recipient, Source};
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::metadata::{AgeKey, KeyGroup, Metadata};
 use sealbox_formats::{shamir, Error, ErrorKind, Result};
@@ -23,6 +23,16 @@ fn not_wired(s: Source) -> Error {
     .with_hint("use age or SSH recipients for this file")
 }
 
+/// A PGP failure as the format's error: `kind`, the message naming the key (the core's
+/// errors name the fingerprint), and the core's hint (`gpg --import`, pinentry, …).
+fn pgp_error(kind: ErrorKind, e: &pgp::Error) -> Error {
+    let err = Error::new(kind, e.to_string());
+    match e.hint() {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
 /// Wraps `part` (the data key or a share) for one recipient, adding its entry to `group`.
 fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, keys: &KeyServices) -> Result<()> {
     match r {
@@ -31,7 +41,15 @@ fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, keys: &KeyServices
             recipient: a.as_str().to_string(),
             enc: a.wrap_with(part, keys.ui())?,
         }),
-        Recipient::Pgp(_) => return Err(not_wired(Source::Pgp)),
+        // Through gpg, with sops' arguments (the core's `encrypt`); sops exits 1 when it
+        // cannot ("Could not generate data key").
+        Recipient::Pgp(fp) => {
+            let k = pgp::encrypt(&keys.pgp_gpg(), fp, part).map_err(|e| {
+                pgp_error(ErrorKind::Other, &e)
+                    .context(format!("cannot encrypt the data key for PGP key {fp}"))
+            })?;
+            group.pgp.push(k.to_entry());
+        }
         Recipient::HcVault(_) => return Err(not_wired(Source::HcVault)),
     }
     Ok(())
@@ -57,7 +75,37 @@ fn unwrap_with(
                 .collect();
             Some(keys.age().unwrap_entries(&entries))
         }
-        Source::Pgp => (!g.pgp.is_empty()).then(|| Err(not_wired(Source::Pgp))),
+        Source::Pgp => {
+            if g.pgp.is_empty() {
+                return None;
+            }
+            // Every key of the group in file order, as sops; each failure is kept (the
+            // decryptor's own error lists its attempts: in memory, legacy keyring, gpg).
+            let dec = keys.pgp();
+            let mut lines = Vec::new();
+            let mut hint = None;
+            for e in &g.pgp {
+                let k = match pgp::PgpKey::from_entry(e) {
+                    Ok(k) => k,
+                    Err(why) => {
+                        lines.push(why);
+                        continue;
+                    }
+                };
+                match dec.decrypt(&k) {
+                    Ok(p) => return Some(Ok(p)),
+                    Err(err) => {
+                        hint = err.hint().or(hint);
+                        lines.push(err.to_string());
+                    }
+                }
+            }
+            let err = Error::new(ErrorKind::DataKeyUnavailable, lines.join("\n"));
+            Some(Err(match hint {
+                Some(h) => err.with_hint(h),
+                None => err,
+            }))
+        }
         Source::HcVault => (!g.hc_vault.is_empty()).then(|| Err(not_wired(Source::HcVault))),
     }
 }
@@ -106,18 +154,33 @@ pub fn wrap(
 pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey> {
     let mut parts = Vec::new();
     let mut report = Vec::new();
+    // What the sources other than age said, under their group (age's "no identity
+    // matched" is what the hint below explains), and their hints.
+    let mut hints: Vec<String> = Vec::new();
     for (i, g) in md.key_groups.iter().enumerate() {
         let mut got = None;
+        // Why age failed goes on the group's line (a plugin's request, a wrong passphrase);
+        // the other sources' lines go under it.
         let mut why = Vec::new();
+        let mut said = Vec::new();
         for &source in keys.order().sources() {
             match unwrap_with(source, g, keys) {
                 Some(Ok(p)) => {
                     got = Some(p);
                     break;
                 }
-                Some(Err(e)) => {
+                Some(Err(e)) if source == Source::Age => {
                     tracing::debug!("{file}: group {i}: {source}: {e}");
                     why.push(format!("{source}: {}", e.message.replace('\n', "; ")));
+                }
+                Some(Err(e)) => {
+                    tracing::debug!("{file}: group {i}: {source}: {e}");
+                    said.extend(e.message.lines().map(|l| format!("    {source}: {l}")));
+                    if let Some(h) = e.hint {
+                        if !hints.contains(&h) {
+                            hints.push(h);
+                        }
+                    }
                 }
                 None => {}
             }
@@ -132,8 +195,9 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
                 format!(": {}", why.join("; "))
             }
         ));
-        if let Some(p) = got {
-            parts.push(p);
+        match got {
+            Some(p) => parts.push(p),
+            None => report.append(&mut said),
         }
     }
     let fail = |why: &str| {
@@ -144,10 +208,19 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
                 report.join("\n")
             ),
         )
-        .with_hint(format!(
-            "none of your identities matches these recipients; identities looked for: {}",
-            keys.age().describe_sources()
-        ))
+        .with_hint({
+            // The age sources looked at, when the file has age keys; then what the other
+            // sources advise (import a key, pinentry, …).
+            let mut h: Vec<String> = Vec::new();
+            if md.key_groups.iter().any(|g| !g.age.is_empty()) || hints.is_empty() {
+                h.push(format!(
+                    "none of your identities matches these recipients; identities looked for: {}",
+                    keys.age().describe_sources()
+                ));
+            }
+            h.extend(hints.iter().cloned());
+            h.join("; ")
+        })
         .in_file(file)
     };
     if md.key_groups.len() == 1 {
@@ -176,6 +249,7 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
 mod tests {
     use super::*;
     use crate::age::{self, Identities};
+    use crate::DecryptionOrder;
     use sealbox_formats::metadata::{EntryFields, PgpEntry, WRITER_VERSION};
 
     fn metadata(key_groups: Vec<KeyGroup>, shamir_threshold: usize) -> Metadata {
@@ -226,29 +300,104 @@ mod tests {
     }
 
     #[test]
-    fn pgp_and_vault_arms_say_they_are_not_wired_yet() {
+    fn the_vault_arm_says_it_is_not_wired_yet() {
         let (sa, a) = new_age();
         let only_a = ids(&sa);
         let keys = KeyServices::borrowing(&only_a);
         let key = DataKey::generate();
-        for r in [
-            Recipient::parse(Source::Pgp, "ABCDEF").unwrap(),
-            Recipient::parse(Source::HcVault, "https://v:8200/v1/sops/keys/k").unwrap(),
-        ] {
-            let e = wrap(&key, &[vec![a.clone(), r.clone()]], 0, &keys).unwrap_err();
-            assert!(e.message.contains("not wired"), "{e}");
-        }
-        // A group holding a pgp key and the age key: age is tried first and wins; a
-        // group with the pgp key only fails as "no identity", naming the key type.
-        let mut g = wrap(&key, &[vec![a]], 0, &keys).unwrap().remove(0);
-        g.pgp.push(PgpEntry {
-            fields: EntryFields::from_pairs([("fp", "ABCDEF"), ("enc", "x")]),
-        });
-        let got = recover(&metadata(vec![g.clone()], 0), &keys, "f").unwrap();
-        assert_eq!(got.as_bytes(), key.as_bytes());
-        g.age.clear();
-        let e = recover(&metadata(vec![g], 0), &keys, "f").unwrap_err();
+        let r = Recipient::parse(Source::HcVault, "https://v:8200/v1/sops/keys/k").unwrap();
+        let e = wrap(&key, &[vec![a, r]], 0, &keys).unwrap_err();
+        assert!(e.message.contains("not wired"), "{e}");
+    }
+
+    /// The metadata of sops 3.13's `format.enc.yaml` (one PGP key) and the functional
+    /// tests' secret keys, in memory.
+    fn sops_313_pgp() -> (Metadata, pgp::Keyring) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/sops-3.13/");
+        let text = std::fs::read(format!("{dir}format.enc.yaml")).unwrap();
+        let (_, md) = sealbox_formats::store::load_encrypted(
+            sealbox_formats::store::Format::Yaml,
+            &text,
+            "format.enc.yaml",
+        )
+        .unwrap();
+        let asc = std::fs::read(format!("{dir}sops_functional_tests_key.asc")).unwrap();
+        let mut ring = pgp::Keyring::new();
+        ring.add_keys(&asc, "sops_functional_tests_key.asc")
+            .unwrap();
+        (md, ring)
+    }
+
+    #[test]
+    fn pgp_entries_unwrap_in_memory_and_age_is_tried_first_in_a_mixed_group() {
+        let (md, ring) = sops_313_pgp();
+        let fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+        let (sa, a) = new_age();
+        let only_a = ids(&sa);
+        let none = Identities::new();
+        let in_memory =
+            || KeyServices::borrowing(&none).with_pgp(pgp::Decryptor::in_memory(ring.clone()));
+        let key = recover(&md, &in_memory(), "f").unwrap();
+
+        // The same data key also wrapped for an age recipient: a group with both.
+        let mut g = md.key_groups[0].clone();
+        g.age = wrap(&key, &[vec![a]], 0, &KeyServices::borrowing(&only_a))
+            .unwrap()
+            .remove(0)
+            .age;
+        let mixed = metadata(vec![g.clone()], 0);
+        // age is tried first: with the age identity and no PGP key at all, it wins.
+        let no_pgp = KeyServices::borrowing(&only_a)
+            .with_pgp(pgp::Decryptor::in_memory(pgp::Keyring::new()));
+        assert_eq!(
+            recover(&mixed, &no_pgp, "f").unwrap().as_bytes(),
+            key.as_bytes()
+        );
+        // The PGP key alone recovers it too; pgp first in the order changes nothing.
+        let pgp_first = in_memory().with_decryption_order(DecryptionOrder::parse("pgp").unwrap());
+        assert_eq!(
+            recover(&mixed, &pgp_first, "f").unwrap().as_bytes(),
+            key.as_bytes()
+        );
+        // Neither (another OpenPGP key in memory): the error names the group's keys and
+        // says what the PGP attempt met, with its hint.
+        let mut other = pgp::Keyring::new();
+        let ssh = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/vectors/sops-nix/ssh-key"
+        );
+        other
+            .add_ssh_private_key(&std::fs::read(ssh).unwrap(), "ssh-key")
+            .unwrap();
+        let nothing = KeyServices::borrowing(&none).with_pgp(pgp::Decryptor::in_memory(other));
+        let e = recover(&metadata(vec![g], 0), &nothing, "f").unwrap_err();
         assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
-        assert!(e.message.contains("group 0: FAILED ((pgp key))"), "{e}");
+        assert!(e.message.contains("group 0: FAILED ("), "{e}");
+        assert!(e.message.contains(fp), "{e}");
+        assert!(
+            e.message.contains(&format!(
+                "pgp: could not decrypt the data key with PGP key {fp}"
+            )),
+            "{e}"
+        );
+        let hint = e.hint.clone().unwrap();
+        assert!(hint.contains("import the secret key"), "{hint}");
+        assert!(e.message.contains("no secret key for this message"), "{e}");
+    }
+
+    #[test]
+    fn a_pgp_entry_without_enc_is_reported_not_skipped() {
+        let (_, ring) = sops_313_pgp();
+        let mut g = KeyGroup::default();
+        g.pgp.push(PgpEntry {
+            fields: EntryFields::from_pairs([("fp", "ABCDEF")]),
+        });
+        let none = Identities::new();
+        let keys = KeyServices::borrowing(&none).with_pgp(pgp::Decryptor::in_memory(ring));
+        let e = recover(&metadata(vec![g], 0), &keys, "f").unwrap_err();
+        assert!(
+            e.message.contains("pgp: a pgp key entry has no `enc`"),
+            "{e}"
+        );
     }
 }

@@ -16,7 +16,6 @@
 #   * `sops.environment` values are exported shell-escaped (taken literally),
 #     and PATH is exported only when `age.plugins` is non-empty (sops-nix
 #     exported `PATH=''` otherwise);
-#   * `gnupg.*` key sources give a warning: sealbox-install supports age only;
 #   * with `useSystemdActivation`, sops-install-secrets is also ordered
 #     Before=sysinit.target (sops-nix only pulls it in with WantedBy=, so services
 #     reading /run/secrets at boot race it). A key on a network mount
@@ -465,13 +464,13 @@ in
       home = mkOption {
         type = types.nullOr types.str;
         default = null;
-        description = "GnuPG home (not supported by sealbox-install: a warning is emitted).";
+        description = "GnuPG home holding the host's secret key; sealbox-install decrypts through gpg with it and stops the gpg-agent it started before it exits.";
       };
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = sshHostKeys "rsa";
         defaultText = literalMD "the rsa host keys of {option}`services.openssh.hostKeys` when openssh is enabled";
-        description = "SSH RSA private keys converted to OpenPGP keys (ignored by sealbox-install, with a warning).";
+        description = "SSH RSA private keys converted to OpenPGP keys (in memory, as sops-nix does; no gpg needed at boot).";
       };
       package = mkOption {
         type = types.package;
@@ -562,10 +561,6 @@ in
             assertion = config.users.mutableUsers;
             message = "systemd.sysusers.enable in combination with sops.secrets.<name>.neededForUsers can only work with config.users.mutableUsers enabled (sops-nix issue #475)";
           };
-
-        warnings =
-          lib.optional (cfg.gnupg.home != null || (cfg.gnupg.sshKeyPaths != [ ] && cfg.age.keyFile == null && cfg.age.sshKeyPaths == [ ]))
-            "sops.gnupg.*: sealbox-install does not support OpenPGP keys; configure sops.age.keyFile or sops.age.sshKeyPaths";
 
         sops.environment.SOPS_GPG_EXEC = mkIf (cfg.gnupg.home != null || cfg.gnupg.sshKeyPaths != [ ]) (
           lib.mkDefault "${cfg.gnupg.package}/bin/gpg"

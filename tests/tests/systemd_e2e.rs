@@ -13,8 +13,11 @@
 //!    restart; a broken edit keeps the generation and the consumer;
 //! 4. a reboot: the ramfs is gone and the secrets are back before the consumer starts;
 //! 5. the module's for-users unit installs before `systemd-sysusers.service`, which
-//!    creates a user with the hashed password it reads from there.
-//! 6. an age plugin identity as the host key: the plugin runs under `sealbox.service`'s
+//!    creates a user with the hashed password it reads from there;
+//! 6. PGP key sources: sops-nix's test files decrypt at boot with `sshKeyPaths` (an RSA host
+//!    key, in a container without gpg), then with `gnupgHome` (the host's gpg bound in),
+//!    and no gpg-agent is left running after the `RemainAfterExit` unit;
+//! 7. an age plugin identity as the host key: the plugin runs under `sealbox.service`'s
 //!    hardening (issue 18).
 //!
 //! The units are the repository's files, bound into the container unchanged, or rendered
@@ -726,6 +729,236 @@ fn nixos_for_users_unit_installs_before_sysusers_creates_the_user_with_its_passw
         r.ok("stat -c %U /run/secrets/alice-token; cat /run/secrets/alice-token"),
         "alice\ntok-alice"
     );
+}
+
+// ---- PGP key sources at boot (NixOS shape) ----------------------------------------------------
+
+/// The install unit of the NixOS module reading `manifest`, with the key paths it names.
+fn install_pgp_unit(m: &Machine, manifest: &str, key_paths: &[&str], gpg_exec: &str) {
+    let u = nixos_units::render(
+        &read(&nixos_units::data_file()),
+        "sops-install-secrets",
+        &Context {
+            package: "/usr/local",
+            manifest,
+            key_paths,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    m.write(
+        &format!("/etc/systemd/system/{}", u.file_name),
+        &u.text,
+        0o644,
+    );
+    for l in &u.links {
+        m.symlink(l, &format!("/etc/systemd/system/{}", u.file_name));
+    }
+    // What the module adds from sops.environment with a gnupg key source.
+    m.write(
+        "/etc/systemd/system/sops-install-secrets.service.d/50-e2e-gpg.conf",
+        format!("[Service]\nEnvironment=\"SOPS_GPG_EXEC={gpg_exec}\"\n"),
+        0o644,
+    );
+}
+
+/// A manifest installing sops-nix's test files `secrets` ((name, file in the container,
+/// format, key)) into /run/secrets with the key sources `keys` (JSON members).
+fn pgp_manifest(secrets: &[(&str, &str, &str, &str)], keys: &str) -> String {
+    let items: Vec<String> = secrets
+        .iter()
+        .map(|(name, file, format, key)| {
+            format!(
+                r#"{{"name":"{name}","sopsFile":"{file}","format":"{format}","key":"{key}","mode":"0400","owner":null,"group":null,"path":"/run/secrets/{name}","restartUnits":[],"reloadUnits":[]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"secrets":[{}],"templates":[],"placeholderBySecretName":{{}},"secretsMountPoint":"/run/secrets.d","symlinkPath":"/run/secrets","keepGenerations":1,"useTmpfs":false,"ageKeyFile":null,"ageSshKeyPaths":[],{keys},"userMode":false,"logging":{{"keyImport":true,"secretChanges":true}}}}"#,
+        items.join(",")
+    )
+}
+
+/// The command lines of the container's gpg-agents (none should be left).
+fn gpg_agents(r: &Running) -> Vec<String> {
+    r.ok("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done")
+        .lines()
+        .filter(|l| l.contains("gpg-agent"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The host's GnuPG programs, bound into the container at their usual paths together with
+/// the libraries the minbase root lacks (the host must run the same Debian release, as for
+/// sealbox-install itself: each program's `--version` is checked at boot).
+fn bind_host_gnupg(m: &mut Machine) -> Result<(), String> {
+    let programs = ["gpg", "gpg-agent", "gpgconf", "gpg-connect-agent"];
+    let mut libs = Vec::new();
+    for p in programs {
+        let host = sealbox_testkit::which(p).ok_or(format!("{p} is not installed (gnupg)"))?;
+        m.bind_program(&host, &format!("/usr/bin/{p}"));
+        let ldd = Command::new("ldd")
+            .arg(&host)
+            .output()
+            .map_err(|e| format!("ldd: {e}"))?;
+        for l in String::from_utf8_lossy(&ldd.stdout).lines() {
+            let mut w = l.split_whitespace();
+            if let (Some(name), Some("=>"), Some(path)) = (w.next(), w.next(), w.next()) {
+                // At the host's library directory (whatever the architecture), with /lib
+                // resolved to /usr/lib as in the merged-/usr root.
+                let dir = Path::new(path)
+                    .parent()
+                    .and_then(|d| std::fs::canonicalize(d).ok())
+                    .ok_or(format!("ldd {}: {path}: no directory", host.display()))?;
+                let guest = format!("{}/{name}", dir.display());
+                if !m.root_has(&guest) && !libs.contains(&guest) {
+                    m.bind_ro(path, &guest);
+                    libs.push(guest);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+const SOPS_NIX_FILES: &str = "/etc/sops-nix-test";
+
+#[test]
+fn nixos_install_unit_decrypts_at_boot_with_an_rsa_host_key_without_gpg_then_with_a_gnupg_home() {
+    let env = require!(env());
+    let gpg = require!(sealbox_testkit::gpg());
+    let vectors = sealbox_tests::vectors_dir("sops-nix");
+    let mut m = Machine::new(&env.rootfs);
+    m.bind_program(&env.install, "/usr/local/bin/sealbox-install");
+    m.write(
+        "/etc/systemd/system/sysinit-reactivation.target",
+        "[Unit]\nDescription=Reactivate sysinit units (as NixOS defines it)\n",
+        0o644,
+    );
+    m.bind_ro(&vectors, SOPS_NIX_FILES);
+    let file = |f: &str| format!("{SOPS_NIX_FILES}/{f}");
+    let (yaml, env_file, json, bin, ini) = (
+        file("secrets.yaml"),
+        file("secrets.env"),
+        file("secrets.json"),
+        file("secrets.bin"),
+        file("secrets.ini"),
+    );
+
+    // Boot 1: sshKeyPaths, the RSA host key sops-nix's files are encrypted to; the
+    // minbase root has no gpg at all.
+    let rsa = "/etc/ssh/ssh_host_rsa_key";
+    m.write(rsa, read(&vectors.join("ssh-key")), 0o600);
+    let man1 = "/nix/store/e2e-pgp-manifest-1.json";
+    m.write(
+        man1,
+        pgp_manifest(
+            &[
+                ("yaml", &yaml, "yaml", "test_key"),
+                ("env", &env_file, "dotenv", ""),
+            ],
+            &format!(r#""sshKeyPaths":["{rsa}"],"gnupgHome":null"#),
+        ),
+        0o444,
+    );
+    install_pgp_unit(&m, man1, &[rsa], "/nix/store/e2e-gnupg/bin/gpg");
+    {
+        let r = require!(m.boot());
+        r.wait_booted();
+        assert_eq!(
+            r.ok("for p in gpg gpg-agent gpgconf; do for d in /usr/local/bin /usr/bin /usr/sbin; do \
+                  if [ -e $d/$p ]; then echo $d/$p; fi; done; done"),
+            "",
+            "the container must have no gpg for this boot"
+        );
+        assert_eq!(r.show("sops-install-secrets.service", "Result"), "success");
+        assert_eq!(r.ok("cat /run/secrets/yaml"), "test_value");
+        assert_eq!(
+            r.ok("cat /run/secrets/env"),
+            read(&vectors.join("secrets.env.plain"))
+        );
+        let journal = r.journal("sops-install-secrets.service");
+        assert!(
+            journal.contains(&format!(
+                "Imported {rsa} as GPG key with fingerprint 2504791468b153b8a3963cc97ba53d1919c5dfd4"
+            )),
+            "{journal}"
+        );
+        assert_eq!(r.ok("ls -A /run/secrets.d"), "1\n", "no keyring written");
+        r.poweroff();
+    }
+
+    // Boot 2: gnupgHome holding key.asc (imported on the host with the real gpg), and the
+    // host's gpg bound in. The gpg-agent decrypting starts must be gone once the
+    // RemainAfterExit unit has finished.
+    require!(bind_host_gnupg(&mut m));
+    let host_home = sealbox_testkit::gnupg::GpgHome::new(&gpg);
+    host_home.import(&vectors.join("key.asc"));
+    host_home.kill_all();
+    let home = "/var/lib/sops-nix/gnupg";
+    m.mkdir(home, 0o700);
+    for rel in ["pubring.kbx", "trustdb.gpg"] {
+        if let Ok(bytes) = std::fs::read(host_home.path().join(rel)) {
+            m.write(&format!("{home}/{rel}"), bytes, 0o600);
+        }
+    }
+    m.mkdir(&format!("{home}/private-keys-v1.d"), 0o700);
+    for e in std::fs::read_dir(host_home.path().join("private-keys-v1.d")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        m.write(
+            &format!("{home}/private-keys-v1.d/{name}"),
+            std::fs::read(e.path()).unwrap(),
+            0o600,
+        );
+    }
+    let man2 = "/nix/store/e2e-pgp-manifest-2.json";
+    m.write(
+        man2,
+        pgp_manifest(
+            &[
+                ("yaml", &yaml, "yaml", "test_key"),
+                ("json", &json, "json", "test_key"),
+                ("bin", &bin, "binary", ""),
+                ("env", &env_file, "dotenv", ""),
+                ("ini", &ini, "ini", ""),
+            ],
+            &format!(r#""sshKeyPaths":[],"gnupgHome":"{home}""#),
+        ),
+        0o444,
+    );
+    install_pgp_unit(&m, man2, &[home], "/usr/bin/gpg");
+    let r = require!(m.boot());
+    r.wait_booted();
+    assert_eq!(
+        r.show("sops-install-secrets.service", "Result"),
+        "success",
+        "{}",
+        r.journal("sops-install-secrets.service")
+    );
+    assert_eq!(
+        r.show("sops-install-secrets.service", "ActiveState"),
+        "active"
+    );
+    for (name, plain) in [
+        ("yaml", None),
+        ("json", None),
+        ("bin", Some("secrets.bin.plain")),
+        ("env", Some("secrets.env.plain")),
+        ("ini", Some("secrets.ini.plain")),
+    ] {
+        let want = match plain {
+            None => "test_value".to_string(),
+            Some(f) => read(&vectors.join(f)),
+        };
+        assert_eq!(r.ok(&format!("cat /run/secrets/{name}")), want, "{name}");
+    }
+    assert_eq!(
+        gpg_agents(&r),
+        Vec::<String>::new(),
+        "a gpg-agent outlived sealbox-install"
+    );
+    let journal = r.journal("sops-install-secrets.service");
+    assert!(!journal.contains("cannot stop the gpg-agent"), "{journal}");
 }
 
 // ---- the docs quote the files -------------------------------------------------------------------

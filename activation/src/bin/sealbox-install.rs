@@ -191,11 +191,15 @@ impl Reporter for Printer<'_> {
     fn note(&mut self, note: Note) {
         let prog = self.prog;
         match note {
-            Note::PgpSshKeysIgnored => eprintln!(
-                "{prog}: warning: sshKeyPaths is set but PGP (RSA SSH keys) is not supported; those keys are ignored, use ageSshKeyPaths or ageKeyFile"
-            ),
-            Note::GnupgHomeIgnored => eprintln!(
-                "{prog}: warning: gnupgHome is set but PGP is not supported; use ageKeyFile or ageSshKeyPaths"
+            Note::SshKeyNotGpg { path, reason } => {
+                eprintln!("Cannot import ssh key '{path}' as a GPG key: {reason}")
+            }
+            // sops-nix prints this one on stdout.
+            Note::GpgKeyImported { path, fingerprint } => {
+                println!("{prog}: Imported {path} as GPG key with fingerprint {fingerprint}")
+            }
+            Note::GpgAgentNotStopped { home, reason } => eprintln!(
+                "{prog}: warning: cannot stop the gpg-agent of {home}: {reason}; stop it with 'gpgconf --homedir {home} --kill gpg-agent'"
             ),
             Note::SshKeyUnreadable { path, reason } => {
                 eprintln!("Cannot read ssh key '{path}': {reason}")

@@ -1,14 +1,14 @@
 //! `sealbox rotate FILE`: every value re-encrypted under a new data key, optionally for a
-//! changed recipient list (`--add-age`, `--rm-age`).
+//! changed recipient list (`--add-age`, `--rm-age`, `--add-pgp`, `--rm-pgp`).
 
 use crate::context::{store_options, Context};
 use crate::files::{write_atomic, write_stdout, ENCRYPTED_MODE};
-use crate::policy::{age_recipients, recipients_of};
+use crate::policy::{age_recipients, pgp_recipients, recipients_of};
 use crate::session::{display, open};
 use crate::{FormatArgs, RotateArgs};
 use sealbox_formats::sops::MacCheck;
 use sealbox_formats::{Error, ErrorKind, Result};
-use sealbox_keys::age;
+use sealbox_keys::{age, pgp};
 
 /// Runs `sealbox rotate`.
 pub fn run(cx: &Context, a: &RotateArgs) -> Result<()> {
@@ -34,16 +34,34 @@ pub fn run(cx: &Context, a: &RotateArgs) -> Result<()> {
             }
         }
     }
+    if let Some(rm) = &a.rm_pgp {
+        // As sops: a key goes when its fingerprint is the one given (spaces removed).
+        for r in pgp_recipients(rm) {
+            let fp = r.id();
+            for g in groups.iter_mut() {
+                g.pgp.retain(|e| {
+                    e.fields.get("fp").map(pgp::normalize_fingerprint) != Some(fp.clone())
+                });
+            }
+        }
+    }
     let mut rs = recipients_of(&groups, &what)?;
     if let Some(add) = &a.add_age {
         rs[0].extend(age_recipients(add)?);
+    }
+    if let Some(add) = &a.add_pgp {
+        for r in pgp_recipients(add) {
+            if !rs[0].contains(&r) {
+                rs[0].push(r);
+            }
+        }
     }
     if rs.iter().any(Vec::is_empty) {
         return Err(Error::new(
             ErrorKind::Other,
             format!("{what}: a key group would have no recipient left"),
         )
-        .with_hint("add a recipient with --add-age before removing the last one"));
+        .with_hint("add a recipient with --add-age or --add-pgp before removing the last one"));
     }
     let threshold = s.md.shamir_threshold;
     s.rekey(&rs, threshold, cx.keys(), &what)?;
