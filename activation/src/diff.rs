@@ -85,7 +85,13 @@ pub fn diff(path: &Path, o: &Options, r: &mut dyn Reporter) -> Result<Diff, Erro
     if !plan.secrets.is_empty() {
         keywait::ensure(&m, None, r).map_err(Error::NoKey)?;
     }
-    let keys = identities::load(&m, r, "the key sources of the manifest", |_| Ok(()))?;
+    let keys = identities::load(
+        &m,
+        r,
+        "the key sources of the manifest",
+        o.no_network,
+        |_| Ok(()),
+    )?;
     let decrypted = decrypt_all(&plan, &keys);
     keys.finish(r);
     if !decrypted.failures.is_empty() {

@@ -3,8 +3,8 @@
 //! and the ed25519 keys of `ageSshKeyPaths`, converted like ssh-to-age; the RSA keys of
 //! `sshKeyPaths`, turned into OpenPGP keys in memory as sops-nix does (no gpg); a
 //! `gnupgHome`, used through gpg – or, without an age source, the usual sops sources of the
-//! environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …, and GnuPG as sops finds it); and the
-//! recovery of a file's data key with them.
+//! environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …, and GnuPG as sops finds it); the
+//! Vault/OpenBao client of the run; and the recovery of a file's data key with them.
 //!
 //! An `ageSshKeyPaths` key also opens files sealed to the raw `ssh-ed25519 AAAA…` recipient
 //! (sops-nix opens only those sealed to the conversion). `ageKeyFile` may hold age plugin
@@ -31,9 +31,9 @@ pub use sealbox_keys::age::Identities;
 /// What a key that asks (a plugin's PIN or touch, a passphrase) is told.
 const NOBODY: &str = "sealbox-install never waits for a person: at boot use a plugin identity that needs no PIN or touch, or a key without a passphrase";
 
-/// The key sources of one run. With `gnupgHome`, decrypting through gpg starts a
-/// gpg-agent for that home, which would outlive sealbox-install (in a `RemainAfterExit`
-/// unit, holding the unlocked key): [`Keys::finish`] stops it, and dropping the keys
+/// The key sources of one run (age, PGP, Vault/OpenBao). With `gnupgHome`, decrypting
+/// through gpg starts a gpg-agent for that home, which would outlive sealbox-install (in a
+/// `RemainAfterExit` unit, holding the unlocked key): [`Keys::finish`] stops it, and dropping the keys
 /// without `finish` (an error path) stops it too.
 pub struct Keys {
     services: KeyServices<'static>,
@@ -86,6 +86,7 @@ pub(crate) fn load(
     m: &Manifest,
     r: &mut dyn Reporter,
     shown: &str,
+    no_network: bool,
     keep: impl FnOnce(&str) -> Result<(), Error>,
 ) -> Result<Keys, Error> {
     // sops-nix sets up GnuPG (sshKeyPaths or gnupgHome) before the age keys.
@@ -123,6 +124,17 @@ pub(crate) fn load(
     let mut services = KeyServices::with_identities(ids);
     if let Some(d) = pgp {
         services = services.with_pgp(d);
+    }
+    // Vault/OpenBao comes from the environment (`VAULT_*`, `SEALBOX_VAULT_*`: one client, one
+    // AppRole login, one memory of dead addresses for every file of the run), unless the run
+    // has `--no-network` (it runs before the network is up): then Vault keys are refused at
+    // once, with the reason.
+    if no_network {
+        services = services.without_vault(
+            "this run has --no-network (it runs before the network is up); install the \
+             secrets of files that need Vault from the unit ordered after \
+             network-online.target (NixOS: sops.secrets.<name>.needsNetwork)",
+        );
     }
     Ok(Keys {
         services,
@@ -238,11 +250,13 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
 }
 
 /// The data key of `file` (whose metadata is `md`), recovered with `keys`; the error says
-/// which recipients the file has when no key fits, what the PGP attempts met, and what each
-/// key group's age identities said (a plugin that asked for a PIN names itself there).
+/// which recipients the file has when no key fits, what the PGP attempts met, what each
+/// Vault server said, and what each key group's age identities said (a plugin that asked
+/// for a PIN names itself there).
 pub(crate) fn recover(md: &Metadata, keys: &Keys, file: &str) -> Result<DataKey, String> {
+    let vault = md.key_groups.iter().any(|g| !g.hc_vault.is_empty());
     sealbox_keys::recover(md, keys.services(), file).map_err(|e| {
-        if e.kind == ErrorKind::DataKeyUnavailable {
+        if e.kind == ErrorKind::DataKeyUnavailable && !vault {
             let age = md.age_recipients();
             let fps: Vec<&str> = md
                 .key_groups
@@ -283,10 +297,14 @@ pub(crate) fn recover(md: &Metadata, keys: &Keys, file: &str) -> Result<DataKey,
             }
             msg
         } else {
-            format!(
-                "failed to decrypt '{file}': {}",
-                strip_file(&e.message, file)
-            )
+            // One line: the per-group report's lines, without their indentation.
+            let m = strip_file(&e.message, file);
+            let m: Vec<&str> = m
+                .split("; ")
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            format!("failed to decrypt '{file}': {}", m.join("; "))
         }
     })
 }

@@ -56,9 +56,14 @@ fn secrets_fs(m: &Manifest, kgid: u32) -> Result<Dir, Error> {
 }
 
 /// Step 7: writes `<mp>/age-keys.txt` like sops-nix and returns the keys to use.
-fn import_keys(m: &Manifest, mp: &Dir, r: &mut dyn Reporter) -> Result<Keys, Error> {
+fn import_keys(
+    m: &Manifest,
+    mp: &Dir,
+    no_network: bool,
+    r: &mut dyn Reporter,
+) -> Result<Keys, Error> {
     let shown = mp.shown("age-keys.txt").display().to_string();
-    identities::load(m, r, &shown, |text| {
+    identities::load(m, r, &shown, no_network, |text| {
         // quirk 4: keep – age-keys.txt lives in the mount point (ramfs, root 0600) and
         // persists.
         let owner = if m.user_mode {
@@ -226,7 +231,7 @@ fn install(m: &Manifest, plan: &Plan, o: &Options, r: &mut dyn Reporter) -> Resu
     // 6. mount
     let mpd = secrets_fs(m, kgid)?;
     // 7. keys
-    let keys = import_keys(m, &mpd, r)?;
+    let keys = import_keys(m, &mpd, o.no_network, r)?;
     // 8./9. decrypt everything before anything is written, render the templates
     let decrypted = decrypt_all(plan, &keys);
     // the keys are no longer needed: a gpg-agent started for gnupgHome stops now

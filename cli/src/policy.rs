@@ -10,7 +10,7 @@ use sealbox_formats::metadata::{KeyGroup, Metadata, Selector, WRITER_VERSION};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::Format;
 use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
-use sealbox_keys::{age, pgp, KeyServices, Recipient, Source};
+use sealbox_keys::{age, hcvault, pgp, KeyServices, Recipient, Source};
 
 /// The threshold in force for `groups` groups recorded as `t` (0 = all groups; one group:
 /// 0, no Shamir).
@@ -42,12 +42,25 @@ pub fn pgp_recipients(list: &str) -> Vec<Recipient> {
         .collect()
 }
 
+/// Vault transit keys as the command line gives them (`--hc-vault-transit`,
+/// `SOPS_VAULT_URIS`, `--add-hc-vault-transit`: comma-separated URIs, as sops).
+pub fn vault_recipients(list: &str) -> Result<Vec<Recipient>> {
+    hcvault::parse_transit_uris(list)
+        .map(|ks| ks.into_iter().map(Recipient::HcVault).collect())
+        .map_err(|e| Error::new(ErrorKind::InvalidKey, e.to_string()))
+}
+
 /// A recipient of a creation rule's key type `ty` other than age (see
 /// `formats::config::KeyGroup::other`); `None` for the types sealbox cannot wrap a data key
 /// for.
 fn rule_recipient(ty: &str, id: &str) -> Option<Result<Recipient>> {
     match ty {
         "pgp" => Some(Recipient::parse(Source::Pgp, id)),
+        "hc_vault" => Some(
+            hcvault::parse_transit_uri(id)
+                .map(Recipient::HcVault)
+                .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string())),
+        ),
         _ => None,
     }
 }
@@ -63,7 +76,8 @@ fn unsupported_rule_kind(g: &sealbox_formats::config::KeyGroup) -> Option<&str> 
 /// The key types of a file's group that sealbox does not manage (kept verbatim, never
 /// wrapped for): one item per key.
 fn unmanaged_types(g: &KeyGroup) -> impl Iterator<Item = &str> {
-    g.non_age_types().filter(|t| *t != "pgp")
+    g.non_age_types()
+        .filter(|t| *t != "pgp" && *t != "hc_vault")
 }
 
 /// The recipients of one creation-rule group, parsed (age first, then the other types in
@@ -80,7 +94,7 @@ fn rule_group(g: &sealbox_formats::config::KeyGroup, i: usize) -> Result<Vec<Rec
 }
 
 /// The recipients of a file's existing groups, so the data key can be wrapped again: age
-/// recipients and PGP fingerprints as the file records them.
+/// recipients, PGP fingerprints and Vault transit keys as the file records them.
 pub fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipient>>> {
     groups
         .iter()
@@ -106,13 +120,19 @@ pub fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipien
                         )
                     })
             });
-            age.chain(pgp).collect()
+            let vault = g.hc_vault.iter().map(|e| {
+                hcvault::VaultKey::from_fields(|k| e.fields.get(k), what)
+                    .map(|vk| Recipient::HcVault(vk.key))
+                    .map_err(|e| Error::new(ErrorKind::InvalidMetadata, e.to_string()))
+            });
+            age.chain(pgp).chain(vault).collect()
         })
         .collect()
 }
 
 /// The recipient ids of a file's group as the rule comparison sees them: age recipients,
-/// then PGP fingerprints (as recorded, spaces removed: sops compares them as strings).
+/// then PGP fingerprints (as recorded, spaces removed: sops compares them as strings), then
+/// Vault transit keys by URI.
 fn file_ids(g: &KeyGroup) -> Vec<String> {
     let age = g.age.iter().map(|k| k.recipient.clone());
     let pgp = g
@@ -120,7 +140,8 @@ fn file_ids(g: &KeyGroup) -> Vec<String> {
         .iter()
         .filter_map(|e| e.fields.get("fp"))
         .map(pgp::normalize_fingerprint);
-    age.chain(pgp).collect()
+    let vault = g.hc_vault.iter().map(|e| e.uri());
+    age.chain(pgp).chain(vault).collect()
 }
 
 /// How a new file is encrypted: from the flags, else from the creation rule.
@@ -182,10 +203,14 @@ impl CreationPlan {
         // As sops: any key flag replaces the creation rule, and all of them make one group.
         let age_flag = a.age.as_deref().filter(|s| !s.is_empty());
         let pgp_flag = a.pgp.as_deref().filter(|s| !s.is_empty());
-        if age_flag.is_some() || pgp_flag.is_some() {
+        let vault_flag = a.hc_vault_transit.as_deref().filter(|s| !s.is_empty());
+        if age_flag.is_some() || pgp_flag.is_some() || vault_flag.is_some() {
             let mut group = pgp_flag.map(pgp_recipients).unwrap_or_default();
             if let Some(list) = age_flag {
                 group.extend(age_recipients(list)?);
+            }
+            if let Some(list) = vault_flag {
+                group.extend(vault_recipients(list)?);
             }
             return Ok((vec![group], 0));
         }
@@ -206,7 +231,7 @@ impl CreationPlan {
                             .unwrap_or_default()
                     ),
                 )
-                .with_hint("use age, SSH or PGP recipients"));
+                .with_hint("use age, SSH, PGP or Vault transit recipients"));
             }
             groups.push(rule_group(g, i)?);
         }
@@ -261,7 +286,8 @@ pub struct GroupComparison {
     pub file_has_other: bool,
 }
 
-/// Compares the file's metadata with the creation rule (age and PGP recipients).
+/// Compares the file's metadata with the creation rule (age recipients, PGP fingerprints
+/// and Vault transit keys, by URI).
 pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison> {
     let groups = rule
         .key_groups

@@ -7,21 +7,11 @@
 //! source by source in the [`DecryptionOrder`](crate::DecryptionOrder) (sops: age before
 //! pgp), the first that unwraps wins.
 
-use crate::{pgp, KeyServices, Recipient, Source};
+use crate::{hcvault, pgp, KeyServices, Recipient, Source};
 use sealbox_formats::cipher::DataKey;
-use sealbox_formats::metadata::{AgeKey, KeyGroup, Metadata};
-use sealbox_formats::{shamir, Error, ErrorKind, Result};
+use sealbox_formats::metadata::{AgeKey, EntryFields, KeyGroup, Metadata, VaultEntry};
+use sealbox_formats::{shamir, timefmt, Error, ErrorKind, Result};
 use zeroize::Zeroizing;
-
-/// The error of a source whose wrapping and unwrapping are not part of the data-key path
-/// yet (its core exists in its module).
-fn not_wired(s: Source) -> Error {
-    Error::new(
-        ErrorKind::Other,
-        format!("{s} keys are not wired into sealbox's data-key handling yet"),
-    )
-    .with_hint("use age or SSH recipients for this file")
-}
 
 /// A PGP failure as the format's error: `kind`, the message naming the key (the core's
 /// errors name the fingerprint), and the core's hint (`gpg --import`, pinentry, …).
@@ -50,9 +40,50 @@ fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, keys: &KeyServices
             })?;
             group.pgp.push(k.to_entry());
         }
-        Recipient::HcVault(_) => return Err(not_wired(Source::HcVault)),
+        Recipient::HcVault(k) => {
+            let client = keys.vault().map_err(vault_unavailable)?;
+            // sops stamps each new master key with the time, RFC 3339 UTC.
+            let vk = hcvault::VaultKey::wrap(client, k.clone(), part, timefmt::now_rfc3339())
+                .map_err(|e| vault_error(e, ErrorKind::Other))?;
+            group.hc_vault.push(VaultEntry {
+                fields: EntryFields::from_pairs(vk.fields()),
+            });
+        }
     }
     Ok(())
+}
+
+/// A Vault error as the format's error: the message (address, key, every attempt) and
+/// what to do. `kind` is the kind of a failure to reach or use the server.
+fn vault_error(e: hcvault::Error, kind: ErrorKind) -> Error {
+    let kind = match e.kind() {
+        hcvault::ErrorKind::InvalidUri | hcvault::ErrorKind::InvalidKey => ErrorKind::InvalidKey,
+        _ => kind,
+    };
+    let hint = match e.kind() {
+        hcvault::ErrorKind::Auth => Some(
+            "set VAULT_TOKEN, run `bao login`/`vault login`, or set VAULT_ROLE_ID and \
+             VAULT_SECRET_ID_FILE for an AppRole login",
+        ),
+        hcvault::ErrorKind::Config => Some("fix the variable named above"),
+        _ => None,
+    };
+    let err = Error::new(kind, e.to_string());
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// The error when there is no Vault client (a bad setting, or Vault turned off).
+fn vault_unavailable(why: &str) -> Error {
+    Error::new(ErrorKind::Other, format!("cannot use Vault: {why}"))
+}
+
+/// The entry `e` of a file's metadata as a transit key with its ciphertext.
+pub(crate) fn vault_key(e: &VaultEntry) -> Result<hcvault::VaultKey> {
+    hcvault::VaultKey::from_fields(|k| e.fields.get(k), "hc_vault key")
+        .map_err(|e| Error::new(ErrorKind::InvalidMetadata, e.to_string()))
 }
 
 /// Tries the master keys of `source` in `g`; the unwrapped part, or why not.
@@ -106,7 +137,27 @@ fn unwrap_with(
                 None => err,
             }))
         }
-        Source::HcVault => (!g.hc_vault.is_empty()).then(|| Err(not_wired(Source::HcVault))),
+        Source::HcVault => {
+            if g.hc_vault.is_empty() {
+                return None;
+            }
+            let client = match keys.vault() {
+                Ok(c) => c,
+                Err(why) => return Some(Err(vault_unavailable(why))),
+            };
+            let mut last = None;
+            for e in &g.hc_vault {
+                let got = vault_key(e).and_then(|vk| {
+                    vk.unwrap_data_key(client)
+                        .map_err(|e| vault_error(e, ErrorKind::DataKeyUnavailable))
+                });
+                match got {
+                    Ok(p) => return Some(Ok(p)),
+                    Err(e) => last = Some(e),
+                }
+            }
+            last.map(Err)
+        }
     }
 }
 
@@ -157,12 +208,16 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
     // What the sources other than age said, under their group (age's "no identity
     // matched" is what the hint below explains), and their hints.
     let mut hints: Vec<String> = Vec::new();
+    // A key server's failure (address, reason) in a group that failed: the hint then
+    // points at it.
+    let mut server_failed = false;
     for (i, g) in md.key_groups.iter().enumerate() {
         let mut got = None;
         // Why age failed goes on the group's line (a plugin's request, a wrong passphrase);
         // the other sources' lines go under it.
         let mut why = Vec::new();
         let mut said = Vec::new();
+        let mut server = false;
         for &source in keys.order().sources() {
             match unwrap_with(source, g, keys) {
                 Some(Ok(p)) => {
@@ -172,6 +227,14 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
                 Some(Err(e)) if source == Source::Age => {
                     tracing::debug!("{file}: group {i}: {source}: {e}");
                     why.push(format!("{source}: {}", e.message.replace('\n', "; ")));
+                }
+                Some(Err(e)) if source == Source::HcVault => {
+                    tracing::debug!("{file}: group {i}: {source}: {e}");
+                    said.push(format!(
+                        "    {source}: {}",
+                        e.message.replace('\n', "\n      ")
+                    ));
+                    server = true;
                 }
                 Some(Err(e)) => {
                     tracing::debug!("{file}: group {i}: {source}: {e}");
@@ -197,7 +260,10 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
         ));
         match got {
             Some(p) => parts.push(p),
-            None => report.append(&mut said),
+            None => {
+                server_failed |= server;
+                report.append(&mut said)
+            }
         }
     }
     let fail = |why: &str| {
@@ -209,10 +275,15 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
             ),
         )
         .with_hint({
-            // The age sources looked at, when the file has age keys; then what the other
-            // sources advise (import a key, pinentry, …).
+            // The key servers' reasons, or the age sources looked at when the file has age
+            // keys; then what the other sources advise (import a key, pinentry, …).
             let mut h: Vec<String> = Vec::new();
-            if md.key_groups.iter().any(|g| !g.age.is_empty()) || hints.is_empty() {
+            if server_failed {
+                h.push(format!(
+                    "the reasons of the key servers are above; age identities looked for: {}",
+                    keys.age().describe_sources()
+                ));
+            } else if md.key_groups.iter().any(|g| !g.age.is_empty()) || hints.is_empty() {
                 h.push(format!(
                     "none of your identities matches these recipients; identities looked for: {}",
                     keys.age().describe_sources()
@@ -297,17 +368,6 @@ mod tests {
             e.message.contains("1 of 3 key groups decrypted, 2 needed"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn the_vault_arm_says_it_is_not_wired_yet() {
-        let (sa, a) = new_age();
-        let only_a = ids(&sa);
-        let keys = KeyServices::borrowing(&only_a);
-        let key = DataKey::generate();
-        let r = Recipient::parse(Source::HcVault, "https://v:8200/v1/sops/keys/k").unwrap();
-        let e = wrap(&key, &[vec![a, r]], 0, &keys).unwrap_err();
-        assert!(e.message.contains("not wired"), "{e}");
     }
 
     /// The metadata of sops 3.13's `format.enc.yaml` (one PGP key) and the functional
@@ -399,5 +459,64 @@ mod tests {
             e.message.contains("pgp: a pgp key entry has no `enc`"),
             "{e}"
         );
+    }
+
+    /// An `hc_vault` entry as sops writes it.
+    fn vault_entry(addr: &str, enc: &str) -> VaultEntry {
+        VaultEntry {
+            fields: EntryFields::from_pairs([
+                ("vault_address", addr),
+                ("engine_path", "transit"),
+                ("key_name", "k"),
+                ("created_at", "2025-01-01T00:00:00Z"),
+                ("enc", enc),
+            ]),
+        }
+    }
+
+    #[test]
+    fn without_vault_a_transit_key_fails_with_the_reason_and_age_still_works() {
+        let (sa, a) = new_age();
+        let only_a = ids(&sa);
+        let keys = KeyServices::borrowing(&only_a).without_vault("turned off for this test");
+        let key = DataKey::generate();
+        let v = Recipient::parse(Source::HcVault, "http://127.0.0.1:1/v1/transit/keys/k").unwrap();
+        let e = wrap(&key, &[vec![a.clone(), v]], 0, &keys).unwrap_err();
+        assert!(e.message.contains("turned off for this test"), "{e}");
+        // Two groups of two needed: age, and a transit key that cannot be asked.
+        let mut groups = wrap(&key, &[vec![a.clone()], vec![a.clone()]], 0, &keys).unwrap();
+        groups[1].age.clear();
+        groups[1]
+            .hc_vault
+            .push(vault_entry("http://127.0.0.1:1", "vault:v1:AAAA"));
+        let e = recover(&metadata(groups.clone(), 2), &keys, "f").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
+        assert!(
+            e.message
+                .contains("group 1: FAILED (http://127.0.0.1:1/v1/transit/keys/k)"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("hc_vault: cannot use Vault: turned off for this test"),
+            "{e}"
+        );
+        // With the transit key in the same group as the age key, age alone suffices.
+        let mut one = wrap(&key, &[vec![a]], 0, &keys).unwrap().remove(0);
+        one.hc_vault
+            .push(vault_entry("http://127.0.0.1:1", "vault:v1:AAAA"));
+        let got = recover(&metadata(vec![one], 0), &keys, "f").unwrap();
+        assert_eq!(got.as_bytes(), key.as_bytes());
+    }
+
+    #[test]
+    fn a_vault_entry_missing_a_field_is_invalid_metadata_naming_it() {
+        let mut e = vault_entry("http://v", "vault:v1:AAAA");
+        if let sealbox_formats::Value::Map(m) = &mut e.fields.0 {
+            m.remove("key_name");
+        }
+        let err = vault_key(&e).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidMetadata);
+        assert!(err.message.contains("`key_name`"), "{err}");
     }
 }

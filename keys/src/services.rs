@@ -161,6 +161,13 @@ impl<'a> KeyServices<'a> {
             .map_err(String::as_str)
     }
 
+    /// No Vault for this process: a Vault key fails with `why` and no request is made
+    /// (`sealbox-install --no-network`, before the network is up).
+    pub fn without_vault(self, why: impl Into<String>) -> KeyServices<'a> {
+        let _ = self.vault.set(Err(why.into()));
+        self
+    }
+
     /// The order in which a group's keys are tried.
     pub fn order(&self) -> &DecryptionOrder {
         &self.order

@@ -17,7 +17,12 @@
 //! 6. PGP key sources: sops-nix's test files decrypt at boot with `sshKeyPaths` (an RSA host
 //!    key, in a container without gpg), then with `gnupgHome` (the host's gpg bound in),
 //!    and no gpg-agent is left running after the `RemainAfterExit` unit;
-//! 7. an age plugin identity as the host key: the plugin runs under `sealbox.service`'s
+//! 7. Vault at boot: the network unit (NixOS module and `examples/systemd`, after
+//!    `network-online.target`) retries until the OpenBao server in the container is set up,
+//!    then installs a secret whose file is 2-of-2 (the host's age key and a transit key,
+//!    AppRole with a secret-id file) into its own tree; the service that reads it starts
+//!    once, after that; the early unit installs the rest without waiting;
+//! 8. an age plugin identity as the host key: the plugin runs under `sealbox.service`'s
 //!    hardening (issue 18).
 //!
 //! The units are the repository's files, bound into the container unchanged, or rendered
@@ -334,6 +339,172 @@ fn nixos_install_unit_runs_before_services_and_a_switch_restarts_exactly_the_lis
     );
 }
 
+// ---- Vault/OpenBao at boot (NixOS shape) ------------------------------------------------------
+
+/// The container's OpenBao: a dev server on its loopback (`--private-network` leaves the
+/// container nothing else), started by systemd like any service.
+const OPENBAO_DEV: &str = "[Unit]\nDescription=OpenBao dev server (e2e)\n\n[Service]\n\
+    ExecStart=/usr/local/bin/bao server -dev -dev-root-token-id=e2e-root \
+    -dev-listen-address=127.0.0.1:8200 -dev-no-store-token\n";
+
+/// The host's Vault set-up inside the container, once the dev server answers: transit key
+/// `host`, an AppRole with a known role id and secret id allowed to use that key only, and
+/// the sops file encrypted 2-of-2 by the real sops (the host's age key RECIPIENT and the
+/// transit key; a dev server keeps nothing, so the file is made anew at every boot).
+const OPENBAO_SETUP: &str = r#"set -e
+export BAO_ADDR=http://127.0.0.1:8200 BAO_TOKEN=e2e-root
+for i in $(seq 100); do bao status >/dev/null 2>&1 && break; sleep 0.2; done
+bao secrets enable transit
+bao write -f transit/keys/host
+bao auth enable approle
+printf 'path "transit/decrypt/host" { capabilities = ["update"] }\n' | bao policy write host -
+bao write auth/approle/role/host token_policies=host token_ttl=10m
+bao write auth/approle/role/host/role-id role_id=e2e-role
+bao write auth/approle/role/host/custom-secret-id secret_id=e2e-secret-id
+mkdir -p /var/lib/e2e/work
+cd /var/lib/e2e/work
+printf 'creation_rules:\n  - key_groups:\n      - age:\n          - RECIPIENT\n      - hc_vault:\n          - http://127.0.0.1:8200/v1/transit/keys/host\n    shamir_threshold: 2\n' > .sops.yaml
+printf 'password: from-vault\n' > plain.yaml
+VAULT_TOKEN=e2e-root SOPS_DISABLE_VERSION_CHECK=1 HOME=/root sops encrypt plain.yaml > /var/lib/e2e/.db.new
+mv /var/lib/e2e/.db.new /var/lib/e2e/db.yaml
+"#;
+
+#[test]
+fn nixos_network_unit_retries_until_vault_answers_then_installs_a_two_of_two_secret_with_approle() {
+    let env = require!(env());
+    let bao = require!(sealbox_testkit::bao());
+    let mut m = Machine::new(&env.rootfs);
+    let host = m.host_dir();
+    let (recipient, key) = age_key(&env, &host);
+    nixos_base(&env, &mut m, &key);
+    m.bind_program(&bao, "/usr/local/bin/bao");
+    m.bind_ro(&env.peers.sops, "/usr/local/bin/sops");
+    // The early manifest: an age-only secret. The network manifest (needsNetwork = true):
+    // a secret of the file the Vault set-up writes, after boot.
+    let local = "/nix/store/e2e-local.yaml";
+    m.write(
+        local,
+        sops_encrypt(&env, &host, &recipient, "local: local-1\n"),
+        0o444,
+    );
+    let early = "/nix/store/e2e-manifest.json";
+    m.write(
+        early,
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"{NIXOS_KEY}\"\ndefaultSopsFile = \"{local}\"\n[secrets.local]\n"
+            ),
+        ),
+        0o444,
+    );
+    let db = "/var/lib/e2e/db.yaml";
+    let network = "/nix/store/e2e-manifest-network.json";
+    m.write(
+        network,
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"{NIXOS_KEY}\"\ndefaultSopsFile = \"{db}\"\n\
+                 secretsMountPoint = \"/run/secrets-network.d\"\n\
+                 symlinkPath = \"/run/secrets-network\"\n\
+                 [secrets.db-password]\nkey = \"password\"\n"
+            ),
+        ),
+        0o444,
+    );
+    install_nixos_unit(&m, "sops-install-secrets", early);
+    let u = install_nixos_unit(&m, "sops-install-secrets-network", network);
+    assert_eq!(u.manifest_kind, "network");
+    // What sops.environment adds to the unit (the renderer leaves it to the module).
+    m.write(
+        "/etc/systemd/system/sops-install-secrets-network.service.d/50-e2e.conf",
+        "[Service]\nEnvironment=VAULT_ROLE_ID=e2e-role\n\
+         Environment=VAULT_SECRET_ID_FILE=/var/lib/sealbox/vault-secret-id\n",
+        0o644,
+    );
+    m.write("/var/lib/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
+    // The server runs from boot on; it is set up only later.
+    m.write(
+        "/etc/systemd/system/openbao-dev.service",
+        OPENBAO_DEV,
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
+        "/etc/systemd/system/openbao-dev.service",
+    );
+    // A consumer ordered after the network install, as the module's docs say.
+    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
+    m.write("/var/log/e2e/.keep", "", 0o644);
+    m.write(
+        "/etc/systemd/system/app-db.service",
+        "[Unit]\nWants=sops-install-secrets-network.service\n\
+         After=sops-install-secrets-network.service\n\n[Service]\n\
+         ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n",
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/app-db.service",
+        "/etc/systemd/system/app-db.service",
+    );
+
+    let r = require!(m.boot());
+    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
+    // and the consumer waits for it.
+    r.wait_until("the network install's first failure", 60, |r| {
+        r.journal("sops-install-secrets-network.service")
+            .contains(db)
+    });
+    assert_eq!(
+        r.show("sops-install-secrets-network.service", "ActiveState"),
+        "activating"
+    );
+    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
+    assert!(consumer_log(&r, "db").is_empty());
+    // The early install did not wait for any of this.
+    r.wait_until("the early install", 60, |r| {
+        r.show("sops-install-secrets.service", "ActiveState") == "active"
+    });
+    assert_eq!(r.ok("cat /run/secrets/local"), "local-1");
+    r.ok(&OPENBAO_SETUP.replace("RECIPIENT", &recipient));
+    r.wait_until("the network install", 60, |r| {
+        r.show("sops-install-secrets-network.service", "ActiveState") == "active"
+    });
+    r.wait_booted();
+    assert_eq!(
+        r.show("sops-install-secrets-network.service", "Result"),
+        "success"
+    );
+    assert_eq!(r.ok("cat /run/secrets-network/db-password"), "from-vault");
+    // The file really is 2-of-2: two key groups, one of them the transit key.
+    let file = r.ok(&format!("cat {db}"));
+    assert!(
+        file.contains("shamir_threshold: 2") && file.contains("vault:v1:"),
+        "{file}"
+    );
+    // Two trees, each with its own generations: the network install did not touch
+    // /run/secrets.
+    assert_eq!(
+        r.ok("readlink /run/secrets /run/secrets-network; stat -f -c %T /run/secrets-network.d/; ls /run/secrets.d"),
+        "/run/secrets.d/1\n/run/secrets-network.d/1\nramfs\n1\nage-keys.txt\n"
+    );
+    // The consumer started once, with the secret there, after the network install.
+    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
+    assert_eq!(consumer_log(&r, "db"), ["start from-vault"]);
+    let installed = r.mono(
+        "sops-install-secrets-network.service",
+        "ActiveEnterTimestampMonotonic",
+    );
+    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
+    assert!(
+        installed > 0 && installed <= started,
+        "app-db started at {started} µs, before the network install finished at {installed} µs"
+    );
+}
+
 // ---- the Debian shape (examples/systemd) ------------------------------------------------------
 
 /// The demo key the example's secrets are encrypted for, and their values.
@@ -433,6 +604,108 @@ fn debian_unit_waits_for_a_late_host_key_then_the_consumer_gets_its_credential()
         r.ok("stat -c '%a %U %G' /run/credstore/demo-app-db /etc/demo-app /run/secrets/rendered/demo-app.env; stat -f -c %T /run/secrets.d/; readlink /etc/demo-app/db-password"),
         "400 root root\n755 root root\n440 root demo-app\nramfs\n/run/secrets/db-password\n",
         "credential, custom path's parent (0755, see sealbox.service's comment), template"
+    );
+}
+
+#[test]
+fn debian_network_unit_retries_until_vault_answers_and_its_consumer_waits_for_the_secret() {
+    let env = require!(env());
+    let bao = require!(sealbox_testkit::bao());
+    let mut m = debian_machine(&env, &["sealbox.service", "sealbox-network.service"]);
+    m.bind_ro(
+        examples("secrets.enc.yaml"),
+        "/etc/sealbox/secrets.enc.yaml",
+    );
+    m.write("/etc/sealbox/key.txt", demo_key(), 0o600);
+    m.bind_program(&bao, "/usr/local/bin/bao");
+    m.bind_ro(&env.peers.sops, "/usr/local/bin/sops");
+    // The second manifest (as the unit's comment describes it): a secret of a file that is
+    // 2-of-2, the host key and a transit key; it is made once OpenBao is set up, after boot.
+    let host = m.host_dir();
+    let db = "/var/lib/e2e/db.yaml";
+    m.write(
+        "/etc/sealbox/manifest-network.json",
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"/etc/sealbox/key.txt\"\ndefaultSopsFile = \"{db}\"\n\
+                 secretsMountPoint = \"/run/secrets-network.d\"\n\
+                 symlinkPath = \"/run/secrets-network\"\n\
+                 [secrets.db-password]\nkey = \"password\"\n"
+            ),
+        ),
+        0o644,
+    );
+    m.write(
+        "/etc/sealbox/vault.env",
+        "VAULT_ROLE_ID=e2e-role\nVAULT_SECRET_ID_FILE=/etc/sealbox/vault-secret-id\n",
+        0o600,
+    );
+    m.write("/etc/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
+    // The server runs from boot on; it is set up only later.
+    m.write(
+        "/etc/systemd/system/openbao-dev.service",
+        OPENBAO_DEV,
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
+        "/etc/systemd/system/openbao-dev.service",
+    );
+    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
+    m.write("/var/log/e2e/.keep", "", 0o644);
+    m.write(
+        "/etc/systemd/system/app-db.service",
+        "[Unit]\nWants=sealbox-network.service\nAfter=sealbox-network.service\n\n\
+         [Service]\n\
+         ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n",
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/app-db.service",
+        "/etc/systemd/system/app-db.service",
+    );
+
+    let r = require!(m.boot());
+    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
+    // and the consumer waits for it.
+    r.wait_until("the network install's first failure", 60, |r| {
+        r.journal("sealbox-network.service").contains(db)
+    });
+    assert_eq!(
+        r.show("sealbox-network.service", "ActiveState"),
+        "activating"
+    );
+    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
+    assert!(consumer_log(&r, "db").is_empty());
+    // The early unit did not wait for any of this.
+    r.wait_until("the early install", 60, |r| {
+        r.show("sealbox.service", "ActiveState") == "active"
+    });
+    assert_eq!(r.ok("cat /run/secrets/db-password"), DB_PASSWORD);
+    let recipient = demo_key()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("the demo key's recipient")
+        .to_string();
+    r.ok(&OPENBAO_SETUP.replace("RECIPIENT", &recipient));
+    r.wait_until("the network install", 60, |r| {
+        r.show("sealbox-network.service", "ActiveState") == "active"
+    });
+    r.wait_booted();
+    assert_eq!(r.ok("cat /run/secrets-network/db-password"), "from-vault");
+    assert_eq!(
+        r.ok("readlink /run/secrets-network; stat -f -c %T /run/secrets-network.d/"),
+        "/run/secrets-network.d/1\nramfs\n"
+    );
+    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
+    assert_eq!(consumer_log(&r, "db"), ["start from-vault"]);
+    let installed = r.mono("sealbox-network.service", "ActiveEnterTimestampMonotonic");
+    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
+    assert!(
+        installed > 0 && installed <= started,
+        "app-db started at {started} µs, before the network install finished at {installed} µs"
     );
 }
 
