@@ -6,13 +6,20 @@
 //! environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …, and GnuPG as sops finds it); the
 //! Vault/OpenBao client of the run; and the recovery of a file's data key with them.
 //!
+//! An `ageSshKeyPaths` key also opens files sealed to the raw `ssh-ed25519 AAAA…` recipient
+//! (sops-nix opens only those sealed to the conversion). `ageKeyFile` may hold age plugin
+//! identities (`AGE-PLUGIN-…`): the plugin runs from `PATH`, and nobody answers its
+//! requests – sealbox-install never waits for a person, so a plugin that asks for a PIN or
+//! a touch confirmation fails that file, naming the plugin and what it asked. So does a
+//! passphrase-protected key: the installer never asks for a passphrase.
+//!
 //! The only module that uses the key code (`sealbox-keys`).
 
 use crate::error::{strip_file, Error, Step};
 use crate::report::{Note, Reporter};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::ErrorKind;
-use sealbox_keys::age::{self as keys, IdentitySources};
+use sealbox_keys::age::{self as keys, IdentitySources, Ui};
 use sealbox_keys::pgp::{self, Decryptor, Gpg, Keyring};
 use sealbox_keys::KeyServices;
 use sealbox_manifest::Manifest;
@@ -20,9 +27,13 @@ use zeroize::Zeroizing;
 
 pub(crate) use sealbox_formats::cipher::DataKey;
 pub use sealbox_keys::age::Identities;
-/// The key sources of one run (age, PGP, Vault/OpenBao). With `gnupgHome`, decrypting through gpg starts a
-/// gpg-agent for that home, which would outlive sealbox-install (in a `RemainAfterExit`
-/// unit, holding the unlocked key): [`Keys::finish`] stops it, and dropping the keys
+
+/// What a key that asks (a plugin's PIN or touch, a passphrase) is told.
+const NOBODY: &str = "sealbox-install never waits for a person: at boot use a plugin identity that needs no PIN or touch, or a key without a passphrase";
+
+/// The key sources of one run (age, PGP, Vault/OpenBao). With `gnupgHome`, decrypting
+/// through gpg starts a gpg-agent for that home, which would outlive sealbox-install (in a
+/// `RemainAfterExit` unit, holding the unlocked key): [`Keys::finish`] stops it, and dropping the keys
 /// without `finish` (an error path) stops it too.
 pub struct Keys {
     services: KeyServices<'static>,
@@ -81,14 +92,14 @@ pub(crate) fn load(
     // sops-nix sets up GnuPG (sshKeyPaths or gnupgHome) before the age keys.
     let (pgp, agent_home) = pgp_source(m, r);
     let ids = if !m.has_key_source() {
-        Identities::load(&IdentitySources::from_env())
+        Identities::load(&IdentitySources::from_env().with_ui(Ui::refusing(NOBODY)))
     } else {
         let (text, keyfile_err) = identity_text(m, r);
         keep(&text)?;
         if let Some(e) = keyfile_err {
             return Err(Error::Step(Step::Keys, e));
         }
-        let mut ids = Identities::new();
+        let mut ids = Identities::with_ui(Ui::refusing(NOBODY));
         ids.push_identity_text(&text, shown).map_err(|e| {
             Error::Step(
                 Step::Keys,
@@ -98,6 +109,16 @@ pub(crate) fn load(
                 ),
             )
         })?;
+        // The same ed25519 keys as SSH identities too: both stanza kinds open.
+        for p in &m.age_ssh_key_paths {
+            if let Ok(pem) = crate::keywait::read_key(p) {
+                if matches!(crate::keywait::ssh_key_type(&pem), Ok((alg, false)) if alg == "ssh-ed25519")
+                {
+                    // A key that does not parse was reported (and skipped) above.
+                    let _ = ids.push_ssh_private_key(pem.as_bytes(), p);
+                }
+            }
+        }
         ids
     };
     let mut services = KeyServices::with_identities(ids);
@@ -197,12 +218,21 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
             }
             Err(e) => r.note(Note::SshKeyUnconvertible {
                 path: p.clone(),
-                reason: e.message.replace('\n', "; "),
+                reason: match crate::keywait::ssh_key_type(&pem) {
+                    Ok((_, true)) => crate::keywait::PROTECTED_SSH_KEY.to_string(),
+                    _ => e.message.replace('\n', "; "),
+                },
             }),
         }
     }
     let mut keyfile_err = None;
-    if !m.age_key_file.is_empty() {
+    if !m.age_key_file.is_empty() && crate::keywait::is_sealed(&m.age_key_file) {
+        keyfile_err = Some(format!(
+            "ageKeyFile '{}' {}",
+            m.age_key_file,
+            crate::keywait::SEALED_KEY_FILE
+        ));
+    } else if !m.age_key_file.is_empty() {
         match crate::keywait::read_key(&m.age_key_file) {
             Ok(s) => {
                 text.push_str(&s);
@@ -220,8 +250,9 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
 }
 
 /// The data key of `file` (whose metadata is `md`), recovered with `keys`; the error says
-/// which recipients the file has when no key fits, what the PGP attempts met, and what
-/// each Vault server said.
+/// which recipients the file has when no key fits, what the PGP attempts met, what each
+/// Vault server said, and what each key group's age identities said (a plugin that asked
+/// for a PIN names itself there).
 pub(crate) fn recover(md: &Metadata, keys: &Keys, file: &str) -> Result<DataKey, String> {
     let vault = md.key_groups.iter().any(|g| !g.hc_vault.is_empty());
     sealbox_keys::recover(md, keys.services(), file).map_err(|e| {
@@ -252,6 +283,17 @@ pub(crate) fn recover(md: &Metadata, keys: &Keys, file: &str) -> Result<DataKey,
                 .collect();
             if !pgp.is_empty() {
                 msg.push_str(&format!(" (PGP: {})", pgp.join("; ")));
+            }
+            // Each key group's line: why age failed there (a plugin that asked for a PIN
+            // names itself and the prompt).
+            let groups: Vec<&str> = e
+                .message
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("group "))
+                .collect();
+            if !groups.is_empty() {
+                msg.push_str(&format!(" [{}]", groups.join("; ")));
             }
             msg
         } else {

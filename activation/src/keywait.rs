@@ -48,12 +48,29 @@ impl Probe {
     }
 }
 
+/// Why a passphrase-protected `ageSshKeyPaths` key is not used.
+pub(crate) const PROTECTED_SSH_KEY: &str = "it is passphrase-protected, and sealbox-install never asks for a passphrase: host keys must have none (remove it with 'ssh-keygen -p -N \"\" -f KEY')";
+
+/// Why a passphrase-sealed `ageKeyFile` (`age -p`) is not used.
+pub(crate) const SEALED_KEY_FILE: &str = "is passphrase-protected (age -p), and sealbox-install never asks for a passphrase: install the identity unprotected (root-only, mode 0600), or use an age plugin identity that needs no PIN or touch at boot";
+
+/// Whether the file at `p` is an age file (a passphrase-sealed identity file) rather than
+/// identity text.
+pub(crate) fn is_sealed(p: &str) -> bool {
+    sealbox_os::inputs::read(Path::new(p), sealbox_os::inputs::MAX_KEY_FILE)
+        .map(|b| b.starts_with(b"age-encryption") || b.starts_with(b"-----BEGIN AGE"))
+        .unwrap_or(false)
+}
+
 /// A key file's text (bounded, never blocking on a FIFO or device: [`sealbox_os::inputs`]).
 pub(crate) fn read_key(p: &str) -> std::io::Result<Zeroizing<String>> {
     sealbox_os::inputs::read_text(Path::new(p), sealbox_os::inputs::MAX_KEY_FILE)
 }
 
 fn age_file_state(p: &str) -> KeyState {
+    if is_sealed(p) {
+        return KeyState::Unusable(format!("it {SEALED_KEY_FILE}"));
+    }
     match read_key(p) {
         Ok(s) => {
             if s.trim().is_empty() {
@@ -108,9 +125,7 @@ fn ssh_state(p: &str) -> KeyState {
                 Ok((alg, _)) if alg != "ssh-ed25519" => KeyState::Unusable(format!(
                     "it is an {alg} key, but ageSshKeyPaths needs ssh-ed25519 keys"
                 )),
-                Ok((_, true)) => KeyState::Unusable(
-                    "it is passphrase-protected; host keys must not have a passphrase".into(),
-                ),
+                Ok((_, true)) => KeyState::Unusable(PROTECTED_SSH_KEY.into()),
                 Ok(_) => KeyState::Usable,
                 Err(e) => KeyState::Unusable(e),
             }

@@ -1,6 +1,7 @@
 //! The command line: clap's definitions of every subcommand and flag, and the few rules
-//! clap cannot express (`sealbox FILE` edits FILE, `-private-key`, `--config` hidden where
-//! it does nothing). Completions and manual pages are made from the same definitions.
+//! clap cannot express (`sealbox FILE` edits FILE, `ssh-to-age` taking Go-style flags raw,
+//! `--config` hidden where it does nothing). Completions and manual pages are made from the
+//! same definitions.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -67,8 +68,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Generate an age key (like age-keygen).
     Keygen(KeygenArgs),
-    /// Convert an SSH ed25519 key to age (like Mic92's ssh-to-age).
-    #[command(name = "ssh-to-age")]
+    /// Convert SSH ed25519 keys to age: Mic92's ssh-to-age, same flags and behaviour (also
+    /// when sealbox is started through a link named ssh-to-age).
+    #[command(name = "ssh-to-age", disable_help_flag = true)]
     SshToAge(SshToAgeArgs),
     /// Build a sealbox-install manifest (JSON) from a TOML or YAML description, for hosts
     /// without Nix (see examples/systemd/README.md).
@@ -487,22 +489,31 @@ pub struct KeygenArgs {
     /// created 0700).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Print the recipients of an existing identity file instead (like age-keygen -y).
+    /// Print the recipients of an existing identity file instead (like age-keygen -y); a
+    /// passphrase-protected file asks for its passphrase on the terminal.
     #[arg(short = 'y', value_name = "IDENTITY_FILE")]
     pub convert: Option<PathBuf>,
+    /// Protect the new identity with a passphrase, asked twice on the terminal: the file is
+    /// what `age -p -a` writes, which `age -d -i` and sops (SOPS_AGE_KEY_FILE) read.
+    #[arg(short = 'p', long = "passphrase", conflicts_with = "convert")]
+    pub passphrase: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct SshToAgeArgs {
-    /// Read the key from FILE (default: stdin).
-    #[arg(short = 'i', value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// Write the result to FILE (default: stdout; missing directories are created 0700).
-    #[arg(short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Convert a private key (to AGE-SECRET-KEY-1…) instead of a public key.
-    #[arg(long = "private-key")]
-    pub private_key: bool,
+    /// ssh-to-age's flags, read as Go's flag package does (one dash or two): `-i FILE`
+    /// (default stdin), `-o FILE` (default stdout; missing directories are created 0700),
+    /// `-private-key` (the X25519 identity of a private key; its passphrase from
+    /// SSH_TO_AGE_PASSPHRASE, or stdin with `-stdinpass`), `-version`, `-h`. Public keys:
+    /// authorized_keys, known_hosts and `ssh-keyscan` lines; other key types than ed25519
+    /// are skipped with a warning.
+    #[arg(
+        value_name = "FLAGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..
+    )]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug)]
@@ -525,25 +536,15 @@ pub struct ManifestArgs {
     pub no_check_files: bool,
 }
 
-/// The arguments as clap should see them: ssh-to-age's one-dash `-private-key` spelled with
-/// two, and `sealbox FILE` turned into `sealbox edit FILE` (as `sops FILE` edits FILE). A
-/// first word that is neither a command nor a file but close to a command is a typo: the
-/// message to print is the error.
+/// The arguments as clap should see them: `sealbox FILE` turned into `sealbox edit FILE` (as
+/// `sops FILE` edits FILE). A first word that is neither a command nor a file but close to
+/// a command is a typo: the message to print is the error. (`ssh-to-age` takes its flags
+/// raw, as Go's flag package reads them.)
 pub fn args(
     args: impl IntoIterator<Item = std::ffi::OsString>,
     command: &clap::Command,
 ) -> Result<Vec<std::ffi::OsString>, String> {
-    // ssh-to-age spells its flag with one dash; accept that spelling too.
-    let mut args: Vec<std::ffi::OsString> = args
-        .into_iter()
-        .map(|a| {
-            if a == "-private-key" {
-                "--private-key".into()
-            } else {
-                a
-            }
-        })
-        .collect();
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
     // The global `--config X` may come first (`sops --config X FILE` edits FILE too).
     let mut at = 1;
     while let Some(a) = args.get(at) {

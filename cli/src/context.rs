@@ -36,7 +36,11 @@ impl<'c> Context<'c> {
     /// `--decryption-order` (`SOPS_DECRYPTION_ORDER`) is an error here, as in sops (a type
     /// named twice: exit 112).
     pub fn new(cli: &'c Cli) -> Result<Context<'c>> {
-        let mut keys = KeyServices::from_env();
+        // Passphrases and age plugins' requests are asked on the terminal.
+        let mut keys = KeyServices::with_identity_sources(
+            sealbox_keys::age::IdentitySources::from_env()
+                .with_ui(sealbox_keys::age::Ui::terminal()),
+        );
         if let Some(order) = cli.decryption_order.as_deref() {
             keys = keys.with_decryption_order(DecryptionOrder::parse(order)?);
         }

@@ -38,6 +38,13 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     init_logging();
+    // Started through a link named `ssh-to-age`: Mic92's tool, flags and all.
+    let mut argv = std::env::args_os();
+    if let Some(argv0) = argv.next() {
+        if commands::ssh_to_age::invoked_as_ssh_to_age(&argv0) {
+            return commands::ssh_to_age::run(&argv0, &argv.collect::<Vec<_>>());
+        }
+    }
     // The command is built once (building it is a measurable part of start-up).
     let command = cli::command();
     let args = match cli::args(std::env::args_os(), &command) {

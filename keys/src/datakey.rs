@@ -26,9 +26,10 @@ fn pgp_error(kind: ErrorKind, e: &pgp::Error) -> Error {
 /// Wraps `part` (the data key or a share) for one recipient, adding its entry to `group`.
 fn wrap_one(r: &Recipient, part: &[u8], group: &mut KeyGroup, keys: &KeyServices) -> Result<()> {
     match r {
+        // A plugin recipient may ask the person at hand (keys.ui()).
         Recipient::Age(a) => group.age.push(AgeKey {
             recipient: a.as_str().to_string(),
-            enc: a.wrap(part)?,
+            enc: a.wrap_with(part, keys.ui())?,
         }),
         // Through gpg, with sops' arguments (the core's `encrypt`); sops exits 1 when it
         // cannot ("Could not generate data key").
@@ -96,15 +97,14 @@ fn unwrap_with(
             if g.age.is_empty() {
                 return None;
             }
-            let ids = keys.age();
-            let mut last = None;
-            for k in &g.age {
-                match ids.unwrap(&k.enc) {
-                    Ok(p) => return Some(Ok(p)),
-                    Err(e) => last = Some(e),
-                }
-            }
-            last.map(Err)
+            // All entries at once: identities that need nobody are tried on every entry
+            // before any prompt, plugin or key command (see age::Identities).
+            let entries: Vec<(&str, &str)> = g
+                .age
+                .iter()
+                .map(|k| (k.recipient.as_str(), k.enc.as_str()))
+                .collect();
+            Some(keys.age().unwrap_entries(&entries))
         }
         Source::Pgp => {
             if g.pgp.is_empty() {
@@ -213,6 +213,9 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
     let mut server_failed = false;
     for (i, g) in md.key_groups.iter().enumerate() {
         let mut got = None;
+        // Why age failed goes on the group's line (a plugin's request, a wrong passphrase);
+        // the other sources' lines go under it.
+        let mut why = Vec::new();
         let mut said = Vec::new();
         let mut server = false;
         for &source in keys.order().sources() {
@@ -222,7 +225,8 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
                     break;
                 }
                 Some(Err(e)) if source == Source::Age => {
-                    tracing::debug!("{file}: group {i}: {source}: {e}")
+                    tracing::debug!("{file}: group {i}: {source}: {e}");
+                    why.push(format!("{source}: {}", e.message.replace('\n', "; ")));
                 }
                 Some(Err(e)) if source == Source::HcVault => {
                     tracing::debug!("{file}: group {i}: {source}: {e}");
@@ -245,9 +249,14 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
             }
         }
         report.push(format!(
-            "  group {i}: {} ({})",
+            "  group {i}: {} ({}){}",
             if got.is_some() { "SUCCESS" } else { "FAILED" },
-            g.describe().join(", ")
+            g.describe().join(", "),
+            if got.is_some() || why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", why.join("; "))
+            }
         ));
         match got {
             Some(p) => parts.push(p),

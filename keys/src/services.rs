@@ -4,7 +4,7 @@
 //! client (it keeps its token). Each is set up on first use, so a command that never needs
 //! a source pays nothing for it.
 
-use crate::age::{Identities, IdentitySources};
+use crate::age::{Identities, IdentitySources, Ui};
 use crate::{hcvault, pgp, Source};
 use sealbox_formats::{Error, ErrorKind, Result};
 use std::sync::OnceLock;
@@ -129,6 +129,16 @@ impl<'a> KeyServices<'a> {
             AgeIdentities::Lazy(sources, ids) => ids.get_or_init(|| Identities::load(sources)),
             AgeIdentities::Given(ids) => ids,
             AgeIdentities::Owned(ids) => ids,
+        }
+    }
+
+    /// Who answers the requests of key sources (passphrases, plugin PINs): the
+    /// [`IdentitySources::ui`] or the given identities' [`Identities::ui`].
+    pub fn ui(&self) -> &Ui {
+        match &self.age {
+            AgeIdentities::Lazy(sources, _) => &sources.ui,
+            AgeIdentities::Given(ids) => ids.ui(),
+            AgeIdentities::Owned(ids) => ids.ui(),
         }
     }
 

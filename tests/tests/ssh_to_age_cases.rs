@@ -208,3 +208,148 @@ fn every_expected_identity_belongs_to_the_input_key() {
     }
     assert!(checked >= 6, "only {checked} identities checked");
 }
+
+/// A case's expected field for sealbox: its `sealbox` override, else the tool's.
+fn expected<'a>(c: &'a Value, key: &str) -> Option<&'a Value> {
+    c.get("sealbox")
+        .and_then(|o| o.get(key))
+        .or_else(|| c.get(key))
+}
+
+/// Runs one case with `program` (and `pre` before the case's arguments); `argv0` is what
+/// the program prints as its name. Returns the mismatches.
+fn run_case(
+    c: &Value,
+    program: &std::path::Path,
+    pre: &[&str],
+    path: &std::ffi::OsStr,
+    argv0: &str,
+) -> Vec<String> {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(Value::Obj(files)) = c.get("files") {
+        for (f, v) in files {
+            std::fs::write(dir.path().join(f), v.as_str().unwrap()).unwrap();
+        }
+    }
+    if let Some(Value::Arr(dirs)) = c.get("dirs") {
+        for d in dirs {
+            std::fs::create_dir_all(dir.path().join(d.as_str().unwrap())).unwrap();
+        }
+    }
+    let mut cmd = Command::new(program);
+    cmd.args(pre)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("SSH_TO_AGE_PASSPHRASE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(Value::Arr(args)) = c.get("args") {
+        cmd.args(args.iter().map(|a| a.as_str().unwrap()));
+    }
+    if let Some(Value::Obj(env)) = c.get("env") {
+        for (k, v) in env {
+            cmd.env(k, v.as_str().unwrap());
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdin = s(c, "stdin").to_string();
+    let mut w = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = w.write_all(stdin.as_bytes());
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let fill = |t: &str| {
+        t.replace("{argv0}", argv0)
+            .replace("{version}", env!("CARGO_PKG_VERSION"))
+    };
+    let mut bad = Vec::new();
+    let exit = match expected(c, "exit") {
+        Some(Value::Num(x)) => x.parse::<i32>().unwrap(),
+        other => panic!("{}: exit {other:?}", name(c)),
+    };
+    if o.status.code() != Some(exit) {
+        bad.push(format!("exit {:?}, expected {exit}", o.status.code()));
+    }
+    for (stream, got) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        let want = fill(expected(c, stream).and_then(Value::as_str).unwrap());
+        if got.as_slice() != want.as_bytes() {
+            bad.push(format!(
+                "{stream}: got {:?}, expected {want:?}",
+                String::from_utf8_lossy(got)
+            ));
+        }
+    }
+    if let Some(Value::Obj(after)) = expected(c, "files_after") {
+        for (f, v) in after {
+            let got = std::fs::read_to_string(dir.path().join(f)).ok();
+            if got.as_deref() != v.as_str() {
+                bad.push(format!("{f}: got {got:?}, expected {v:?}"));
+            }
+        }
+    }
+    bad
+}
+
+/// Every case of the table against `sealbox ssh-to-age` and against sealbox started through
+/// a link named `ssh-to-age` (found on PATH, so its argv[0] is `ssh-to-age`, as when users
+/// type it): exact stdout, stderr, exit code and files, with the deliberate differences of
+/// the cases' `sealbox` entries.
+#[test]
+fn every_case_runs_as_the_table_says_as_a_subcommand_and_as_a_link_named_ssh_to_age() {
+    let sealbox = require!(sealbox_tests::sealbox_bin());
+    let t = table();
+    let links = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&sealbox, links.path().join("ssh-to-age")).unwrap();
+    let path = std::env::join_paths(std::iter::once(links.path().to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let sub_argv0 = format!("{} ssh-to-age", sealbox.display());
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for c in cases(&t) {
+        for (program, pre, argv0) in [
+            (sealbox.clone(), &["ssh-to-age"][..], sub_argv0.as_str()),
+            (
+                std::path::PathBuf::from("ssh-to-age"),
+                &[][..],
+                "ssh-to-age",
+            ),
+        ] {
+            let bad = run_case(c, &program, pre, &path, argv0);
+            if !bad.is_empty() {
+                failures.push(format!("{} ({argv0}): {}", name(c), bad.join("; ")));
+            }
+            ran += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} runs differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(ran >= 120, "{ran}");
+}
+
+#[test]
+fn every_deliberate_difference_says_why() {
+    let t = table();
+    let mut n = 0;
+    for c in cases(&t) {
+        if let Some(sb) = c.get("sealbox") {
+            assert!(
+                sb.get("why")
+                    .and_then(Value::as_str)
+                    .is_some_and(|w| w.len() > 20),
+                "{}",
+                name(c)
+            );
+            n += 1;
+        }
+    }
+    assert!((10..=20).contains(&n), "{n} differences");
+}

@@ -16,12 +16,14 @@
 //!    creates a user with the hashed password it reads from there;
 //! 6. PGP key sources: sops-nix's test files decrypt at boot with `sshKeyPaths` (an RSA host
 //!    key, in a container without gpg), then with `gnupgHome` (the host's gpg bound in),
-//!    and no gpg-agent is left running after the `RemainAfterExit` unit.
+//!    and no gpg-agent is left running after the `RemainAfterExit` unit;
 //! 7. Vault at boot: the network unit (NixOS module and `examples/systemd`, after
 //!    `network-online.target`) retries until the OpenBao server in the container is set up,
 //!    then installs a secret whose file is 2-of-2 (the host's age key and a transit key,
 //!    AppRole with a secret-id file) into its own tree; the service that reads it starts
-//!    once, after that; the early unit installs the rest without waiting.
+//!    once, after that; the early unit installs the rest without waiting;
+//! 8. an age plugin identity as the host key: the plugin runs under `sealbox.service`'s
+//!    hardening (issue 18).
 //!
 //! The units are the repository's files, bound into the container unchanged, or rendered
 //! from the module's own data: a test cannot pass on a copy that has drifted.
@@ -820,6 +822,70 @@ fn after_a_reboot_the_secrets_are_back_on_a_fresh_ramfs_before_the_consumer_star
         DB_PASSWORD,
         "the credential is back too"
     );
+}
+
+/// The shipped unit's hardening (no new privileges, a system call filter, unix sockets only,
+/// `MemoryDenyWriteExecute=`, `DevicePolicy=closed`) lets an age plugin run (issue 18): the
+/// host key is the test plugin's identity, the plugin sits in `/usr/local/bin` (on the
+/// unit's default PATH), and the secrets file was written by the real sops to the plugin
+/// recipient. A plugin that needs a device gets it through the drop-in examples/systemd's
+/// README shows ("Age plugins at boot").
+#[test]
+fn a_plugin_key_opens_the_secrets_under_the_hardened_debian_unit() {
+    let env = require!(env());
+    let plugin = require!(sealbox_testkit::sealboxtest_plugin());
+    let mut m = debian_machine(&env, &["sealbox.service", "demo-app.service"]);
+    let gen = workspace_root().join("tests/vectors/generated");
+    // The example's secrets, re-encrypted by the real sops to the plugin recipient (sops
+    // runs the plugin from PATH to wrap).
+    let dir = m.host_dir();
+    let scratch = tempfile::tempdir_in(&dir).unwrap();
+    let path = require!(sealbox_testkit::plugin_path_dir(
+        &scratch.path().join("bin")
+    ));
+    let sops = |args: &[&str], envs: &[(&str, &Path)]| {
+        let o = Command::new(&env.peers.sops)
+            .args(args)
+            .current_dir(scratch.path())
+            .env("PATH", &path)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sops");
+        assert!(
+            o.status.success(),
+            "sops {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    let plain = sops(
+        &["decrypt", examples("secrets.enc.yaml").to_str().unwrap()],
+        &[(
+            "SOPS_AGE_KEY_FILE",
+            &examples("keys").join("demo-age-key.txt"),
+        )],
+    );
+    std::fs::write(scratch.path().join("secrets.yaml"), plain).unwrap();
+    let recipient = read(&gen.join("plugin.recipient"));
+    let enc = sops(&["encrypt", "--age", recipient.trim(), "secrets.yaml"], &[]);
+    assert!(String::from_utf8_lossy(&enc).contains(&format!("recipient: {}", recipient.trim())));
+    m.write("/etc/sealbox/secrets.enc.yaml", enc, 0o644);
+    m.write(
+        "/etc/sealbox/key.txt",
+        read(&gen.join("plugin-identity.txt")),
+        0o600,
+    );
+    // Bound without the --version probe bind_program makes (a plugin has no such flag);
+    // it is built like sealbox-install, whose probe passed.
+    m.bind_ro(&plugin, "/usr/local/bin/age-plugin-sealboxtest");
+    let r = require!(m.boot());
+    r.wait_booted();
+    assert_eq!(r.show("sealbox.service", "Result"), "success");
+    assert_demo_app_started_once_after_install(&r, DB_PASSWORD);
 }
 
 // ---- user secrets (NixOS shape) ---------------------------------------------------------------

@@ -1,32 +1,58 @@
 //! `sealbox keygen`: a new age identity (like age-keygen), or with `-y` the recipients of
-//! an identity file.
+//! an identity file. With `-p` the identity is sealed with a passphrase as `age -p -a`
+//! does (rage-keygen and age-keygen have no such option; users pipe age-keygen into
+//! `age -p`): the passphrase is asked twice on the terminal, never read from stdin.
 
 use crate::files::{read_input, write_stdout};
 use crate::session::display;
 use crate::KeygenArgs;
 use sealbox_formats::{timefmt, Error, ErrorKind, Result};
-use sealbox_keys::age::{self, Identities};
+use sealbox_keys::age::{self, Identities, Ui};
+use zeroize::Zeroizing;
+
+/// The passphrase for a new sealed identity: asked twice on the terminal.
+fn new_passphrase() -> Result<Zeroizing<String>> {
+    let ui = Ui::terminal();
+    let fail = |why: String| Error::new(ErrorKind::Other, format!("keygen -p: {why}"));
+    let first = ui.secret("keygen", "Enter passphrase:").map_err(fail)?;
+    if first.is_empty() {
+        return Err(fail("the passphrase is empty".into()).with_hint(
+            "an empty passphrase protects nothing; leave out -p for an unprotected key",
+        ));
+    }
+    let again = ui.secret("keygen", "Confirm passphrase:").map_err(fail)?;
+    if *first != *again {
+        return Err(fail("the passphrases do not match".into()));
+    }
+    Ok(first)
+}
 
 /// Runs `sealbox keygen`.
 pub fn run(a: &KeygenArgs) -> Result<()> {
     if let Some(idf) = &a.convert {
         let text = read_input(idf)?;
-        let text = String::from_utf8(text).map_err(|_| {
-            Error::new(
-                ErrorKind::Other,
-                format!("{}: not a text file", display(idf)),
-            )
-        })?;
-        let ids = Identities::from_text(&text).map_err(|e| e.context(display(idf)))?;
+        let mut ids = Identities::with_ui(Ui::terminal());
+        ids.push_identity_file(&text, &display(idf).to_string())?;
+        ids.open_sealed_files()?;
         let out: String = ids.recipients().iter().map(|r| format!("{r}\n")).collect();
         return write_stdout(out.as_bytes());
     }
+    let pass = if a.passphrase {
+        Some(new_passphrase()?)
+    } else {
+        None
+    };
     let (identity, recipient) = age::generate_age_key();
-    let text = zeroize::Zeroizing::new(format!(
+    let mut text = zeroize::Zeroizing::new(format!(
         "# created: {}\n# public key: {recipient}\n{}\n",
         timefmt::now_rfc3339(),
         identity.as_str()
     ));
+    if let Some(pass) = pass {
+        let sealed = age::seal_identity_file(&text, &pass)?;
+        // Armored, hence text.
+        text = Zeroizing::new(String::from_utf8_lossy(&sealed).into_owned());
+    }
     match &a.output {
         Some(p) => {
             use std::io::Write;

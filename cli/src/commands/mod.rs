@@ -15,7 +15,7 @@ mod manifest;
 mod recipients;
 mod rotate;
 mod set;
-mod ssh_to_age;
+pub(crate) mod ssh_to_age;
 mod unset;
 mod updatekeys;
 
@@ -50,7 +50,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Updatekeys(a) => updatekeys::run(&cx, a),
         Command::Recipients(a) => recipients::run(a),
         Command::Keygen(a) => keygen::run(a),
-        Command::SshToAge(a) => ssh_to_age::run(a),
+        Command::SshToAge(a) => {
+            // Messages start with the program as started, as the Go tool's do.
+            let mut program = std::env::args_os()
+                .next()
+                .unwrap_or_else(|| "sealbox".into());
+            program.push(" ssh-to-age");
+            return Ok(ssh_to_age::run(&program, &a.args));
+        }
         Command::Manifest(a) => manifest::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),

@@ -1,20 +1,48 @@
 //! age identities: where sops finds them (docs/format.md#identity-sources) and unwrapping
 //! `enc` blobs (docs/format.md#unwrapping-order).
+//!
+//! Every kind of key a user holds: X25519 identities, SSH keys (unencrypted or
+//! passphrase-protected, opening both stanza kinds of an ed25519 key: `sshkey`), age
+//! plugin identities (`plugin`), passphrase-sealed identity files (`passphrase`), and the
+//! commands sops 3.12 runs for a key (`SOPS_AGE_KEY_CMD`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`,
+//! each given the entry's recipient in `SOPS_AGE_RECIPIENT`).
+//!
+//! **Two rounds.** Unwrapping first tries every identity that needs nobody (X25519 keys,
+//! unlocked SSH keys, keys unlocked earlier in the process) on all of a group's entries;
+//! only when none opens does it go through the others in sops' order: a locked key whose
+//! stanza is there asks for its passphrase, a plugin runs (and may ask for a PIN), a key
+//! command runs for the entry's recipient. So a user with a passphrase-protected
+//! `~/.ssh/id_ed25519` and a plain `keys.txt` is not asked anything for files sealed to
+//! `keys.txt`. Everything unlocked (or fetched by a command) is kept for the process: at
+//! most one prompt per key per command.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use age_core::format::{FileKey, Stanza};
 use zeroize::Zeroizing;
 
+use super::passphrase;
+use super::plugin::{one_line, PluginIdentity};
 use super::recipient::ARMOR_BEGIN;
+use super::sshkey::{self, Locked, SshKey, Unlocked};
+use super::ui::Ui;
 use sealbox_formats::{Error, ErrorKind, Result};
 
 const ENV_SSH_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+const ENV_SSH_KEY_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
 const ENV_AGE_KEY: &str = "SOPS_AGE_KEY";
 const ENV_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
 const ENV_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+/// Given to the key commands: the recipient of the entry being opened (sops 3.12).
+pub const ENV_RECIPIENT: &str = "SOPS_AGE_RECIPIENT";
+
+/// The largest identity file read (sops' limit).
+const MAX_KEY_FILE: u64 = 16 << 20;
 
 /// Where identities come from, so tests need not touch the real environment or `HOME`.
 ///
@@ -22,33 +50,41 @@ const ENV_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
 /// `..Default::default()`.
 #[derive(Clone, Default)]
 pub struct IdentitySources {
-    /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`: an unencrypted OpenSSH/PEM ed25519 or RSA key.
+    /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`: an OpenSSH/PEM ed25519 or RSA key.
     pub ssh_private_key_file: Option<PathBuf>,
+    /// `SOPS_AGE_SSH_PRIVATE_KEY_CMD`: a command line whose stdout is an unencrypted SSH
+    /// private key (sops 3.12).
+    pub ssh_private_key_cmd: Option<String>,
     /// `HOME`: for `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` and the default keys file.
     pub home: Option<PathBuf>,
-    /// `SOPS_AGE_KEY`: identity text (kept in a zeroizing buffer).
+    /// `SOPS_AGE_KEY`: identity text (kept in a zeroizing buffer); several identities may
+    /// share a line, separated by white space (sops 3.13).
     pub age_key: Option<Zeroizing<String>>,
-    /// `SOPS_AGE_KEY_FILE`: path to an identity file.
+    /// `SOPS_AGE_KEY_FILE`: path to an identity file (plain or passphrase-sealed).
     pub age_key_file: Option<PathBuf>,
     /// `SOPS_AGE_KEY_CMD`: a command line (split shell-style, run without a shell) whose
-    /// stdout is identity text.
+    /// stdout is identity text; run once per recipient, with `SOPS_AGE_RECIPIENT`.
     pub age_key_cmd: Option<String>,
     /// `XDG_CONFIG_HOME`: overrides `~/.config` for the default keys file when non-empty.
     pub xdg_config_home: Option<PathBuf>,
     /// `APPDATA` (Windows only): base of the default keys file there.
     pub app_data: Option<PathBuf>,
+    /// Who answers passphrase prompts and plugin requests (default: nobody).
+    pub ui: Ui,
 }
 
 impl fmt::Debug for IdentitySources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdentitySources")
             .field("ssh_private_key_file", &self.ssh_private_key_file)
+            .field("ssh_private_key_cmd", &self.ssh_private_key_cmd)
             .field("home", &self.home)
             .field("age_key", &self.age_key.as_ref().map(|_| "<redacted>"))
             .field("age_key_file", &self.age_key_file)
             .field("age_key_cmd", &self.age_key_cmd)
             .field("xdg_config_home", &self.xdg_config_home)
             .field("app_data", &self.app_data)
+            .field("ui", &self.ui)
             .finish()
     }
 }
@@ -62,22 +98,31 @@ fn non_empty(p: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 impl IdentitySources {
-    /// Reads `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `HOME`, `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
-    /// `SOPS_AGE_KEY_CMD`, `XDG_CONFIG_HOME` (and `APPDATA`). A variable set to the empty
-    /// string counts as set (like Go's `os.LookupEnv`), except `HOME`, `XDG_CONFIG_HOME`
-    /// and `APPDATA`, where empty means unset.
+    /// Reads `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, `HOME`,
+    /// `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, `XDG_CONFIG_HOME` (and
+    /// `APPDATA`). A variable set to the empty string counts as set (like Go's
+    /// `os.LookupEnv`), except `HOME`, `XDG_CONFIG_HOME` and `APPDATA`, where empty means
+    /// unset. Nobody answers prompts: set [`IdentitySources::ui`] for that.
     pub fn from_env() -> Self {
+        let cmd = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
         IdentitySources {
             ssh_private_key_file: env_path(ENV_SSH_KEY_FILE),
+            ssh_private_key_cmd: cmd(ENV_SSH_KEY_CMD),
             home: non_empty(env_path("HOME")),
             age_key: std::env::var_os(ENV_AGE_KEY)
                 .map(|v| Zeroizing::new(v.to_string_lossy().into_owned())),
             age_key_file: env_path(ENV_AGE_KEY_FILE),
-            age_key_cmd: std::env::var_os(ENV_AGE_KEY_CMD)
-                .map(|v| v.to_string_lossy().into_owned()),
+            age_key_cmd: cmd(ENV_AGE_KEY_CMD),
             xdg_config_home: non_empty(env_path("XDG_CONFIG_HOME")),
             app_data: non_empty(env_path("APPDATA")),
+            ui: Ui::none(),
         }
+    }
+
+    /// The same sources, answered by `ui`.
+    pub fn with_ui(mut self, ui: Ui) -> Self {
+        self.ui = ui;
+        self
     }
 
     /// The default keys file, `<UserConfigDir>/sops/age/keys.txt`, if it can be determined.
@@ -106,6 +151,9 @@ pub enum SourceStatus {
     Missing,
     /// Loaded this many identities.
     Loaded(usize),
+    /// Loaded, but opened only when needed: a passphrase-sealed file, or a command run per
+    /// recipient.
+    Deferred(&'static str),
     /// The source failed as a whole; the message names no key material.
     Failed(String),
 }
@@ -126,25 +174,218 @@ impl fmt::Display for SourceReport {
             SourceStatus::Missing => write!(f, "{} (missing)", self.location),
             SourceStatus::Loaded(1) => write!(f, "{} (1 key)", self.location),
             SourceStatus::Loaded(n) => write!(f, "{} ({n} keys)", self.location),
+            SourceStatus::Deferred(what) => write!(f, "{} ({what})", self.location),
             SourceStatus::Failed(e) => write!(f, "{} (error: {e})", self.location),
         }
     }
+}
+
+/// When an identity may be tried (see the module's "two rounds").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Round {
+    /// Only what needs nobody and runs nothing.
+    Ready,
+    /// The rest: prompts, plugins, commands.
+    Asking,
 }
 
 /// One usable identity.
 #[derive(Clone)]
 enum Ident {
     X25519(age::x25519::Identity),
-    Ssh(Box<age::ssh::Identity>),
+    /// An unencrypted SSH key (both stanza kinds for ed25519).
+    Ssh(Box<Unlocked>),
+    /// A passphrase-protected SSH key.
+    LockedSsh(Arc<Locked>),
+    /// An age plugin identity.
+    Plugin(Arc<PluginIdentity>),
+    /// A passphrase-sealed identity file.
+    LockedFile(Arc<LockedFile>),
+    /// `SOPS_AGE_KEY_CMD` or `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, run per recipient.
+    Command(Arc<KeyCommand>),
+}
+
+/// The outcome of trying one identity.
+type Try = Option<std::result::Result<FileKey, String>>;
+
+fn age_result(r: Option<std::result::Result<FileKey, age::DecryptError>>) -> Try {
+    r.map(|r| r.map_err(|e| one_line(&e.to_string())))
+}
+
+/// The first identity of `ids` that opens, else the first error, else `None`.
+fn first_of(ids: &[Ident], stanzas: &[Stanza], recipient: &str, round: Round) -> Try {
+    let mut err = None;
+    for id in ids {
+        match id.try_unwrap(stanzas, recipient, round) {
+            Some(Ok(k)) => return Some(Ok(k)),
+            Some(Err(e)) => {
+                err.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    err.map(Err)
+}
+
+/// `first_of` in both rounds (for identities just unlocked or fetched).
+fn first_of_all(ids: &[Ident], stanzas: &[Stanza], recipient: &str) -> Try {
+    match first_of(ids, stanzas, recipient, Round::Ready) {
+        Some(Ok(k)) => Some(Ok(k)),
+        ready => match first_of(ids, stanzas, recipient, Round::Asking) {
+            None => ready,
+            asking => asking,
+        },
+    }
 }
 
 impl Ident {
-    fn as_age(&self) -> &dyn age::Identity {
+    fn try_unwrap(&self, stanzas: &[Stanza], recipient: &str, round: Round) -> Try {
+        let ready = round == Round::Ready;
         match self {
-            Ident::X25519(i) => i,
-            Ident::Ssh(i) => i.as_ref(),
+            Ident::X25519(x) if ready => age_result(age::Identity::unwrap_stanzas(x, stanzas)),
+            Ident::Ssh(k) if ready => age_result(k.unwrap(stanzas)),
+            Ident::X25519(_) | Ident::Ssh(_) => None,
+            Ident::LockedSsh(l) => match (l.unlocked(), round) {
+                (Some(Ok(k)), Round::Ready) => age_result(k.unwrap(stanzas)),
+                (Some(Ok(_)), Round::Asking) | (_, Round::Ready) => None,
+                (_, Round::Asking) if !l.is_for(stanzas, recipient) => None,
+                (Some(Err(e)), Round::Asking) => Some(Err(e.clone())),
+                (None, Round::Asking) => match l.unlock() {
+                    Ok(k) => age_result(k.unwrap(stanzas)),
+                    Err(e) => Some(Err(e.clone())),
+                },
+            },
+            Ident::Plugin(p) => match round {
+                Round::Asking => p.unwrap(stanzas),
+                Round::Ready => None,
+            },
+            Ident::LockedFile(f) => match (f.opened.get(), round) {
+                (Some(Ok(ids)), _) => first_of(ids, stanzas, recipient, round),
+                (_, Round::Ready) => None,
+                (_, Round::Asking) if !LockedFile::may_be_for(stanzas) => None,
+                (Some(Err(e)), Round::Asking) => Some(Err(e.clone())),
+                (None, Round::Asking) => match f.open() {
+                    Ok(ids) => first_of_all(ids, stanzas, recipient),
+                    Err(e) => Some(Err(e.clone())),
+                },
+            },
+            Ident::Command(c) => match round {
+                Round::Ready => match c.ran(recipient) {
+                    Some(r) => match &*r {
+                        Ok(ids) => first_of(ids, stanzas, recipient, round),
+                        Err(_) => None,
+                    },
+                    None => None,
+                },
+                Round::Asking => match &*c.run(recipient) {
+                    Ok(ids) => first_of_all(ids, stanzas, recipient),
+                    Err(e) => Some(Err(e.clone())),
+                },
+            },
         }
     }
+
+    /// The `age1…` recipient of an X25519 identity.
+    fn x25519_recipient(&self) -> Option<String> {
+        match self {
+            Ident::X25519(x) => Some(x.to_public().to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A passphrase-sealed identity file, opened when first needed.
+struct LockedFile {
+    /// As the prompt names it.
+    location: String,
+    bytes: Zeroizing<Vec<u8>>,
+    ui: Ui,
+    opened: OnceLock<std::result::Result<Vec<Ident>, String>>,
+}
+
+impl LockedFile {
+    /// Whether a stanza may be for an identity such a file holds (X25519 or a plugin's):
+    /// anything but SSH, scrypt and the random "grease" stanzas rage adds.
+    fn may_be_for(stanzas: &[Stanza]) -> bool {
+        stanzas.iter().any(|s| {
+            !(s.tag.starts_with("ssh-") || s.tag == "scrypt" || s.tag.ends_with("-grease"))
+        })
+    }
+
+    fn open(&self) -> &std::result::Result<Vec<Ident>, String> {
+        self.opened.get_or_init(|| {
+            let prompt = format!("Enter passphrase for identity '{}':", self.location);
+            let pass = self.ui.secret(&self.location, &prompt).map_err(|why| {
+                format!("passphrase-protected identity file: cannot ask for its passphrase: {why}")
+            })?;
+            let text = passphrase::open(&self.bytes, &pass)?;
+            parse_identity_text(&text, &self.ui, false)
+        })
+    }
+}
+
+/// What a key command gave for one recipient: its identities, or why none.
+type Fetched = Arc<std::result::Result<Vec<Ident>, String>>;
+
+/// `SOPS_AGE_KEY_CMD` or `SOPS_AGE_SSH_PRIVATE_KEY_CMD`: run once per recipient.
+struct KeyCommand {
+    var: &'static str,
+    cmdline: String,
+    ui: Ui,
+    runs: Mutex<HashMap<String, Fetched>>,
+}
+
+impl KeyCommand {
+    fn ran(&self, recipient: &str) -> Option<Fetched> {
+        self.runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(recipient)
+            .cloned()
+    }
+
+    fn run(&self, recipient: &str) -> Fetched {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = runs.get(recipient) {
+            return r.clone();
+        }
+        let got = run_key_cmd(&self.cmdline, recipient).and_then(|out| {
+            if self.var == ENV_SSH_KEY_CMD {
+                match sshkey::parse(out.as_bytes(), self.var, &self.ui)? {
+                    SshKey::Unlocked(k) => Ok(vec![Ident::Ssh(Box::new(k))]),
+                    SshKey::Locked(_) => Err(format!(
+                        "the SSH key {} printed is passphrase-protected: it must print an unprotected key",
+                        self.var
+                    )),
+                }
+            } else {
+                parse_identity_text(&out, &self.ui, false)
+            }
+        });
+        let got = Arc::new(got);
+        runs.insert(recipient.to_string(), got.clone());
+        got
+    }
+}
+
+impl fmt::Debug for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ident::X25519(_) => "X25519",
+            Ident::Ssh(_) => "Ssh",
+            Ident::LockedSsh(_) => "LockedSsh",
+            Ident::Plugin(_) => "Plugin",
+            Ident::LockedFile(_) => "LockedFile",
+            Ident::Command(_) => "Command",
+        })
+    }
+}
+
+/// An identity and where it came from (messages name the location).
+#[derive(Clone)]
+struct Entry {
+    location: Arc<str>,
+    ident: Ident,
 }
 
 /// All identities found, in sops order (docs/format.md#identity-sources), with the list of
@@ -153,8 +394,9 @@ impl Ident {
 /// still load.
 #[derive(Clone, Default)]
 pub struct Identities {
-    ids: Vec<Ident>,
+    ids: Vec<Entry>,
     sources: Vec<SourceReport>,
+    ui: Ui,
 }
 
 impl fmt::Debug for Identities {
@@ -166,12 +408,14 @@ impl fmt::Debug for Identities {
     }
 }
 
-/// Parses identity-file text into X25519 identities. The error names a line number, never
-/// the line.
-fn parse_identity_text(text: &str) -> std::result::Result<Vec<Ident>, String> {
-    if text.starts_with("age-encryption") || text.starts_with("-----BEGIN AGE") {
-        return Err("passphrase-protected age identity files are not supported yet".into());
-    }
+/// Parses identity-file text: `AGE-SECRET-KEY-1…` and `AGE-PLUGIN-…` lines, `#` comments;
+/// with `words`, several identities may share a line (sops 3.13's `SOPS_AGE_KEY`). The
+/// error names a line number, never the line.
+fn parse_identity_text(
+    text: &str,
+    ui: &Ui,
+    words: bool,
+) -> std::result::Result<Vec<Ident>, String> {
     let mut out = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -179,74 +423,51 @@ fn parse_identity_text(text: &str) -> std::result::Result<Vec<Ident>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if line.starts_with("AGE-PLUGIN-") {
-            return Err(format!(
-                "age plugins are not supported yet (plugin identity at line {n})"
-            ));
+        let items: Vec<&str> = if words {
+            line.split_whitespace().collect()
+        } else {
+            vec![line]
+        };
+        for item in items {
+            if item.starts_with("AGE-PLUGIN-") {
+                let p = PluginIdentity::parse(item, ui).map_err(|e| format!("{e} at line {n}"))?;
+                out.push(Ident::Plugin(Arc::new(p)));
+            } else if item.starts_with("AGE-SECRET-KEY-1") {
+                let id = item
+                    .parse::<age::x25519::Identity>()
+                    .map_err(|_| format!("malformed secret key at line {n}"))?;
+                out.push(Ident::X25519(id));
+            } else {
+                return Err(format!("unknown identity type at line {n}"));
+            }
         }
-        if line.starts_with("AGE-SECRET-KEY-1") {
-            let id = line
-                .parse::<age::x25519::Identity>()
-                .map_err(|_| format!("malformed secret key at line {n}"))?;
-            out.push(Ident::X25519(id));
-            continue;
-        }
-        return Err(format!("unknown identity type at line {n}"));
     }
     Ok(out)
 }
 
-/// Whether `text` is (or, cut short, starts like) an OpenSSH private key file holding an
-/// `ssh-rsa` key. Lenient like age's reader, which decodes the base64 lines before it looks
-/// for the end marker.
-fn is_openssh_rsa(text: &str) -> bool {
-    use base64::Engine;
-    let Some((_, body)) = text.split_once("-----BEGIN OPENSSH PRIVATE KEY-----") else {
-        return false;
-    };
-    let body = body.split("-----END").next().unwrap_or(body);
-    let b64: Vec<u8> = body
-        .bytes()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
-        .collect();
-    let lenient = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
-    let Ok(blob) = lenient.decode(&b64[..b64.len() / 4 * 4]) else {
-        return false;
-    };
-    blob.windows(7).any(|w| w == b"ssh-rsa")
-}
-
-/// Parses an unencrypted SSH private key (OpenSSH or PEM RSA) as an age-ssh identity.
-fn parse_ssh_identity(pem: &[u8], path: &str) -> std::result::Result<Ident, String> {
-    use age::ssh::{Identity as SshId, UnsupportedKey};
-    let text = std::str::from_utf8(pem).map_err(|_| "not a PEM/OpenSSH text key".to_string())?;
-    if is_openssh_rsa(text) && ssh_key::PrivateKey::from_openssh(text.trim_start()).is_err() {
-        // age 0.12's OpenSSH reader panics on an RSA integer made of zero bytes (found by
-        // fuzzing); the ssh-key crate refuses such a key with an error, so RSA keys pass it
-        // first.
-        return Err("failed to parse SSH private key (invalid RSA key)".into());
+/// Identities from the bytes of an identity source: a passphrase-sealed age file (opened
+/// when first needed) or identity text.
+fn parse_identity_bytes(
+    bytes: Zeroizing<Vec<u8>>,
+    location: &str,
+    ui: &Ui,
+    words: bool,
+) -> std::result::Result<(Vec<Ident>, Option<&'static str>), String> {
+    if passphrase::is_age_file(&bytes) {
+        passphrase::check_passphrase_file(&bytes)?;
+        let f = LockedFile {
+            location: location.to_string(),
+            bytes,
+            ui: ui.clone(),
+            opened: OnceLock::new(),
+        };
+        return Ok((
+            vec![Ident::LockedFile(Arc::new(f))],
+            Some("passphrase-protected: opened when needed"),
+        ));
     }
-    let id = SshId::from_buffer(
-        BufReader::new(text.trim_start().as_bytes()),
-        Some(path.into()),
-    )
-    .map_err(|_| "failed to parse SSH private key (expected OpenSSH ed25519 or RSA)")?;
-    match id {
-        SshId::Unencrypted(_) => Ok(Ident::Ssh(Box::new(id))),
-        SshId::Encrypted(_)
-        | SshId::Unsupported(UnsupportedKey::EncryptedPem)
-        | SshId::Unsupported(UnsupportedKey::EncryptedSsh(_)) => {
-            Err("passphrase-protected SSH private keys are not supported yet".into())
-        }
-        SshId::Unsupported(UnsupportedKey::Type(t) | UnsupportedKey::Hardware(t)) => Err(format!(
-            "unsupported SSH key type {t:?} (only ed25519 and rsa)"
-        )),
-    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| "not a text file".to_string())?;
+    parse_identity_text(text, ui, words).map(|ids| (ids, None))
 }
 
 /// Splits a command line shell-style (POSIX quoting: `'…'`, `"…"` with `\` escapes of
@@ -322,14 +543,16 @@ pub(crate) fn shell_split(s: &str) -> std::result::Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Runs `SOPS_AGE_KEY_CMD` without a shell and returns its stdout.
-fn run_key_cmd(cmdline: &str) -> std::result::Result<Zeroizing<String>, String> {
+/// Runs a key command without a shell, `SOPS_AGE_RECIPIENT` set to `recipient`, and returns
+/// its stdout.
+fn run_key_cmd(cmdline: &str, recipient: &str) -> std::result::Result<Zeroizing<String>, String> {
     let args = shell_split(cmdline).map_err(|e| format!("failed to parse command: {e}"))?;
     let Some((prog, rest)) = args.split_first() else {
         return Err("failed to parse command: empty command".into());
     };
     let out = Command::new(prog)
         .args(rest)
+        .env(ENV_RECIPIENT, recipient)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped())
@@ -349,10 +572,13 @@ fn run_key_cmd(cmdline: &str) -> std::result::Result<Zeroizing<String>, String> 
 }
 
 fn read_secret_file(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let mut f = std::fs::File::open(path)?;
+    let f = std::fs::File::open(path)?;
     let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
-    let mut buf = Zeroizing::new(Vec::with_capacity(len + 1));
-    f.read_to_end(&mut buf)?;
+    let mut buf = Zeroizing::new(Vec::with_capacity(len.min(MAX_KEY_FILE as usize) + 1));
+    f.take(MAX_KEY_FILE + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_KEY_FILE {
+        return Err(std::io::Error::other("file too long"));
+    }
     Ok(buf)
 }
 
@@ -364,17 +590,71 @@ fn io_message(e: &std::io::Error) -> String {
     }
 }
 
+/// One attempt at an `enc` blob: age's view of every identity of one round, which collects
+/// their errors instead of stopping at the first (a plugin that fails must not hide a key
+/// further down).
+struct Attempt<'a> {
+    ids: &'a [Entry],
+    recipient: &'a str,
+    round: Round,
+    errors: std::cell::RefCell<Vec<String>>,
+}
+
+impl age::Identity for Attempt<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &Stanza,
+    ) -> Option<std::result::Result<FileKey, age::DecryptError>> {
+        self.unwrap_stanzas(std::slice::from_ref(stanza))
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[Stanza],
+    ) -> Option<std::result::Result<FileKey, age::DecryptError>> {
+        for e in self.ids {
+            match e.ident.try_unwrap(stanzas, self.recipient, self.round) {
+                Some(Ok(k)) => return Some(Ok(k)),
+                Some(Err(why)) => {
+                    let msg = format!("{}: {why}", e.location);
+                    let mut errors = self.errors.borrow_mut();
+                    if !errors.contains(&msg) {
+                        errors.push(msg);
+                    }
+                }
+                None => {}
+            }
+        }
+        None
+    }
+}
+
 impl Identities {
-    /// No identities, no sources.
+    /// No identities, no sources; nobody answers prompts.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Loads every identity source in sops order: the SSH key file, `~/.ssh/id_ed25519`,
-    /// `~/.ssh/id_rsa`, `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the default
-    /// keys file. Errors are recorded per source (see [`Identities::sources`]), never fatal.
+    /// No identities yet; prompts and plugin requests go to `ui`.
+    pub fn with_ui(ui: Ui) -> Self {
+        Identities {
+            ui,
+            ..Self::default()
+        }
+    }
+
+    /// Who answers prompts for these identities.
+    pub fn ui(&self) -> &Ui {
+        &self.ui
+    }
+
+    /// Loads every identity source in sops order: the SSH key file, the SSH key command,
+    /// `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`, `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
+    /// `SOPS_AGE_KEY_CMD`, the default keys file. Errors are recorded per source (see
+    /// [`Identities::sources`]), never fatal. Nothing is asked and no command runs here:
+    /// locked keys and commands wait for an entry that needs them.
     pub fn load(src: &IdentitySources) -> Identities {
-        let mut me = Identities::new();
+        let mut me = Identities::with_ui(src.ui.clone());
 
         // 1. SOPS_AGE_SSH_PRIVATE_KEY_FILE
         match &src.ssh_private_key_file {
@@ -385,7 +665,10 @@ impl Identities {
             None => me.record(ENV_SSH_KEY_FILE.into(), SourceStatus::NotSet),
         }
 
-        // 2., 3. ~/.ssh/id_ed25519, ~/.ssh/id_rsa
+        // 2. SOPS_AGE_SSH_PRIVATE_KEY_CMD (sops 3.12)
+        me.load_cmd(ENV_SSH_KEY_CMD, src.ssh_private_key_cmd.as_deref());
+
+        // 3., 4. ~/.ssh/id_ed25519, ~/.ssh/id_rsa
         if let Some(home) = non_empty(src.home.clone()) {
             for name in ["id_ed25519", "id_rsa"] {
                 let p = home.join(".ssh").join(name);
@@ -394,13 +677,17 @@ impl Identities {
             }
         }
 
-        // 4. SOPS_AGE_KEY
+        // 5. SOPS_AGE_KEY
         match &src.age_key {
-            Some(text) => me.load_text(text, ENV_AGE_KEY.into()),
+            Some(text) => me.load_bytes(
+                Zeroizing::new(text.as_bytes().to_vec()),
+                ENV_AGE_KEY.into(),
+                true,
+            ),
             None => me.record(ENV_AGE_KEY.into(), SourceStatus::NotSet),
         }
 
-        // 5. SOPS_AGE_KEY_FILE
+        // 6. SOPS_AGE_KEY_FILE
         match &src.age_key_file {
             Some(p) => {
                 let loc = format!("{ENV_AGE_KEY_FILE}={}", p.display());
@@ -409,23 +696,10 @@ impl Identities {
             None => me.record(ENV_AGE_KEY_FILE.into(), SourceStatus::NotSet),
         }
 
-        // 6. SOPS_AGE_KEY_CMD
-        match &src.age_key_cmd {
-            Some(cmd) => {
-                let prog = shell_split(cmd)
-                    .ok()
-                    .and_then(|a| a.into_iter().next())
-                    .unwrap_or_default();
-                let loc = format!("{ENV_AGE_KEY_CMD} ({prog})");
-                match run_key_cmd(cmd) {
-                    Ok(text) => me.load_text(&text, loc),
-                    Err(e) => me.record(loc, SourceStatus::Failed(e)),
-                }
-            }
-            None => me.record(ENV_AGE_KEY_CMD.into(), SourceStatus::NotSet),
-        }
+        // 7. SOPS_AGE_KEY_CMD
+        me.load_cmd(ENV_AGE_KEY_CMD, src.age_key_cmd.as_deref());
 
-        // 7. <UserConfigDir>/sops/age/keys.txt
+        // 8. <UserConfigDir>/sops/age/keys.txt
         if let Some(p) = src.default_keys_file() {
             let loc = p.display().to_string();
             me.load_identity_file(&p, loc, true);
@@ -437,15 +711,42 @@ impl Identities {
         self.sources.push(SourceReport { location, status });
     }
 
+    fn push(&mut self, location: &str, idents: Vec<Ident>) {
+        let location: Arc<str> = Arc::from(location);
+        self.ids.extend(idents.into_iter().map(|ident| Entry {
+            location: location.clone(),
+            ident,
+        }));
+    }
+
+    fn load_cmd(&mut self, var: &'static str, cmd: Option<&str>) {
+        let Some(cmd) = cmd else {
+            return self.record(var.into(), SourceStatus::NotSet);
+        };
+        let prog = shell_split(cmd)
+            .ok()
+            .and_then(|a| a.into_iter().next())
+            .unwrap_or_default();
+        let loc = format!("{var} ({prog})");
+        let c = KeyCommand {
+            var,
+            cmdline: cmd.to_string(),
+            ui: self.ui.clone(),
+            runs: Mutex::default(),
+        };
+        self.push(&loc, vec![Ident::Command(Arc::new(c))]);
+        self.record(loc, SourceStatus::Deferred("run per recipient when needed"));
+    }
+
     fn load_ssh_file(&mut self, p: &Path, loc: String, optional: bool) {
         if optional && !p.exists() {
             return self.record(loc, SourceStatus::Missing);
         }
         match read_secret_file(p) {
-            Ok(pem) => match parse_ssh_identity(&pem, &p.display().to_string()) {
-                Ok(id) => {
-                    self.ids.push(id);
-                    self.record(loc, SourceStatus::Loaded(1));
+            Ok(pem) => match self.parse_ssh(&pem, &p.display().to_string()) {
+                Ok((id, status)) => {
+                    self.push(&loc, vec![id]);
+                    self.record(loc, status);
                 }
                 Err(e) => self.record(loc, SourceStatus::Failed(e)),
             },
@@ -453,32 +754,57 @@ impl Identities {
         }
     }
 
+    fn parse_ssh(
+        &self,
+        pem: &[u8],
+        path: &str,
+    ) -> std::result::Result<(Ident, SourceStatus), String> {
+        Ok(match sshkey::parse(pem, path, &self.ui)? {
+            SshKey::Unlocked(k) => (Ident::Ssh(Box::new(k)), SourceStatus::Loaded(1)),
+            SshKey::Locked(l) => (
+                Ident::LockedSsh(Arc::from(l)),
+                SourceStatus::Deferred("passphrase-protected: unlocked when needed"),
+            ),
+        })
+    }
+
     fn load_identity_file(&mut self, p: &Path, loc: String, optional: bool) {
         if optional && !p.exists() {
             return self.record(loc, SourceStatus::Missing);
         }
         match read_secret_file(p) {
-            Ok(bytes) => match std::str::from_utf8(&bytes) {
-                Ok(text) => self.load_text(text, loc),
-                Err(_) => self.record(loc, SourceStatus::Failed("not a text file".into())),
-            },
+            Ok(bytes) => {
+                let shown = p.display().to_string();
+                match parse_identity_bytes(bytes, &shown, &self.ui, false) {
+                    Ok((ids, deferred)) => self.add_source(loc, ids, deferred),
+                    Err(e) => self.record(loc, SourceStatus::Failed(e)),
+                }
+            }
             Err(e) => self.record(loc, SourceStatus::Failed(io_message(&e))),
         }
     }
 
-    fn load_text(&mut self, text: &str, loc: String) {
-        match parse_identity_text(text) {
-            Ok(ids) => {
-                let n = ids.len();
-                self.ids.extend(ids);
-                self.record(loc, SourceStatus::Loaded(n));
-            }
+    fn load_bytes(&mut self, bytes: Zeroizing<Vec<u8>>, loc: String, words: bool) {
+        match parse_identity_bytes(bytes, &loc, &self.ui, words) {
+            Ok((ids, deferred)) => self.add_source(loc, ids, deferred),
             Err(e) => self.record(loc, SourceStatus::Failed(e)),
         }
     }
 
-    /// Identities from identity-file text (`AGE-SECRET-KEY-1…` lines, `#` comments). Any bad
-    /// line is an error naming its line number only.
+    fn add_source(&mut self, loc: String, ids: Vec<Ident>, deferred: Option<&'static str>) {
+        let n = ids.len();
+        self.push(&loc, ids);
+        self.record(
+            loc,
+            match deferred {
+                Some(what) => SourceStatus::Deferred(what),
+                None => SourceStatus::Loaded(n),
+            },
+        );
+    }
+
+    /// Identities from identity-file text (`AGE-SECRET-KEY-1…` and `AGE-PLUGIN-…` lines,
+    /// `#` comments). Any bad line is an error naming its line number only.
     pub fn from_text(text: &str) -> Result<Identities> {
         let mut me = Identities::new();
         me.push_identity_text(text, "identity text")?;
@@ -488,11 +814,9 @@ impl Identities {
     /// Adds the identities in `text` (identity-file format), recorded as source `location`.
     /// On error nothing is added and the error names `location` and a line number.
     pub fn push_identity_text(&mut self, text: &str, location: &str) -> Result<()> {
-        match parse_identity_text(text) {
+        match parse_identity_text(text, &self.ui, false) {
             Ok(ids) => {
-                let n = ids.len();
-                self.ids.extend(ids);
-                self.record(location.into(), SourceStatus::Loaded(n));
+                self.add_source(location.into(), ids, None);
                 Ok(())
             }
             Err(e) => {
@@ -505,14 +829,34 @@ impl Identities {
         }
     }
 
-    /// Adds an unencrypted SSH private key (OpenSSH ed25519 or RSA, or PEM RSA) as an
-    /// age-ssh identity. `path_for_messages` names it in messages. Passphrase-protected keys
-    /// are an error ("not supported yet").
+    /// Adds the identities of an identity file's bytes: identity text, or a
+    /// passphrase-sealed age file (`age -p`), opened when first needed with this set's
+    /// [`Ui`]. On error nothing is added and the error names `location`.
+    pub fn push_identity_file(&mut self, bytes: &[u8], location: &str) -> Result<()> {
+        match parse_identity_bytes(Zeroizing::new(bytes.to_vec()), location, &self.ui, false) {
+            Ok((ids, deferred)) => {
+                self.add_source(location.into(), ids, deferred);
+                Ok(())
+            }
+            Err(e) => {
+                self.record(location.into(), SourceStatus::Failed(e.clone()));
+                Err(Error::new(
+                    ErrorKind::InvalidKey,
+                    format!("{location}: {e}"),
+                ))
+            }
+        }
+    }
+
+    /// Adds an SSH private key (OpenSSH ed25519 or RSA, or PEM RSA) as an age-ssh
+    /// identity; an ed25519 key also opens X25519 stanzas of its ssh-to-age conversion.
+    /// `path_for_messages` names it in messages and in the passphrase prompt of a protected
+    /// key, which is asked (with this set's [`Ui`]) only when a stanza is for the key.
     pub fn push_ssh_private_key(&mut self, pem: &[u8], path_for_messages: &str) -> Result<()> {
-        match parse_ssh_identity(pem, path_for_messages) {
-            Ok(id) => {
-                self.ids.push(id);
-                self.record(path_for_messages.into(), SourceStatus::Loaded(1));
+        match self.parse_ssh(pem, path_for_messages) {
+            Ok((id, status)) => {
+                self.push(path_for_messages, vec![id]);
+                self.record(path_for_messages.into(), status);
                 Ok(())
             }
             Err(e) => {
@@ -525,12 +869,12 @@ impl Identities {
         }
     }
 
-    /// True when no identity was found.
+    /// True when no identity was found (a locked key or a key command counts as one).
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
-    /// How many identities were found.
+    /// How many identities were found (a locked file or a key command counts as one).
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -541,15 +885,37 @@ impl Identities {
     }
 
     /// The `age1…` recipients of the X25519 identities, in order (what `age-keygen -y`
-    /// prints). SSH identities are not listed.
+    /// prints), those of passphrase-sealed files once opened included. SSH and plugin
+    /// identities are not listed.
     pub fn recipients(&self) -> Vec<String> {
-        self.ids
-            .iter()
-            .filter_map(|i| match i {
-                Ident::X25519(x) => Some(x.to_public().to_string()),
-                Ident::Ssh(_) => None,
-            })
-            .collect()
+        let mut out = Vec::new();
+        for e in &self.ids {
+            match &e.ident {
+                Ident::LockedFile(f) => {
+                    if let Some(Ok(ids)) = f.opened.get() {
+                        out.extend(ids.iter().filter_map(Ident::x25519_recipient));
+                    }
+                }
+                other => out.extend(other.x25519_recipient()),
+            }
+        }
+        out
+    }
+
+    /// Opens every passphrase-sealed identity file now (asking for each passphrase), so
+    /// that [`Identities::recipients`] lists their keys; the first failure is returned.
+    pub fn open_sealed_files(&self) -> Result<()> {
+        for e in &self.ids {
+            if let Ident::LockedFile(f) = &e.ident {
+                if let Err(why) = f.open() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidKey,
+                        format!("{}: {why}", e.location),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Locations tried and their outcomes, for error messages, e.g.
@@ -565,11 +931,19 @@ impl Identities {
             .join(", ")
     }
 
-    /// Unwraps an armored `enc` blob with all identities at once: returns the plaintext
-    /// (32-byte data key or 33-byte Shamir share). Fails with exit code 128
-    /// ([`ErrorKind::DataKeyUnavailable`]) when no identity fits or the blob is malformed; the
-    /// message lists the locations tried, never key material.
+    /// Unwraps an armored `enc` blob of an unknown recipient; see
+    /// [`Identities::unwrap_entries`].
     pub fn unwrap(&self, armored: &str) -> Result<Zeroizing<Vec<u8>>> {
+        self.unwrap_entries(&[("", armored)])
+    }
+
+    /// Unwraps the first of a key group's age entries (`(recipient, armored enc)`) that an
+    /// identity opens: the plaintext (32-byte data key or 33-byte Shamir share). Every
+    /// identity that needs nobody is tried on every entry before anything is asked or run
+    /// (see the module's "two rounds"). Fails with exit code 128
+    /// ([`ErrorKind::DataKeyUnavailable`]) when no identity fits or a blob is malformed;
+    /// the message lists what failed and the hint the locations tried, never key material.
+    pub fn unwrap_entries(&self, entries: &[(&str, &str)]) -> Result<Zeroizing<Vec<u8>>> {
         let fail = |msg: String| {
             Error::new(ErrorKind::DataKeyUnavailable, msg)
                 .with_hint(format!("locations tried: {}", self.describe_sources()))
@@ -586,29 +960,77 @@ impl Identities {
                 unused.join("', '")
             )));
         }
+        let mut errors: Vec<String> = Vec::new();
+        let mut note = |e: String| {
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        };
+        for round in [Round::Ready, Round::Asking] {
+            for (recipient, armored) in entries {
+                match self.attempt(recipient, armored, round) {
+                    Ok((Some(key), _)) => return Ok(key),
+                    Ok((None, errs)) => errs.into_iter().for_each(&mut note),
+                    Err(e) => note(e),
+                }
+            }
+        }
+        Err(fail(if errors.is_empty() {
+            "no age identity matched any of the recipients".into()
+        } else {
+            format!(
+                "no age identity matched any of the recipients: {}",
+                errors.join("; ")
+            )
+        }))
+    }
+
+    /// One round on one blob: the plaintext or `None` with the identities' errors; `Err`
+    /// for a malformed blob.
+    #[allow(clippy::type_complexity)]
+    fn attempt(
+        &self,
+        recipient: &str,
+        armored: &str,
+        round: Round,
+    ) -> std::result::Result<(Option<Zeroizing<Vec<u8>>>, Vec<String>), String> {
         let armored = armored.trim_start();
         if !armored.starts_with(ARMOR_BEGIN) {
-            return Err(fail(
+            return Err(
                 "failed to decrypt the age data key: the enc value is not an ASCII-armored age file"
                     .into(),
-            ));
+            );
         }
         let reader = age::armor::ArmoredReader::new(armored.as_bytes());
-        let decryptor = age::Decryptor::new_buffered(reader)
-            .map_err(|e| fail(format!("failed to decrypt the age data key: {e}")))?;
-        let mut stream = decryptor
-            .decrypt(self.ids.iter().map(Ident::as_age))
-            .map_err(|e| match e {
-                age::DecryptError::NoMatchingKeys => {
-                    fail("no age identity matched any of the recipients".into())
-                }
-                e => fail(format!("failed to decrypt the age data key: {e}")),
-            })?;
-        let mut out = Zeroizing::new(Vec::with_capacity(4096));
+        let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| {
+            format!(
+                "failed to decrypt the age data key: {}",
+                one_line(&e.to_string())
+            )
+        })?;
+        let attempt = Attempt {
+            ids: &self.ids,
+            recipient,
+            round,
+            errors: Default::default(),
+        };
+        let got = decryptor.decrypt(std::iter::once(&attempt as &dyn age::Identity));
+        let errors = attempt.errors.take();
+        let mut stream = match got {
+            Ok(s) => s,
+            Err(age::DecryptError::NoMatchingKeys) => return Ok((None, errors)),
+            Err(e) => {
+                return Err(format!(
+                    "failed to decrypt the age data key: {}",
+                    one_line(&e.to_string())
+                ))
+            }
+        };
+        let mut out = Zeroizing::new(Vec::with_capacity(64));
         stream
             .read_to_end(&mut out)
-            .map_err(|e| fail(format!("failed to read the age payload: {e}")))?;
-        Ok(out)
+            .map_err(|e| format!("failed to read the age payload: {e}"))?;
+        Ok((Some(out), errors))
     }
 }
 
@@ -624,7 +1046,7 @@ pub fn x25519_public_of(secret: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::age::{generate_age_key, ssh_to_age_private, Recipient};
+    use crate::age::{generate_age_key, ssh_to_age_private, ssh_to_age_public, Answer, Recipient};
 
     fn ed25519_key() -> (Zeroizing<String>, String) {
         let k = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
@@ -672,12 +1094,20 @@ mod tests {
             .unwrap();
         assert_eq!(ids.unwrap(&enc).unwrap().as_slice(), &[9u8; 32]);
 
-        // The converted X25519 key does not open an ssh-ed25519 stanza (different tag).
+        // The converted X25519 key does not open an ssh-ed25519 stanza (it lacks the
+        // Ed25519 public key the stanza's tweak is made of).
         let conv = Identities::from_text(&ssh_to_age_private(&pem).unwrap()).unwrap();
         assert_eq!(
             conv.unwrap(&enc).unwrap_err().kind,
             ErrorKind::DataKeyUnavailable
         );
+        // The SSH key opens the X25519 stanza of its conversion too.
+        let converted = ssh_to_age_public(&pubs).unwrap();
+        let enc = Recipient::parse(&converted)
+            .unwrap()
+            .wrap(&[7u8; 32])
+            .unwrap();
+        assert_eq!(ids.unwrap(&enc).unwrap().as_slice(), &[7u8; 32]);
     }
 
     #[test]
@@ -732,11 +1162,11 @@ mod tests {
         let conv = Identities::from_text(&ssh_to_age_private(&pem).unwrap()).unwrap();
         let k2 = conv.unwrap(&encs[1]).unwrap();
         assert_eq!(k1, k2);
-        // The raw SSH key itself does not (the recipient is the converted X25519 key).
+        // The raw SSH key opens it too (sops does not: the cross-stanza case).
         let mut ssh = Identities::new();
         ssh.push_ssh_private_key(pem.as_bytes(), "ssh-ed25519-key")
             .unwrap();
-        assert!(ssh.unwrap(&encs[1]).is_err());
+        assert_eq!(ssh.unwrap(&encs[1]).unwrap(), k1);
     }
 
     fn write(p: &Path, s: &str) {
@@ -770,6 +1200,7 @@ mod tests {
             locs,
             vec![
                 ENV_SSH_KEY_FILE.to_string(),
+                ENV_SSH_KEY_CMD.to_string(),
                 home.join(".ssh/id_ed25519").display().to_string(),
                 home.join(".ssh/id_rsa").display().to_string(),
                 ENV_AGE_KEY.to_string(),
@@ -778,7 +1209,7 @@ mod tests {
                 home.join(".config/sops/age/keys.txt").display().to_string(),
             ]
         );
-        assert_eq!(ids.sources()[2].status, SourceStatus::Missing);
+        assert_eq!(ids.sources()[3].status, SourceStatus::Missing);
         assert_eq!(ids.sources()[0].status, SourceStatus::NotSet);
         assert_eq!(
             ids.recipients(),
@@ -841,7 +1272,7 @@ mod tests {
         };
         let ids = Identities::load(&src);
         assert_eq!(ids.len(), 1);
-        let st = &ids.sources()[1];
+        let st = &ids.sources()[2];
         assert_eq!(st.location, ENV_AGE_KEY);
         assert_eq!(
             st.status,
@@ -868,15 +1299,19 @@ mod tests {
         // from_text and other line kinds.
         let e = Identities::from_text(&format!("{}\nAGE-PLUGIN-YUBIKEY-1XYZ\n", good.as_str()))
             .unwrap_err();
-        assert!(e.message.contains("plugins are not supported yet"), "{e}");
+        assert!(
+            e.message.contains("malformed plugin identity") && e.message.contains("at line 2"),
+            "{e}"
+        );
         assert!(!e.message.contains("XYZ"));
         let e = Identities::from_text(" AGE-SECRET-KEY-1ABC").unwrap_err();
         assert!(e.message.contains("unknown identity type at line 1"), "{e}");
         let e = Identities::from_text("AGE-SECRET-KEY-1ABCDEF").unwrap_err();
         assert!(e.message.contains("malformed secret key at line 1"), "{e}");
         assert!(!e.message.contains("ABCDEF"));
+        // A sealed identity file is not identity text.
         let e = Identities::from_text("age-encryption.org/v1\n-> scrypt x 18\n").unwrap_err();
-        assert!(e.message.contains("not supported yet"), "{e}");
+        assert!(e.message.contains("unknown identity type at line 1"), "{e}");
         assert!(Identities::from_text("# only comments\n\n")
             .unwrap()
             .is_empty());
@@ -922,66 +1357,255 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
     }
 
+    /// The committed fixtures made by the real tools (`tests/vectors/generated`).
+    fn generated(name: &str) -> String {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/vectors/generated")
+            .join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn text(s: &str) -> Answer {
+        Answer::Text(Zeroizing::new(s.to_string()))
+    }
+
+    /// `(recipient, enc)` of `data` sealed to `recipient`.
+    fn entry(recipient: &str, data: &[u8]) -> (String, String) {
+        let r = Recipient::parse(recipient).unwrap();
+        (r.as_str().to_string(), r.wrap(data).unwrap())
+    }
+
+    fn unwrap_one(ids: &Identities, e: &(String, String)) -> Result<Zeroizing<Vec<u8>>> {
+        ids.unwrap_entries(&[(e.0.as_str(), e.1.as_str())])
+    }
+
     #[test]
-    fn keys_passphrase_ssh_key_unsupported() {
-        // An OpenSSH key encrypted with aes256-ctr/bcrypt (public age test vector shape):
-        // generated here with ssh-keygen if available.
-        let Ok(dir) = tempfile::tempdir() else { return };
-        let p = dir.path().join("k");
-        let ok = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "pw", "-C", "", "-f"])
-            .arg(&p)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
-            eprintln!("ssh-keygen not available, skipping");
-            return;
+    fn a_protected_ed25519_key_asks_once_and_opens_both_stanza_kinds() {
+        let pass = generated("ssh-ed25519.passphrase");
+        let ui = Ui::scripted(vec![text(pass.trim())]);
+        let mut ids = Identities::with_ui(ui.clone());
+        ids.push_ssh_private_key(generated("ssh-ed25519").as_bytes(), "/keys/id_ed25519")
+            .unwrap();
+        assert_eq!(
+            ids.sources()[0].status,
+            SourceStatus::Deferred("passphrase-protected: unlocked when needed")
+        );
+        // A stanza for another key asks nothing.
+        let (_, other) = generate_age_key();
+        let e = unwrap_one(&ids, &entry(&other, &[1; 32])).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DataKeyUnavailable);
+        assert!(ui.transcript().is_empty(), "{:?}", ui.transcript());
+        // Its own ssh-ed25519 stanza asks, once; its conversion's X25519 stanza then opens
+        // without asking again.
+        let native = entry(generated("ssh-ed25519.pub").trim(), &[2; 32]);
+        let converted = entry(generated("ssh-ed25519.age-recipient").trim(), &[3; 32]);
+        assert_eq!(unwrap_one(&ids, &native).unwrap().as_slice(), &[2; 32]);
+        assert_eq!(unwrap_one(&ids, &converted).unwrap().as_slice(), &[3; 32]);
+        assert_eq!(unwrap_one(&ids, &native).unwrap().as_slice(), &[2; 32]);
+        assert_eq!(
+            ui.transcript(),
+            ["secret: Enter passphrase for \"/keys/id_ed25519\":"]
+        );
+    }
+
+    #[test]
+    fn a_protected_key_is_asked_for_by_the_x25519_entry_of_its_conversion() {
+        let pass = generated("ssh-ed25519.passphrase");
+        let ui = Ui::scripted(vec![text(pass.trim())]);
+        let mut ids = Identities::with_ui(ui.clone());
+        ids.push_ssh_private_key(generated("ssh-ed25519").as_bytes(), "k")
+            .unwrap();
+        let converted = entry(generated("ssh-ed25519.age-recipient").trim(), &[3; 32]);
+        assert_eq!(unwrap_one(&ids, &converted).unwrap().as_slice(), &[3; 32]);
+        assert_eq!(ui.transcript().len(), 1);
+    }
+
+    #[test]
+    fn a_wrong_passphrase_is_asked_once_and_named() {
+        let ui = Ui::scripted(vec![text("not it"), text("again")]);
+        let mut ids = Identities::with_ui(ui.clone());
+        ids.push_ssh_private_key(generated("ssh-rsa").as_bytes(), "/keys/id_rsa")
+            .unwrap();
+        let native = entry(generated("ssh-rsa.pub").trim(), &[4; 32]);
+        for _ in 0..2 {
+            let e = unwrap_one(&ids, &native).unwrap_err();
+            assert!(
+                e.message
+                    .contains("/keys/id_rsa: incorrect passphrase for this SSH key"),
+                "{e}"
+            );
         }
-        let pem = std::fs::read(&p).unwrap();
+        assert_eq!(ui.transcript().len(), 1, "{:?}", ui.transcript());
+    }
+
+    #[test]
+    fn a_protected_rsa_key_opens_with_its_passphrase_and_nobody_is_a_clear_error() {
+        let pass = generated("ssh-rsa.passphrase");
+        let native = entry(generated("ssh-rsa.pub").trim(), &[5; 32]);
+        let mut ids = Identities::with_ui(Ui::scripted(vec![text(pass.trim())]));
+        ids.push_ssh_private_key(generated("ssh-rsa").as_bytes(), "id_rsa")
+            .unwrap();
+        assert_eq!(unwrap_one(&ids, &native).unwrap().as_slice(), &[5; 32]);
+        // Without anybody to ask.
         let mut ids = Identities::new();
-        let e = ids.push_ssh_private_key(&pem, "k").unwrap_err();
-        assert!(e.message.contains("not supported yet"), "{e}");
-        let e = ssh_to_age_private(std::str::from_utf8(&pem).unwrap()).unwrap_err();
-        assert!(e.message.contains("not supported yet"), "{e}");
-        // In discovery it is recorded, not fatal.
-        let src = IdentitySources {
-            ssh_private_key_file: Some(p),
+        ids.push_ssh_private_key(generated("ssh-rsa").as_bytes(), "/etc/ssh/key")
+            .unwrap();
+        let e = unwrap_one(&ids, &native).unwrap_err();
+        assert!(
+            e.message.contains("/etc/ssh/key: passphrase-protected SSH key: cannot ask for its passphrase: nobody is there to answer"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_sealed_identity_file_asks_once_and_only_when_nothing_else_opens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sealed = tmp.path().join("keys.txt.age");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/vectors/generated/age-identity.txt.age"),
+            &sealed,
+        )
+        .unwrap();
+        let (plain_sk, plain_r) = generate_age_key();
+        let ui = Ui::scripted(vec![text(generated("age-identity.passphrase").trim())]);
+        let ids = Identities::load(&IdentitySources {
+            age_key: Some(Zeroizing::new(plain_sk.to_string())),
+            age_key_file: Some(sealed.clone()),
+            ui: ui.clone(),
             ..Default::default()
-        };
-        let ids = Identities::load(&src);
-        assert!(matches!(ids.sources()[0].status, SourceStatus::Failed(_)));
+        });
+        // A group with an entry for the sealed key first and one for the plain key: the
+        // plain key opens it, nobody is asked.
+        let mine = entry(generated("age-identity.recipient").trim(), &[6; 32]);
+        let plain = entry(&plain_r, &[6; 32]);
+        let both = [
+            (mine.0.as_str(), mine.1.as_str()),
+            (plain.0.as_str(), plain.1.as_str()),
+        ];
+        assert_eq!(ids.unwrap_entries(&both).unwrap().as_slice(), &[6; 32]);
+        assert!(ui.transcript().is_empty());
+        // The sealed key's own entry asks once.
+        for _ in 0..3 {
+            assert_eq!(unwrap_one(&ids, &mine).unwrap().as_slice(), &[6; 32]);
+        }
+        let shown = sealed.display().to_string();
+        assert_eq!(
+            ui.transcript(),
+            [format!("secret: Enter passphrase for identity '{shown}':")]
+        );
+        assert_eq!(
+            ids.recipients()[1],
+            generated("age-identity.recipient").trim()
+        );
+    }
+
+    #[test]
+    fn sops_age_key_holds_several_identities_on_a_line() {
+        let (a, ra) = generate_age_key();
+        let (b, rb) = generate_age_key();
+        let ids = Identities::load(&IdentitySources {
+            age_key: Some(Zeroizing::new(format!(
+                "# two keys\n{}  {}\t\n",
+                a.as_str(),
+                b.as_str()
+            ))),
+            ..Default::default()
+        });
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids.recipients(), [ra, rb]);
+        // A keys file keeps one identity per line, as sops.
+        let e = Identities::from_text(&format!("{} {}", a.as_str(), b.as_str())).unwrap_err();
+        assert!(e.message.contains("malformed secret key at line 1"), "{e}");
     }
 
     #[cfg(unix)]
     #[test]
-    fn keys_key_cmd() {
+    fn keys_key_cmd_runs_per_recipient_with_sops_age_recipient() {
         let tmp = tempfile::tempdir().unwrap();
         let (sk, r) = generate_age_key();
         let f = tmp.path().join("dir with space/keys.txt");
         write(&f, &sk);
-        let src = IdentitySources {
-            age_key_cmd: Some(format!("cat '{}'", f.display())),
+        let log = tmp.path().join("log");
+        let cmd = format!(
+            "sh -c 'echo \"$SOPS_AGE_RECIPIENT\" >> \"$0\"; cat \"$1\"' '{}' '{}'",
+            log.display(),
+            f.display()
+        );
+        let ids = Identities::load(&IdentitySources {
+            age_key_cmd: Some(cmd),
             ..Default::default()
-        };
-        let ids = Identities::load(&src);
+        });
         assert_eq!(ids.len(), 1, "{}", ids.describe_sources());
-        let enc = Recipient::parse(&r).unwrap().wrap(&[8; 32]).unwrap();
-        assert_eq!(ids.unwrap(&enc).unwrap().as_slice(), &[8; 32]);
+        assert!(!log.exists(), "nothing runs before an entry needs it");
+        let (_, other) = generate_age_key();
+        let mine = entry(&r, &[8; 32]);
+        let theirs = entry(&other, &[8; 32]);
+        for _ in 0..2 {
+            let got = ids
+                .unwrap_entries(&[(&theirs.0, &theirs.1), (&mine.0, &mine.1)])
+                .unwrap();
+            assert_eq!(got.as_slice(), &[8; 32]);
+        }
+        // Once per recipient, in the order of the entries; the second time from the cache.
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            format!("{other}\n{r}\n")
+        );
 
-        let src = IdentitySources {
-            age_key_cmd: Some("false".into()),
+        for bad in ["false", "/nonexistent/prog"] {
+            let ids = Identities::load(&IdentitySources {
+                age_key_cmd: Some(bad.into()),
+                ..Default::default()
+            });
+            let e = unwrap_one(&ids, &mine).unwrap_err();
+            assert!(e.message.contains("SOPS_AGE_KEY_CMD ("), "{e}");
+            assert!(e.message.contains("failed to execute command"), "{e}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_ssh_key_command_gives_a_key_that_opens_both_stanza_kinds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = tmp.path().join("id");
+        write(&key, &generated("ssh-ed25519.unprotected"));
+        let ids = Identities::load(&IdentitySources {
+            ssh_private_key_cmd: Some(format!("cat {}", key.display())),
             ..Default::default()
-        };
-        let ids = Identities::load(&src);
-        assert!(matches!(ids.sources()[3].status, SourceStatus::Failed(_)));
-        let src = IdentitySources {
-            age_key_cmd: Some("/nonexistent/prog".into()),
+        });
+        let native = entry(generated("ssh-ed25519.pub").trim(), &[9; 32]);
+        let converted = entry(generated("ssh-ed25519.age-recipient").trim(), &[9; 32]);
+        assert_eq!(unwrap_one(&ids, &native).unwrap().as_slice(), &[9; 32]);
+        assert_eq!(unwrap_one(&ids, &converted).unwrap().as_slice(), &[9; 32]);
+        // A protected key printed by the command is refused, as sops does.
+        write(&key, &generated("ssh-ed25519"));
+        let ids = Identities::load(&IdentitySources {
+            ssh_private_key_cmd: Some(format!("cat {}", key.display())),
             ..Default::default()
-        };
-        assert!(Identities::load(&src).is_empty());
+        });
+        let e = unwrap_one(&ids, &native).unwrap_err();
+        assert!(e.message.contains("is passphrase-protected"), "{e}");
+    }
+
+    #[test]
+    fn a_protected_home_key_does_not_ask_when_a_plain_key_opens() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        write(&home.join(".ssh/id_ed25519"), &generated("ssh-ed25519"));
+        let (sk, r) = generate_age_key();
+        write(&home.join(".config/sops/age/keys.txt"), &sk);
+        let ui = Ui::scripted(vec![]);
+        let ids = Identities::load(&IdentitySources {
+            home: Some(home),
+            ui: ui.clone(),
+            ..Default::default()
+        });
+        assert_eq!(
+            unwrap_one(&ids, &entry(&r, &[1; 32])).unwrap().as_slice(),
+            &[1; 32]
+        );
+        assert!(ui.transcript().is_empty());
     }
 
     #[test]

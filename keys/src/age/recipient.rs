@@ -8,6 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::plugin::PluginRecipient;
+use super::ui::Ui;
 use sealbox_formats::{Error, ErrorKind, Result};
 
 /// First line of the ASCII armor.
@@ -20,6 +22,8 @@ pub const ARMOR_END: &str = "-----END AGE ENCRYPTED FILE-----";
 enum Kind {
     X25519(age::x25519::Recipient),
     Ssh(Box<age::ssh::Recipient>),
+    /// `age1NAME1…`: wrapping runs `age-plugin-NAME`.
+    Plugin(PluginRecipient),
 }
 
 /// A recipient as written in a sops file: the verbatim string (trimmed) and the parsed age
@@ -59,6 +63,12 @@ fn type_prefix(s: &str) -> String {
         _ => head,
     };
     head.chars().take(32).collect()
+}
+
+/// `age1NAME1` of a plugin recipient (capped in length), for messages.
+fn plugin_prefix(s: &str) -> String {
+    let end = s[4..].find('1').map_or(s.len(), |i| i + 5);
+    s[..end].chars().take(40).collect()
 }
 
 /// Whether `line` is an `ssh-rsa` public key whose exponent or modulus is one or more zero
@@ -112,8 +122,8 @@ impl Recipient {
     /// Parses a recipient string (docs/format.md#recipient-strings), after trimming
     /// surrounding whitespace:
     ///
-    /// * `age1…` with more than one `1`: an age plugin recipient → error
-    ///   `age plugins are not supported yet`;
+    /// * `age1…` with more than one `1`: an age plugin recipient `age1NAME1…` (as sops
+    ///   tells them apart), wrapped by the program `age-plugin-NAME` from `PATH`;
     /// * `age1…`: X25519;
     /// * `ssh-ed25519 AAAA… [comment]`, `ssh-rsa AAAA… [comment]`: age-ssh (RSA ≥ 2048 bits);
     /// * anything else: `failed to parse input, unknown recipient type` (exit 1), naming only
@@ -121,13 +131,15 @@ impl Recipient {
     pub fn parse(s: &str) -> Result<Recipient> {
         let text = s.trim();
         let kind = if text.starts_with("age1") && text.matches('1').count() > 1 {
-            return Err(Error::new(
-                ErrorKind::InvalidKey,
-                format!(
-                    "age plugins are not supported yet (recipient {:?})",
-                    type_prefix(text)
-                ),
-            ));
+            Kind::Plugin(PluginRecipient::parse(text).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidKey,
+                    format!(
+                        "failed to parse input as age key from age plugin {:?}: {e}",
+                        plugin_prefix(text)
+                    ),
+                )
+            })?)
         } else if text.starts_with("age1") {
             Kind::X25519(age::x25519::Recipient::from_str(text).map_err(|e| {
                 Error::new(
@@ -189,27 +201,42 @@ impl Recipient {
         matches!(self.kind, Kind::Ssh(_))
     }
 
-    fn age_recipient(&self) -> &dyn age::Recipient {
-        match &self.kind {
-            Kind::X25519(r) => r,
-            Kind::Ssh(r) => r.as_ref(),
-        }
+    /// True for an age plugin recipient (`age1NAME1…`).
+    pub fn is_plugin(&self) -> bool {
+        matches!(self.kind, Kind::Plugin(_))
     }
 
     /// age-encrypts `data_key` to this recipient alone, ASCII-armored
     /// (`-----BEGIN AGE ENCRYPTED FILE-----` … `-----END AGE ENCRYPTED FILE-----\n`), exactly
     /// the shape sops stores in `enc`: one recipient stanza, no grease, base64 lines of 64
-    /// columns.
+    /// columns. A plugin recipient runs its plugin with nobody to answer its requests: see
+    /// [`Recipient::wrap_with`].
     pub fn wrap(&self, data_key: &[u8]) -> Result<String> {
+        self.wrap_with(data_key, &Ui::none())
+    }
+
+    /// [`Recipient::wrap`], a plugin's requests (if it makes any) going to `ui`.
+    pub fn wrap_with(&self, data_key: &[u8], ui: &Ui) -> Result<String> {
         use std::io::Write;
         let fail = |e: &dyn fmt::Display| {
             Error::new(
                 ErrorKind::Other,
-                format!("failed to wrap the data key for {self}: {e}"),
+                format!(
+                    "failed to wrap the data key for {self}: {}",
+                    super::plugin::one_line(&e.to_string())
+                ),
             )
         };
-        let enc = age::Encryptor::with_recipients(std::iter::once(self.age_recipient()))
-            .map_err(|e| fail(&e))?;
+        let plugin;
+        let r: &dyn age::Recipient = match &self.kind {
+            Kind::X25519(r) => r,
+            Kind::Ssh(r) => r.as_ref(),
+            Kind::Plugin(p) => {
+                plugin = p.with_ui(ui).map_err(|e| fail(&e))?;
+                plugin.as_ref()
+            }
+        };
+        let enc = age::Encryptor::with_recipients(std::iter::once(r)).map_err(|e| fail(&e))?;
         let mut out = Vec::with_capacity(512);
         let armor =
             age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
@@ -262,11 +289,18 @@ mod tests {
         assert_eq!(r.as_str(), ssh, "comment kept verbatim");
         assert!(r.is_ssh());
 
+        // A plugin recipient (the test plugin's, from the generated fixtures).
+        let plugin = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/vectors/generated/plugin.recipient"
+        ))
+        .unwrap();
+        let r = Recipient::parse(&plugin).unwrap();
+        assert!(r.is_plugin() && !r.is_ssh());
+        assert_eq!(r.as_str(), plugin.trim());
         let e = Recipient::parse("age1yubikey1qwertyuiop").unwrap_err();
-        assert!(
-            e.message.contains("age plugins are not supported yet"),
-            "{e}"
-        );
+        assert!(e.message.contains("age plugin \"age1yubikey1\""), "{e}");
+        assert!(!e.message.contains("qwerty"), "{e}");
 
         let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHFliOyIZs1gxGF3fmDxFykQhE88wy6AKDGFBfn0R6ZuvRmENABZQa9+pj9hMki+LX0qDJbmHTiWDbYv/cmFt/Q=";
         let e = Recipient::parse(ecdsa).unwrap_err();

@@ -375,6 +375,38 @@ case("private-key-garbage", "not a key at all", args=["-private-key"], stdin="ga
 case("private-key-empty", "empty input", args=["-private-key"], exit=1,
      stderr=priv_err("", "ssh: no key found"))
 
+# --- where sealbox differs on purpose ---------------------------------------------------------
+# A case's "sealbox" entry replaces the fields it names for `sealbox ssh-to-age` (and sealbox
+# started as `ssh-to-age`); its "why" says why sealbox does not copy the tool there.
+
+
+def differ(name, why, **fields):
+    c = next(c for c in cases if c["name"] == name)
+    c["sealbox"] = dict(fields, why=why)
+
+
+NO_QUOTE = ("sealbox never quotes a private key in a message (the tool prints the whole input, "
+            "which may be an unencrypted key, into logs): it names where the key came from")
+for c in cases:
+    prefix = A + ": failed to convert '"
+    if "-private-key" in c["args"] and c["stderr"].startswith(prefix):
+        quoted_end = c["stderr"].rindex("': ")
+        reason = c["stderr"][quoted_end + 3:]
+        src = c["args"][c["args"].index("-i") + 1] if "-i" in c["args"] else None
+        where = f"in '{src}'" if src else "on stdin"
+        differ(c["name"], NO_QUOTE,
+               stderr=f"{A}: failed to convert the private key {where}: {reason}")
+differ("o-in-missing-directory", "sealbox creates the missing directories of -o (0700: the "
+       "usual target is ~/.config/sops/age/keys.txt in a fresh home)",
+       exit=0, stderr="", files_after={"nodir/out.txt": ED_REC + "\n"})
+differ("o-keeps-what-was-written-before-an-error", "sealbox writes -o atomically once "
+       "everything converted: a failure leaves no partial file", files_after={"out.txt": None})
+differ("private-key-passphrase-protected", "sealbox writes -o atomically once the key "
+       "converted: a failure leaves no empty file (and never quotes the key)",
+       stderr=f"{A}: failed to convert the private key in 'id': failed to parse ssh private key: "
+              "ssh: this private key is passphrase protected\n",
+       files_after={"key.txt": None})
+
 doc = {
     "what": "Behaviour of Mic92/ssh-to-age, derived from its source (not run): see README.md",
     "source": {
@@ -391,6 +423,9 @@ doc = {
     },
     "compare": "exit code, stdout and stderr exactly (after the placeholders); `files_after`: "
                "each file's exact content afterwards, null for a file that must not exist",
+    "sealbox": "a case's `sealbox` object replaces the fields it names when the program is "
+               "sealbox (`sealbox ssh-to-age`, or sealbox started as `ssh-to-age`); its `why` "
+               "says why sealbox differs there on purpose",
     "cases": cases,
 }
 with open(os.path.join(HERE, "cases.json"), "w") as f:
