@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic benchmark inputs for secrets files (adapted from shared/bench/gen.py).
+"""Deterministic benchmark inputs for secrets files: the same generator the project's performance goals were set with.
 
 usage: gen.py KIND LEAVES OUT
   KIND: flat-yaml | commented-yaml | nested-yaml | json | dotenv | binary

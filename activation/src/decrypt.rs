@@ -8,23 +8,10 @@ use crate::identities::{self, Identities};
 use sealbox_formats::store::{self, Format, StoreOptions};
 use sealbox_formats::{sops, Document, Map, Value};
 use sealbox_manifest::{
-    walk_key, EntryKind, EntryRef, KeyNode, Plan, PlannedEntry, PlannedSecret, PlannedTemplate,
-    SopsFileError,
+    render, used_secrets, walk_key, EntryKind, EntryRef, KeyNode, Plan, PlannedEntry, PlannedSecret,
 };
 use std::collections::HashMap;
 use zeroize::Zeroizing;
-
-/// The sops-format store of a manifest's `format`.
-pub(crate) fn store_format(f: sealbox_manifest::Format) -> Format {
-    use sealbox_manifest::Format as M;
-    match f {
-        M::Yaml => Format::Yaml,
-        M::Json => Format::Json,
-        M::Binary => Format::Binary,
-        M::Dotenv => Format::Dotenv,
-        M::Ini => Format::Ini,
-    }
-}
 
 /// A node of a sops document for sealbox-manifest's key walk.
 #[derive(Clone, Copy)]
@@ -91,7 +78,7 @@ impl<'a> Decryptor<'a> {
 
     /// The bytes to install for `s`.
     pub fn value(&mut self, s: &PlannedSecret) -> Result<Zeroizing<Vec<u8>>, String> {
-        let format = store_format(s.format);
+        let format = s.format.store();
         let docs = self
             .docs(&s.sops_file, format)
             .as_ref()
@@ -144,25 +131,13 @@ pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<
         )
     })?;
     let key = identities::recover(&md, ids, file)?;
-    sops::decrypt_tree(&mut docs, &md, &key, false, file).map_err(|e| {
+    sops::decrypt_tree(&mut docs, &md, &key, sops::MacCheck::Verify, file).map_err(|e| {
         format!(
             "failed to decrypt '{file}': {}",
             strip_file(&e.message, file)
         )
     })?;
     Ok(docs)
-}
-
-/// Reads and parses one encrypted file without decrypting it (`--check-mode=sopsfile`).
-pub(crate) fn parse_encrypted(file: &str, format: Format) -> Result<Vec<Document>, SopsFileError> {
-    let bytes = sealbox_os::inputs::read(
-        std::path::Path::new(file),
-        sealbox_os::inputs::MAX_SOPS_FILE,
-    )
-    .map_err(|e| SopsFileError::Unreadable(e.to_string()))?;
-    store::load_encrypted(format, &bytes, file)
-        .map(|(docs, _)| docs)
-        .map_err(|e| SopsFileError::Unparsable(strip_file(&e.message, file)))
 }
 
 /// What an entry installs: where and how (`entry`), its name in the generation (`rel`,
@@ -278,72 +253,4 @@ pub(crate) fn secret_values<'a>(
             Some((k, &v.bytes[..]))
         })
         .collect()
-}
-
-/// Renders a template: one left-to-right pass replacing each placeholder of `values` by its
-/// bytes; inserted values are not scanned again.
-// quirk 8: keep – placeholders of secrets that are not in this manifest stay verbatim;
-// fix – the substitution is a single deterministic pass (Go's map order is random).
-pub fn render(text: &str, values: &[(&str, &[u8])]) -> Zeroizing<Vec<u8>> {
-    let t = text.as_bytes();
-    let mut out = Zeroizing::new(Vec::with_capacity(t.len()));
-    let mut i = 0;
-    while i < t.len() {
-        let hit = values
-            .iter()
-            .filter(|(p, _)| !p.is_empty() && t[i..].starts_with(p.as_bytes()))
-            .max_by_key(|(p, _)| p.len());
-        match hit {
-            Some((p, v)) => {
-                out.extend_from_slice(v);
-                i += p.len();
-            }
-            None => {
-                out.push(t[i]);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// The placeholders a template uses among `secrets` (to report which failed secret makes
-/// it unrenderable).
-pub fn used_secrets<'s>(t: &PlannedTemplate, secrets: &'s [PlannedSecret]) -> Vec<&'s str> {
-    secrets
-        .iter()
-        .filter(|s| {
-            s.placeholder
-                .as_deref()
-                .is_some_and(|p| !p.is_empty() && t.text.contains(p))
-        })
-        .map(|s| s.entry.name.as_str())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn single_pass_and_foreign_placeholders() {
-        let a = "<SOPS:a:PLACEHOLDER>";
-        let b = "<SOPS:b:PLACEHOLDER>";
-        let text = format!("x={a} y={b} z=<SOPS:zz:PLACEHOLDER> {a}");
-        // a's value contains b's placeholder: it must not be expanded again.
-        let out = render(&text, &[(a, b.as_bytes()), (b, b"B")]);
-        assert_eq!(
-            String::from_utf8(out.to_vec()).unwrap(),
-            format!("x={b} y=B z=<SOPS:zz:PLACEHOLDER> {b}")
-        );
-    }
-
-    #[test]
-    fn binary_values_and_empty_text() {
-        assert!(render("", &[("p", b"v")]).is_empty());
-        assert_eq!(
-            render("[p]", &[("p", &[0, 255])]).to_vec(),
-            vec![b'[', 0, 255, b']']
-        );
-    }
 }

@@ -38,7 +38,6 @@ pub mod manifest;
 pub mod options;
 pub mod plan;
 pub mod report;
-pub mod validate;
 pub mod watch;
 
 pub use error::Error;

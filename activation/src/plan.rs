@@ -3,22 +3,15 @@
 //! template files and (`--check-mode=sopsfile`) the sops files – into the [`Plan`] of what
 //! to install. The rules themselves are sealbox-manifest's; this is its [`Host`].
 
-use crate::decrypt::{parse_encrypted, store_format};
 use crate::error::Error;
 use crate::manifest;
 use crate::options::{CheckMode, Options};
-use sealbox_manifest::{
-    Checks, Depth, Format, Host, Manifest, Owners, Plan, Problem, SopsFileError, Subject, Value,
-};
-use std::collections::HashMap;
+use sealbox_manifest::{Checks, Depth, Host, Manifest, Owners, Plan, Problem, Subject};
 use std::path::Path;
 
 /// The machine, as validation sees it.
 #[derive(Default)]
-pub struct System {
-    /// Parsed sops files (each parsed once: its first document), or why one does not parse.
-    parsed: HashMap<String, Result<Value, SopsFileError>>,
-}
+pub struct System;
 
 impl Host for System {
     fn user(&mut self, name: &str) -> Result<Option<u32>, String> {
@@ -37,15 +30,11 @@ impl Host for System {
             .map_err(|e| e.to_string())
     }
 
-    fn sops_document(&mut self, file: &str, format: Format) -> Result<&Value, SopsFileError> {
-        self.parsed
-            .entry(file.to_string())
-            .or_insert_with(|| {
-                let docs = parse_encrypted(file, store_format(format))?;
-                Ok(manifest::document_value(docs.first()))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    fn sops_file(&mut self, file: &str) -> Result<Vec<u8>, String> {
+        // (encrypted: no plaintext to wipe; at most 64 MiB, a regular file)
+        sealbox_os::inputs::read(Path::new(file), sealbox_os::inputs::MAX_SOPS_FILE)
+            .map(|mut b| std::mem::take(&mut *b))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -86,8 +75,7 @@ pub fn load(path: &Path, o: &Options) -> Result<(Manifest, Plan), Error> {
         depth,
         defer_unreadable: o.check_mode == CheckMode::Off && o.keep_going,
     };
-    let plan =
-        sealbox_manifest::validate(&m, checks, &mut System::default()).map_err(Error::Invalid)?;
+    let plan = sealbox_manifest::validate(&m, checks, &mut System).map_err(Error::Invalid)?;
     if o.check_mode == CheckMode::Off
         && (m.secrets_mount_point.is_empty() || m.symlink_path.is_empty())
     {

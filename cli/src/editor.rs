@@ -3,7 +3,7 @@
 //! after an edit that does not parse. The `edit` command (`commands/edit.rs`) decides
 //! what is decrypted and re-encrypted.
 
-use crate::fsio::PLAINTEXT_MODE;
+use crate::files::PLAINTEXT_MODE;
 use sealbox_formats::{Error, ErrorKind, Result};
 use std::io::{BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;

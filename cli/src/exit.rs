@@ -98,15 +98,6 @@ mod tests {
     ];
 
     #[test]
-    fn the_table_agrees_with_the_library_compatibility_shim() {
-        // `Error::exit_code` stays in the library only until the callers not yet moved are
-        // (see formats/src/error.rs); until then both must say the same.
-        for k in ALL {
-            assert_eq!(i32::from(code(k)), Error::new(k, "x").exit_code(), "{k:?}");
-        }
-    }
-
-    #[test]
     fn every_sops_code_has_a_kind() {
         let mut codes: Vec<u8> = ALL.iter().map(|k| code(*k)).collect();
         codes.sort_unstable();

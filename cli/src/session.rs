@@ -3,7 +3,7 @@
 //! data key (or a new one). `decrypt`, `set`, `unset`, `edit`, `rotate`, `updatekeys` and
 //! the `exec-*` commands all go through here.
 
-use crate::fsio::{read_input, write_atomic, ENCRYPTED_MODE};
+use crate::files::{read_input, write_atomic, ENCRYPTED_MODE};
 use crate::FormatArgs;
 use sealbox_formats::cipher::DataKey;
 use sealbox_formats::metadata::Metadata;

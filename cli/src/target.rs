@@ -2,7 +2,7 @@
 //! for format detection and creation rules, the formats, and the output (stdout, `--output`
 //! or `--in-place`).
 
-use crate::fsio::{read_input, write_atomic, write_stdout};
+use crate::files::{read_input, write_atomic, write_stdout};
 use crate::IoArgs;
 use sealbox_formats::store::Format;
 use sealbox_formats::{Error, ErrorKind, Result};

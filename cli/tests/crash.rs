@@ -3,7 +3,7 @@
 //!
 //! * at every filesystem step of `write_atomic` and of the editor's private directory
 //!   (the binary is built with the test-only feature `fault-injection`;
-//!   `SEALBOX_FAULT_AFTER=N` makes it SIGKILL itself at the N-th step, `src/fsio.rs`), and
+//!   `SEALBOX_FAULT_AFTER=N` makes it SIGKILL itself at the N-th step, `os/src/fault.rs`), and
 //! * after pseudo-random delays spread over a normal run's duration,
 //!
 //! and after each kill the secrets file is the old one (byte for byte) or a whole new one

@@ -1,6 +1,6 @@
-//! The crash-test hook (`fault_point` in `src/fsio.rs`) is compiled only with the test-only
-//! feature `fault-injection`: a default build has no trace of it (`tests/crash.rs` runs
-//! with it on).
+//! The crash-test hook (sealbox-os's `fault::point`, `os/src/fault.rs`) is compiled only
+//! with the test-only feature `fault-injection`: a default build has no trace of it
+//! (`tests/crash.rs` runs with it on).
 
 #[cfg(not(feature = "fault-injection"))]
 #[test]

@@ -124,25 +124,12 @@ fn entry<'a>(doc: &'a Map, kind: &str, name: &str) -> &'a Map {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
-/// A temp dir holding a copy of the demo sops file.
-/// The manifest as sealbox-install reads it: sealbox-formats' JSON parser, then
-/// sealbox-manifest's reader.
+/// The manifest as sealbox-install reads it.
 fn read_manifest(text: &str) -> sealbox_manifest::Manifest {
-    fn value(v: &Value) -> sealbox_manifest::Value {
-        use sealbox_manifest::Value as V;
-        match v {
-            Value::Bool(b) => V::Bool(*b),
-            Value::Int(i) => V::Int(*i),
-            Value::Float(f) => V::Float(*f),
-            Value::Str(s) => V::str(s.as_str()),
-            Value::List(l) => V::List(l.iter().map(value).collect()),
-            Value::Map(m) => V::Object(m.pairs().map(|(k, v)| (k.to_string(), value(v))).collect()),
-            _ => V::Null,
-        }
-    }
-    sealbox_manifest::read(&value(&Value::Map(json::parse(text).unwrap()))).unwrap()
+    sealbox_manifest::from_json(text).unwrap()
 }
 
+/// A temp dir holding a copy of the demo sops file.
 fn workdir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     fs::copy(

@@ -84,10 +84,10 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An error of `kind` with `message`. (Also takes a [`Code`]: see there.)
-    pub fn new(kind: impl Into<ErrorKind>, message: impl Into<String>) -> Self {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
-            kind: kind.into(),
+            kind,
             file: None,
             message: message.into(),
             hint: None,
@@ -156,130 +156,4 @@ pub fn path_display<S: AsRef<str>>(path: &[S]) -> String {
     path.iter()
         .map(|k| format!("[\"{}\"]", k.as_ref()))
         .collect()
-}
-
-pub use compat::Code;
-
-/// Kept for callers not yet moved to [`ErrorKind`] (`activation/src`, `cli/src/fsio.rs`,
-/// `cli/src/manifest.rs`); remove after the layout merge.
-///
-/// * [`Code`]: the former exit-code names; `Error::new(Code::…, msg)` maps them to a kind;
-/// * [`Error::generic`]: `Error::new(ErrorKind::Other, msg)`;
-/// * [`Error::with_code`]: [`Error::with_kind`] from a [`Code`];
-/// * [`Error::exit_code`]: the sops exit code of the kind, for the tests of
-///   `cli/src/fsio.rs` (the binary's own table is `cli/src/exit.rs`; a test there checks
-///   that both agree).
-mod compat {
-    use super::{Error, ErrorKind};
-
-    /// The former error codes (named after sops' exit codes), kept for callers not yet
-    /// moved to [`ErrorKind`]; remove after the layout merge.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    #[non_exhaustive]
-    pub enum Code {
-        /// [`ErrorKind::Other`]
-        Generic,
-        /// [`ErrorKind::ReadInput`]
-        CouldNotReadInputFile,
-        /// [`ErrorKind::WriteOutput`]
-        CouldNotWriteOutputFile,
-        /// [`ErrorKind::Emit`]
-        ErrorDumpingTree,
-        /// [`ErrorKind::InvalidSetValue`]
-        InvalidSetFormat,
-        /// [`ErrorKind::ConflictingOptions`]
-        ConflictingParameters,
-        /// [`ErrorKind::MacEncrypt`]
-        ErrorEncryptingMac,
-        /// [`ErrorKind::Encrypt`]
-        ErrorEncryptingTree,
-        /// [`ErrorKind::ValueDecrypt`]
-        ErrorDecryptingTree,
-        /// [`ErrorKind::MacMismatch`]
-        MacMismatch,
-        /// [`ErrorKind::InvalidTreePath`]
-        InvalidTreePathFormat,
-        /// [`ErrorKind::EmptyInput`]
-        NeedAtLeastOneDocument,
-        /// [`ErrorKind::NoFile`]
-        NoFileSpecified,
-        /// [`ErrorKind::DuplicateDecryptionKeyType`]
-        DuplicateDecryptionKeyType,
-        /// [`ErrorKind::DataKeyUnavailable`]
-        CouldNotRetrieveKey,
-        /// [`ErrorKind::NotModified`]
-        FileHasNotBeenModified,
-        /// [`ErrorKind::NoEditor`]
-        NoEditorFound,
-        /// [`ErrorKind::AlreadyEncrypted`]
-        FileAlreadyEncrypted,
-    }
-
-    impl From<Code> for ErrorKind {
-        fn from(c: Code) -> ErrorKind {
-            match c {
-                Code::Generic => ErrorKind::Other,
-                Code::CouldNotReadInputFile => ErrorKind::ReadInput,
-                Code::CouldNotWriteOutputFile => ErrorKind::WriteOutput,
-                Code::ErrorDumpingTree => ErrorKind::Emit,
-                Code::InvalidSetFormat => ErrorKind::InvalidSetValue,
-                Code::ConflictingParameters => ErrorKind::ConflictingOptions,
-                Code::ErrorEncryptingMac => ErrorKind::MacEncrypt,
-                Code::ErrorEncryptingTree => ErrorKind::Encrypt,
-                Code::ErrorDecryptingTree => ErrorKind::ValueDecrypt,
-                Code::MacMismatch => ErrorKind::MacMismatch,
-                Code::InvalidTreePathFormat => ErrorKind::InvalidTreePath,
-                Code::NeedAtLeastOneDocument => ErrorKind::EmptyInput,
-                Code::NoFileSpecified => ErrorKind::NoFile,
-                Code::DuplicateDecryptionKeyType => ErrorKind::DuplicateDecryptionKeyType,
-                Code::CouldNotRetrieveKey => ErrorKind::DataKeyUnavailable,
-                Code::FileHasNotBeenModified => ErrorKind::NotModified,
-                Code::NoEditorFound => ErrorKind::NoEditor,
-                Code::FileAlreadyEncrypted => ErrorKind::AlreadyEncrypted,
-            }
-        }
-    }
-
-    impl Error {
-        /// `Error::new(ErrorKind::Other, message)`; kept for callers not yet moved.
-        pub fn generic(message: impl Into<String>) -> Self {
-            Self::new(ErrorKind::Other, message)
-        }
-
-        /// [`Error::with_kind`] from a [`Code`]; kept for callers not yet moved.
-        pub fn with_code(self, code: Code) -> Self {
-            self.with_kind(code.into())
-        }
-
-        /// The sops exit code of the error's kind; kept for the tests of callers not yet
-        /// moved (the binary's table is `cli/src/exit.rs`).
-        pub fn exit_code(&self) -> i32 {
-            match self.kind {
-                ErrorKind::Parse | ErrorKind::DuplicateKey | ErrorKind::ReadInput => 2,
-                ErrorKind::WriteOutput => 3,
-                ErrorKind::Emit => 4,
-                ErrorKind::InvalidSetValue => 7,
-                ErrorKind::ConflictingOptions => 8,
-                ErrorKind::MacEncrypt => 21,
-                ErrorKind::Encrypt => 23,
-                ErrorKind::ValueDecrypt => 25,
-                ErrorKind::MacMismatch => 51,
-                ErrorKind::InvalidTreePath => 91,
-                ErrorKind::EmptyInput => 92,
-                ErrorKind::NoFile => 100,
-                ErrorKind::DuplicateDecryptionKeyType => 112,
-                ErrorKind::DataKeyUnavailable => 128,
-                ErrorKind::NotModified => 200,
-                ErrorKind::NoEditor => 201,
-                ErrorKind::AlreadyEncrypted => 203,
-                ErrorKind::InvalidEncryptedFile
-                | ErrorKind::MetadataNotFound
-                | ErrorKind::InvalidMetadata
-                | ErrorKind::InvalidConfig
-                | ErrorKind::NoMatchingRule
-                | ErrorKind::InvalidKey
-                | ErrorKind::Other => 1,
-            }
-        }
-    }
 }

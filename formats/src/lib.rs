@@ -31,5 +31,5 @@ pub mod store;
 pub mod timefmt;
 mod tree;
 
-pub use error::{path_display, Code, Error, ErrorKind, Result};
+pub use error::{path_display, Error, ErrorKind, Result};
 pub use tree::{Comment, Document, Item, Map, Value};

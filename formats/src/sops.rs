@@ -890,28 +890,16 @@ pub enum MacCheck {
     Ignore,
 }
 
-/// The former `ignore_mac: bool` argument (`true`: [`MacCheck::Ignore`]); kept for callers
-/// not yet moved (activation); remove after the layout merge.
-impl From<bool> for MacCheck {
-    fn from(ignore_mac: bool) -> MacCheck {
-        if ignore_mac {
-            MacCheck::Ignore
-        } else {
-            MacCheck::Verify
-        }
-    }
-}
-
 /// Decrypts `docs` in place and checks the MAC (unless [`MacCheck::Ignore`]). `file` names
 /// the file in messages.
 pub fn decrypt_tree(
     docs: &mut [Document],
     md: &Metadata,
     key: &DataKey,
-    mac: impl Into<MacCheck>,
+    mac: MacCheck,
     file: &str,
 ) -> Result<()> {
-    decrypt_tree_inner(docs, md, key, mac.into(), file, false)
+    decrypt_tree_inner(docs, md, key, mac, file, false)
         .map(|_| ())
         .map_err(|e| e.in_file_if_unknown(file))
 }

@@ -148,7 +148,14 @@ fn a_file_sops_encrypted_with_hc_vault_transit_decrypts_with_the_key_we_unwrap()
     let c = client(&[("VAULT_TOKEN", &srv.root_token)]);
     let raw = vk.unwrap_data_key(&c).unwrap();
     let dk = sealbox_formats::cipher::DataKey::from_slice(&raw).unwrap();
-    sealbox_formats::sops::decrypt_tree(&mut docs, &md, &dk, false, "secrets.yaml").unwrap();
+    sealbox_formats::sops::decrypt_tree(
+        &mut docs,
+        &md,
+        &dk,
+        sealbox_formats::sops::MacCheck::Verify,
+        "secrets.yaml",
+    )
+    .unwrap();
     let text = store::emit_plain(Format::Yaml, &docs, &Default::default()).unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("password: hunter2"), "{text}");

@@ -75,8 +75,14 @@ fn assert_is_data_key(path: &Path, key: &[u8]) {
         assert_eq!(key, &reference[..], "{name}: the age path's data key");
     }
     let key = sealbox_formats::cipher::DataKey::from_slice(key).unwrap();
-    sealbox_formats::sops::decrypt_tree(&mut docs, &md, &key, false, &name)
-        .unwrap_or_else(|err| panic!("{name}: {err}"));
+    sealbox_formats::sops::decrypt_tree(
+        &mut docs,
+        &md,
+        &key,
+        sealbox_formats::sops::MacCheck::Verify,
+        &name,
+    )
+    .unwrap_or_else(|err| panic!("{name}: {err}"));
 }
 
 /// Which sops-nix files have an entry for the SSH-derived key (sops-nix's `sshKeyPaths`);
@@ -223,8 +229,14 @@ fn the_sops_3_13_files_give_up_a_data_key_that_opens_them_with_a_valid_mac() {
             let key = sealbox_formats::cipher::DataKey::from_slice(&key).unwrap();
             // The MAC check proves the data key is the file's.
             let mut docs = docs.clone();
-            sealbox_formats::sops::decrypt_tree(&mut docs, &md, &key, false, &name)
-                .unwrap_or_else(|err| panic!("{name}: {err}"));
+            sealbox_formats::sops::decrypt_tree(
+                &mut docs,
+                &md,
+                &key,
+                sealbox_formats::sops::MacCheck::Verify,
+                &name,
+            )
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
         }
     }
     home.stop_and_check();

@@ -13,7 +13,9 @@ use crate::rules::{
     check_credential_name, check_locations, check_name, check_path, check_unit, is_within,
     parse_format, parse_mode, walk_key, Format, FORBIDDEN_TREES, SYSTEM_DIRS,
 };
+use crate::sopsfile::{sops_document, SopsFileError};
 use crate::value::Value;
+use std::collections::BTreeMap;
 
 /// A resolved secret or template: what gets written where, with which mode and owner.
 #[derive(Clone, Debug, PartialEq)]
@@ -201,15 +203,6 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Why a sops file cannot be looked into (`sopsfile` depth).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SopsFileError {
-    /// It cannot be read (the system's message).
-    Unreadable(String),
-    /// It does not parse as its format (the parser's message).
-    Unparsable(String),
-}
-
 /// What validation asks of the machine.
 pub trait Host {
     /// The uid of user `name`; `Ok(None)` when there is no such user, `Err` when the
@@ -219,10 +212,10 @@ pub trait Host {
     fn group(&mut self, name: &str) -> Result<Option<u32>, String>;
     /// The text of the template file `path` (`Err`: why it cannot be read).
     fn template_text(&mut self, path: &str) -> Result<String, String>;
-    /// [`Depth::SopsFile`]: the first document of the encrypted (not decrypted) `file`
-    /// parsed as `format`: its maps and lists, its leaves (`ENC[…]` strings). Asked for
-    /// every secret; a host parses each file once.
-    fn sops_document(&mut self, file: &str, format: Format) -> Result<&Value, SopsFileError>;
+    /// [`Depth::SopsFile`]: the bytes of the encrypted sops file `file` (`Err`: why it
+    /// cannot be read). Asked once per file; validation parses it (sealbox-formats' stores)
+    /// and looks for each secret's key.
+    fn sops_file(&mut self, file: &str) -> Result<Vec<u8>, String>;
 }
 
 /// Validates the manifest: the plan of what to install, or every problem found.
@@ -234,6 +227,7 @@ pub fn validate(m: &Manifest, checks: Checks, host: &mut dyn Host) -> Result<Pla
         problems: manifest_wide(m),
         plan: Plan::default(),
         formats: Vec::new(),
+        sops_documents: BTreeMap::new(),
     };
     let mut names: Vec<&str> = Vec::new();
     for s in &m.secrets {
@@ -292,6 +286,9 @@ struct Validator<'m, 'h> {
     plan: Plan,
     /// sops file → (its format, the first secret that named it).
     formats: Vec<(&'m str, Format, &'m str)>,
+    /// [`Depth::SopsFile`]: each sops file's first document (each file parsed once), or why
+    /// there is none.
+    sops_documents: BTreeMap<&'m str, Result<Value, SopsFileError>>,
 }
 
 impl<'m> Validator<'m, '_> {
@@ -338,9 +335,14 @@ impl<'m> Validator<'m, '_> {
     }
 
     /// [`Depth::SopsFile`]: the secret's file parses and has its key.
-    fn check_key(&mut self, s: &Secret, format: Format) -> Result<(), Problem> {
+    fn check_key(&mut self, s: &'m Secret, format: Format) -> Result<(), Problem> {
         let (n, file) = (s.common.name.as_str(), s.sops_file.as_str());
-        let doc = self.host.sops_document(file, format).map_err(|e| {
+        let host = &mut *self.host;
+        let doc = self.sops_documents.entry(file).or_insert_with(|| {
+            let bytes = host.sops_file(file).map_err(SopsFileError::Unreadable)?;
+            sops_document(&bytes, file, format)
+        });
+        let doc = doc.as_ref().map_err(|e| {
             Problem::entry(
                 EntryKind::Secret,
                 n,

@@ -1,7 +1,7 @@
 //! What the writer writes, the reader reads back as it was: for generated manifests (every
 //! field, awkward strings, extreme numbers, set and unset options) and for the shapes the
 //! NixOS module writes. (The same through JSON text, with sealbox-formats' parser and
-//! emitter: `activation/tests/manifest_roundtrip.rs`.)
+//! emitter: `json_roundtrip.rs`.)
 
 use sealbox_manifest::{read, write, Common, Logging, Manifest, Secret, Template, Value};
 

@@ -288,25 +288,9 @@ pub fn sweep_private_dirs_in(base: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sealbox_testkit::{dead_pid, dir_names as names};
     use std::fs;
     use std::os::unix::fs::{symlink, PermissionsExt};
-
-    /// A PID that is gone: a child that ran and was reaped.
-    fn dead_pid() -> u32 {
-        let mut c = std::process::Command::new("true").spawn().unwrap();
-        let pid = c.id();
-        c.wait().unwrap();
-        pid
-    }
-
-    fn names(d: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn leftover_names_carry_the_pid() {

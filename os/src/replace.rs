@@ -88,7 +88,7 @@ pub fn replace(dir: &Dir, base: &str, bytes: &[u8], mode: u32, owner: Owner) -> 
     let tmp = temp_name(base, std::process::id(), crate::random_u64());
     let f = create(dir, &tmp, mode)?;
     fault::point("create temp file");
-    let result = fill(f, dir, &tmp, bytes, mode, owner).and_then(|()| {
+    let result = fill(f, dir, &tmp, New { bytes, mode, owner }).and_then(|()| {
         dir.rename(&tmp, dir, base)
             .map_err(failed(Step::Rename, dir, base))?;
         fault::point("rename file");
@@ -115,7 +115,7 @@ pub fn create_new(
 ) -> Result<(), Error> {
     let f = create(dir, name, mode)?;
     fault::point("create file");
-    fill(f, dir, name, bytes, mode, owner)
+    fill(f, dir, name, New { bytes, mode, owner })
 }
 
 /// The `map_err` of a step on `name` in `dir`.
@@ -131,15 +131,16 @@ fn create(dir: &Dir, name: &str, mode: u32) -> Result<File, Error> {
         .map_err(failed(Step::CreateTemp, dir, name))
 }
 
-/// Owner, then the exact mode, then the content, synced.
-fn fill(
-    mut f: File,
-    dir: &Dir,
-    name: &str,
-    bytes: &[u8],
+/// What a new file gets: its content, exact mode and owner.
+struct New<'a> {
+    bytes: &'a [u8],
     mode: u32,
     owner: Owner,
-) -> Result<(), Error> {
+}
+
+/// Owner, then the exact mode, then the content, synced.
+fn fill(mut f: File, dir: &Dir, name: &str, new: New<'_>) -> Result<(), Error> {
+    let New { bytes, mode, owner } = new;
     match owner {
         Owner::Creator => {}
         Owner::Exact(u, g) => {

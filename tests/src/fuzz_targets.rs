@@ -11,7 +11,7 @@
 //! what we emit must parse again, and emitting that must give the same bytes (a fixpoint).
 //! A round-trip failure panics, so the fuzzers report it like a crash.
 
-use sealbox_activation::{decrypt as act_decrypt, manifest, validate};
+use sealbox_activation::plan::System;
 use sealbox_formats::cipher::{self, Cipher, DataKey};
 use sealbox_formats::config::Config;
 use sealbox_formats::metadata::Metadata;
@@ -20,6 +20,7 @@ use sealbox_formats::store::{self, flatten, Format, StoreOptions};
 use sealbox_formats::{path, sops, Document, ErrorKind, Map, Value};
 use sealbox_keys::age::{self as keys, Identities, Recipient};
 use sealbox_keys::KeyServices;
+use sealbox_manifest::{Checks, Depth, Owners};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -320,9 +321,9 @@ pub fn decrypt(data: &[u8]) {
         Ok(k) => k,
         Err(e) => return check_err("sealbox_keys::recover", &e),
     };
-    if let Err(e) = sops::decrypt_tree(&mut docs, &md, &key, false, "fuzz input") {
+    if let Err(e) = sops::decrypt_tree(&mut docs, &md, &key, sops::MacCheck::Verify, "fuzz input") {
         check_err("decrypt_tree", &e);
-        let _ = sops::decrypt_tree(&mut docs, &md, &key, true, "fuzz input");
+        let _ = sops::decrypt_tree(&mut docs, &md, &key, sops::MacCheck::Ignore, "fuzz input");
         return;
     }
     let _ = store::emit_plain(f, &docs, &StoreOptions::default());
@@ -357,10 +358,10 @@ pub fn config(data: &[u8]) {
 /// and render its templates with made-up values.
 pub fn manifest(data: &[u8]) {
     let Some(t) = text(data) else { return };
-    let mut m = match manifest::parse(t) {
+    let mut m = match sealbox_manifest::from_json(t) {
         Ok(m) => m,
         Err(e) => {
-            assert!(!e.trim().is_empty(), "manifest::parse: empty error");
+            assert!(!e.trim().is_empty(), "from_json: empty error");
             return;
         }
     };
@@ -369,7 +370,12 @@ pub fn manifest(data: &[u8]) {
         tpl.file.clear();
     }
     m.expand_runtime_dir("/run/user/1000");
-    match validate::validate(&m, validate::Owners::Unresolved, validate::Depth::Manifest) {
+    let checks = Checks {
+        owners: Owners::Unresolved,
+        depth: Depth::Manifest,
+        defer_unreadable: false,
+    };
+    match sealbox_manifest::validate(&m, checks, &mut System) {
         Ok(plan) => {
             let values: Vec<(&str, &[u8])> = plan
                 .secrets
@@ -378,13 +384,13 @@ pub fn manifest(data: &[u8]) {
                 .map(|p| (p, b"value".as_slice()))
                 .collect();
             for tpl in &plan.templates {
-                let _ = act_decrypt::render(&tpl.text, &values);
-                let _ = act_decrypt::used_secrets(tpl, &plan.secrets);
+                let _ = sealbox_manifest::render(&tpl.text, &values);
+                let _ = sealbox_manifest::used_secrets(tpl, &plan.secrets);
             }
         }
-        Err(errs) => {
+        Err(problems) => {
             assert!(
-                errs.iter().all(|e| !e.trim().is_empty()),
+                problems.iter().all(|p| !p.to_string().trim().is_empty()),
                 "validate: empty error"
             );
         }

@@ -274,3 +274,126 @@ fn every_docs_anchor_named_in_the_repository_exists() {
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// The file names a line of a document names, such as `cli/src/files.rs`, `../docs/format.md` or
+/// `tests/crash.rs`: words with a `/` whose last part has one of our files' extensions.
+/// Absolute paths, `~/…`, `$VAR/…` and URLs are not ours and are left out.
+fn named_files(line: &str) -> Vec<String> {
+    const EXTENSIONS: &[&str] = &[
+        "rs", "md", "toml", "nix", "json", "sh", "py", "yaml", "yml", "lock", "txt", "service",
+        "conf",
+    ];
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(start) = rest.find(path_char) {
+        let before = rest[..start].chars().last();
+        let len = rest[start..]
+            .find(|c: char| !path_char(c))
+            .unwrap_or(rest.len() - start);
+        let word = rest[start..start + len].trim_end_matches('.');
+        rest = &rest[start + len..];
+        if word.starts_with('/') || before.is_some_and(|c| "~$:@".contains(c)) {
+            continue;
+        }
+        let word = word.strip_prefix("./").unwrap_or(word);
+        let Some((_, last)) = word.rsplit_once('/') else {
+            continue;
+        };
+        if last
+            .rsplit_once('.')
+            .is_some_and(|(stem, ext)| !stem.is_empty() && EXTENSIONS.contains(&ext))
+        {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
+/// Whether `name`, named in the document `doc` (both relative to the root), is a file of
+/// the repository: `../x` from the document's directory, anything else as a path from the
+/// root or the end of one (`tests/crash.rs` in a crate's README, `store/mod.rs` of a crate).
+fn names_a_file(name: &str, doc: &Path, files: &BTreeSet<String>) -> bool {
+    if name.starts_with("../") {
+        let mut p: PathBuf = doc.parent().unwrap_or(Path::new("")).to_path_buf();
+        for part in name.split('/') {
+            match part {
+                ".." => {
+                    p.pop();
+                }
+                _ => p.push(part),
+            }
+        }
+        return files.contains(&p.display().to_string());
+    }
+    let suffix = format!("/{name}");
+    files.iter().any(|f| f == name || f.ends_with(&suffix))
+}
+
+#[test]
+fn the_checker_of_named_files_finds_names_in_prose() {
+    assert_eq!(
+        named_files("see `cli/src/files.rs` and [x](../docs/format.md), tests/crash.rs."),
+        ["cli/src/files.rs", "../docs/format.md", "tests/crash.rs"]
+    );
+    // Not ours: machines' paths, homes, variables, URLs, words without an extension.
+    assert!(named_files(
+        "/etc/ssh/key.conf ~/.config/sops/age/keys.txt $XDG/x.toml https://a.example/b.md cli/src/ and/or"
+    )
+    .is_empty());
+    let files = BTreeSet::from([
+        "docs/format.md".to_string(),
+        "cli/tests/crash.rs".to_string(),
+    ]);
+    let doc = Path::new("cli/README.md");
+    assert!(names_a_file("../docs/format.md", doc, &files));
+    assert!(names_a_file("tests/crash.rs", doc, &files));
+    assert!(!names_a_file("src/gone.rs", doc, &files));
+    assert!(!names_a_file("../format.md", doc, &files));
+}
+
+/// Documents name files to send a reader there: every name must still be a file after
+/// files move (a renamed module, a test moved to another crate). Examples in fenced code
+/// blocks (a user's `secrets/app.yaml`) are left out.
+#[test]
+fn every_file_a_document_names_exists() {
+    let root = workspace_root();
+    let tracked = tracked_files();
+    let files: BTreeSet<String> = tracked.iter().map(|f| rel(f)).collect();
+    let mut bad = Vec::new();
+    let mut count = 0;
+    for f in &tracked {
+        let name = rel(f);
+        // (upstream descriptions of the test vectors name upstream files)
+        if !name.ends_with(".md") || name.starts_with("tests/vectors/") {
+            continue;
+        }
+        let Some(t) = text(f) else { continue };
+        let mut fenced = false;
+        for (i, line) in t.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            if fenced {
+                continue;
+            }
+            for named in named_files(line) {
+                count += 1;
+                if !names_a_file(&named, Path::new(&name), &files) {
+                    bad.push(format!("{name}:{}: {named}", i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        count > 150,
+        "only {count} file names found in {}: is the scan broken?",
+        root.display()
+    );
+    assert!(
+        bad.is_empty(),
+        "documents name files that do not exist (fix the name, or show an example in a code block):\n{}",
+        bad.join("\n")
+    );
+}

@@ -53,12 +53,12 @@ fn secrets_are_held_in_wiping_types() {
         shamir::split;
     let _: fn(&[Zeroizing<Vec<u8>>]) -> sealbox_formats::Result<Zeroizing<Vec<u8>>> =
         shamir::combine;
-    let _: fn(&str, &[(&str, &[u8])]) -> Zeroizing<Vec<u8>> = sealbox_activation::decrypt::render;
+    let _: fn(&str, &[(&str, &[u8])]) -> Zeroizing<Vec<u8>> = sealbox_manifest::render;
     fn activation_value<'a>() {
         use sealbox_activation::decrypt::Decryptor;
         let _: for<'b, 'c> fn(
             &'b mut Decryptor<'a>,
-            &'c sealbox_activation::validate::PlannedSecret,
+            &'c sealbox_manifest::PlannedSecret,
         ) -> Result<Zeroizing<Vec<u8>>, String> = Decryptor::<'a>::value;
     }
     activation_value();

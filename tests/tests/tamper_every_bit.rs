@@ -127,7 +127,7 @@ impl Sweep {
         };
         let (mut docs, md) = store::load_encrypted(f, text.as_bytes(), "f").unwrap();
         let key = sealbox_keys::recover(&md, &KeyServices::borrowing(&ids), "f").unwrap();
-        sops::decrypt_tree(&mut docs, &md, &key, false, "f").unwrap();
+        sops::decrypt_tree(&mut docs, &md, &key, sops::MacCheck::Verify, "f").unwrap();
         let plain_out = store::emit_plain(f, &docs, &StoreOptions::default()).unwrap();
         Sweep {
             ext,
@@ -154,7 +154,7 @@ impl Sweep {
         } else {
             sealbox_keys::recover(&md, &KeyServices::borrowing(&self.ids), "f").map_err(code)?
         };
-        sops::decrypt_tree(&mut docs, &md, &key, false, "f").map_err(code)?;
+        sops::decrypt_tree(&mut docs, &md, &key, sops::MacCheck::Verify, "f").map_err(code)?;
         let out = store::emit_plain(f, &docs, &StoreOptions::default()).map_err(code)?;
         Ok((out, md))
     }

@@ -77,7 +77,7 @@ pub fn run(cx: &Context, a: &CheckArgs) -> Result<bool> {
         findings.extend(f);
     }
     let text = render(&findings, a.format);
-    crate::fsio::write_stdout(text.as_bytes())?;
+    crate::files::write_stdout(text.as_bytes())?;
     eprintln!(
         "sealbox check: {checked} file{} checked, {} finding{}",
         if checked == 1 { "" } else { "s" },

@@ -2,7 +2,7 @@
 //! definitions as `--help`, so it cannot drift from the parser (a subcommand, not a build
 //! output, for the reason given in `man.rs`).
 
-use crate::fsio::write_stdout;
+use crate::files::write_stdout;
 use crate::CompletionsArgs;
 use sealbox_formats::Result;
 

@@ -1,7 +1,7 @@
 //! `sealbox decrypt`: the plaintext of a file (or of one part of it, `--extract`).
 
 use crate::context::{store_options, Context};
-use crate::fsio::PLAINTEXT_MODE;
+use crate::files::PLAINTEXT_MODE;
 use crate::session::{check_version, display, mac_check};
 use crate::target::Target;
 use crate::DecryptArgs;

@@ -7,7 +7,7 @@
 
 use crate::context::{store_options, Context};
 use crate::editor::{ask_reopen, digest, run_editor, write_private};
-use crate::fsio::{sweep_private_dirs, write_atomic, PrivateDir, ENCRYPTED_MODE};
+use crate::files::{sweep_private_dirs, write_atomic, PrivateDir, ENCRYPTED_MODE};
 use crate::policy::CreationPlan;
 use crate::session::{display, mac_check, open, Session};
 use crate::EditArgs;

@@ -2,7 +2,7 @@
 //! or of its creation rule.
 
 use crate::context::{store_options, Context};
-use crate::fsio::ENCRYPTED_MODE;
+use crate::files::ENCRYPTED_MODE;
 use crate::policy::CreationPlan;
 use crate::session::display;
 use crate::target::Target;

@@ -3,7 +3,7 @@
 //! removed after).
 
 use crate::context::Context;
-use crate::fsio::{sweep_private_dirs, PrivateDir, PLAINTEXT_MODE};
+use crate::files::{sweep_private_dirs, PrivateDir, PLAINTEXT_MODE};
 use crate::process::{child_status, spawn_err};
 use crate::session::{display, open};
 use crate::ExecFileArgs;

@@ -1,6 +1,6 @@
 //! `sealbox filestatus FILE`: whether a file is encrypted, as JSON (no key needed).
 
-use crate::fsio::{read_input, write_stdout};
+use crate::files::{read_input, write_stdout};
 use crate::session::display;
 use crate::FilestatusArgs;
 use sealbox_formats::store::{self, Format};

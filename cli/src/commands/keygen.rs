@@ -1,7 +1,7 @@
 //! `sealbox keygen`: a new age identity (like age-keygen), or with `-y` the recipients of
 //! an identity file.
 
-use crate::fsio::{read_input, write_stdout};
+use crate::files::{read_input, write_stdout};
 use crate::session::display;
 use crate::KeygenArgs;
 use sealbox_formats::{timefmt, Error, ErrorKind, Result};

@@ -6,7 +6,7 @@
 //! `cargo install`, the installed binary writes them where `man` looks (README:
 //! "Install"); a distribution package runs the same command.
 
-use crate::fsio::{write_atomic, write_stdout, ENCRYPTED_MODE};
+use crate::files::{write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::ManArgs;
 use clap_mangen::roff::{bold, italic, roman, Roff};
 use sealbox_formats::{Error, ErrorKind, Result};

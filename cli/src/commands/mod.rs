@@ -11,6 +11,7 @@ mod exec_file;
 mod filestatus;
 mod keygen;
 mod man;
+mod manifest;
 mod recipients;
 mod rotate;
 mod set;
@@ -53,7 +54,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Recipients(a) => recipients::run(a),
         Command::Keygen(a) => keygen::run(a),
         Command::SshToAge(a) => ssh_to_age::run(a),
-        Command::Manifest(a) => crate::manifest::manifest(a),
+        Command::Manifest(a) => manifest::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

@@ -1,6 +1,6 @@
 //! `sealbox recipients FILE`: who can decrypt a file, by key group (no key needed).
 
-use crate::fsio::write_stdout;
+use crate::files::write_stdout;
 use crate::session::load_encrypted;
 use crate::RecipientsArgs;
 use sealbox_formats::store::Format;

@@ -2,7 +2,7 @@
 //! changed recipient list (`--add-age`, `--rm-age`).
 
 use crate::context::{store_options, Context};
-use crate::fsio::{write_atomic, write_stdout, ENCRYPTED_MODE};
+use crate::files::{write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::policy::{age_recipients, recipients_of};
 use crate::session::{display, mac_check, open};
 use crate::{FormatArgs, RotateArgs};

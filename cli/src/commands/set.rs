@@ -2,7 +2,7 @@
 //! its ciphertext.
 
 use crate::context::{store_options, Context};
-use crate::fsio::read_input;
+use crate::files::read_input;
 use crate::session::{mac_check, open};
 use crate::SetArgs;
 use sealbox_formats::path::{self as tree_path, PathUse};

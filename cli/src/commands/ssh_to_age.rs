@@ -1,7 +1,7 @@
 //! `sealbox ssh-to-age`: SSH ed25519 keys as age recipients or identities (like Mic92's
 //! ssh-to-age).
 
-use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE, PLAINTEXT_MODE};
+use crate::files::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE, PLAINTEXT_MODE};
 use crate::session::display;
 use crate::SshToAgeArgs;
 use sealbox_formats::{Error, ErrorKind, Result};

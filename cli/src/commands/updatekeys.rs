@@ -3,7 +3,7 @@
 //! each is written atomically.
 
 use crate::context::{store_options, Context};
-use crate::fsio::{write_atomic, ENCRYPTED_MODE};
+use crate::files::{write_atomic, ENCRYPTED_MODE};
 use crate::policy::compare_keys;
 use crate::session::{display, load_encrypted, open};
 use crate::{FormatArgs, UpdatekeysArgs};

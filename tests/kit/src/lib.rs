@@ -7,7 +7,8 @@
 //!
 //! `scripts/install-peers` installs every peer named here. [`openbao`] runs real OpenBao
 //! servers (a dev server, a Raft cluster) for the Vault transit tests; [`pty`] runs a program
-//! on a pseudo-terminal for the tests of prompts. This crate depends on nothing
+//! on a pseudo-terminal for the tests of prompts; [`dead_pid`] and [`dir_names`] serve the
+//! tests of crash leftovers. This crate depends on nothing
 //! of the workspace, so every test crate (also `sealbox-activation`'s and `sealbox-cli`'s
 //! own tests) can use it without a dependency cycle.
 
@@ -272,6 +273,25 @@ pub fn root() -> Result<(), String> {
     } else {
         Err("this test needs root (mount namespaces, chown to test users)".to_string())
     }
+}
+
+/// A PID that no process has: a child that ran and was reaped (the leftover sweeps remove
+/// what a process that is gone left).
+pub fn dead_pid() -> u32 {
+    let mut c = Command::new("true").spawn().expect("run true");
+    let pid = c.id();
+    c.wait().expect("reap true");
+    pid
+}
+
+/// The names in directory `d`, sorted.
+pub fn dir_names(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
 }
 
 #[cfg(test)]

@@ -1,44 +1,14 @@
-//! The manifest contract through JSON text: what sealbox-manifest's writer writes,
-//! emitted by sealbox-formats' JSON emitter (as `sealbox manifest` does), is read back by
-//! sealbox-install's reader (`sealbox_activation::manifest::parse`) as it was – for the
-//! committed example manifest (byte for byte), the sops-nix module's example, and
+//! The manifest contract through JSON text: what [`to_json`] writes (what `sealbox
+//! manifest` writes) is read back by [`from_json`] (sealbox-install's reader) as it was –
+//! for the committed example manifest (byte for byte), the sops-nix module's example, and
 //! manifests with awkward strings and extreme numbers. (The same without text, over
-//! generated manifests of every shape: `manifest/tests/roundtrip.rs`.)
+//! generated manifests of every shape: `roundtrip.rs`.)
 
-use sealbox_activation::manifest::parse;
-use sealbox_formats::store::json;
-use sealbox_formats::{Map, Value};
-use sealbox_manifest::{write, Manifest, Secret, Template};
+use sealbox_manifest::{from_json as parse, to_json, Manifest, Secret, Template};
 use std::path::Path;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-/// The JSON text the writer's manifest becomes (as `sealbox manifest` writes it).
-fn emit(m: &Manifest) -> String {
-    fn tree(v: &sealbox_manifest::Value) -> Value {
-        use sealbox_manifest::Value as V;
-        match v {
-            V::Null => Value::Null,
-            V::Bool(b) => Value::Bool(*b),
-            V::Int(i) => Value::Int(*i),
-            V::Float(f) => Value::Float(*f),
-            V::Str(s) => Value::str(s),
-            V::List(l) => Value::List(l.iter().map(tree).collect()),
-            V::Object(o) => {
-                let mut m = Map::new();
-                for (k, v) in o {
-                    m.push(k, tree(v));
-                }
-                Value::Map(m)
-            }
-        }
-    }
-    let Value::Map(doc) = tree(&write(m)) else {
-        panic!("a manifest is an object")
-    };
-    json::emit(&doc, 2).unwrap()
 }
 
 #[test]
@@ -46,7 +16,7 @@ fn the_example_manifest_is_written_back_byte_for_byte() {
     let text = std::fs::read_to_string(root().join("examples/systemd/manifest.json")).unwrap();
     let m = parse(&text).unwrap();
     assert!(!m.secrets.is_empty() && !m.templates.is_empty());
-    assert_eq!(emit(&m), text);
+    assert_eq!(to_json(&m).unwrap(), text);
 }
 
 #[test]
@@ -55,7 +25,7 @@ fn the_module_example_reads_back_as_written() {
     let text = std::fs::read_to_string(root().join("fuzz/corpus/manifest/example.json")).unwrap();
     let m = parse(&text).unwrap();
     assert!(!m.secrets.is_empty());
-    assert_eq!(parse(&emit(&m)).unwrap(), m);
+    assert_eq!(parse(&to_json(&m).unwrap()).unwrap(), m);
 }
 
 #[test]
@@ -93,6 +63,6 @@ fn awkward_strings_and_extreme_numbers_survive_the_text() {
             content: s.clone(),
             ..Template::default()
         });
-        assert_eq!(parse(&emit(&m)).unwrap(), m, "{s:?}");
+        assert_eq!(parse(&to_json(&m).unwrap()).unwrap(), m, "{s:?}");
     }
 }

@@ -19,13 +19,13 @@
 //! passes there. Every problem is reported (one line each, naming the description file,
 //! the entry and what to fix).
 
-use crate::fsio::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
+use crate::files::{read_input, write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::ManifestArgs;
-use sealbox_formats::store::{self, json, yaml};
-use sealbox_formats::{Error, Map, Result, Value};
+use sealbox_formats::store::yaml;
+use sealbox_formats::{Error, ErrorKind, Map, Result, Value};
 use sealbox_manifest as contract;
 use sealbox_manifest::{
-    Checks, Common, Depth, Format, Logging, Manifest, Owners, Secret, SopsFileError, Template,
+    Checks, Common, Depth, Format, Logging, Manifest, Owners, Secret, Template,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,18 +51,26 @@ pub enum FileChecks {
 }
 
 /// `sealbox manifest`.
-pub fn manifest(a: &ManifestArgs) -> Result<()> {
+pub fn run(a: &ManifestArgs) -> Result<()> {
     let lang = lang_of(&a.file, a.input_type.as_deref())?;
-    let text = String::from_utf8(read_input(&a.file)?)
-        .map_err(|_| Error::generic(format!("{}: not UTF-8 text", a.file.display())))?;
+    let text = String::from_utf8(read_input(&a.file)?).map_err(|_| {
+        Error::new(
+            ErrorKind::Other,
+            format!("{}: not UTF-8 text", a.file.display()),
+        )
+    })?;
     let stdin = a.file == Path::new("-");
     let shown = if stdin {
         "<stdin>".to_string()
     } else {
         a.file.display().to_string()
     };
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::generic(format!("cannot read the current directory: {e}")))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("cannot read the current directory: {e}"),
+        )
+    })?;
     let base = if stdin {
         cwd
     } else {
@@ -76,7 +84,7 @@ pub fn manifest(a: &ManifestArgs) -> Result<()> {
         FileChecks::Exist
     };
     let out = build(&text, lang, &shown, &base, checks).map_err(|errs| {
-        Error::generic(errs.join("\n")).with_hint(
+        Error::new(ErrorKind::Other, errs.join("\n")).with_hint(
             "fix the description and run `sealbox manifest` again (format: examples/systemd/README.md)",
         )
     })?;
@@ -97,10 +105,13 @@ fn lang_of(file: &Path, flag: Option<&str>) -> Result<Lang> {
     match name.as_str() {
         "toml" => Ok(Lang::Toml),
         "yaml" | "yml" => Ok(Lang::Yaml),
-        _ => Err(Error::generic(format!(
-            "{}: cannot tell whether the description is TOML or YAML",
-            file.display()
-        ))
+        _ => Err(Error::new(
+            ErrorKind::Other,
+            format!(
+                "{}: cannot tell whether the description is TOML or YAML",
+                file.display()
+            ),
+        )
         .with_hint("name it *.toml, *.yaml or *.yml, or pass --input-type toml|yaml")),
     }
 }
@@ -799,10 +810,7 @@ pub fn build(
     if !errs.is_empty() {
         return Err(errs);
     }
-    let Value::Map(doc) = tree(&contract::write(&m)) else {
-        unreachable!("a manifest is written as an object")
-    };
-    let out = json::emit(&doc, 2).map_err(|e| vec![format!("{shown}: {}", e.message)])?;
+    let out = contract::to_json(&m).map_err(|e| vec![format!("{shown}: {e}")])?;
     check_as_installed(&out, shown, checks)?;
     Ok(out)
 }
@@ -813,14 +821,11 @@ fn check_as_installed(
     shown: &str,
     checks: FileChecks,
 ) -> std::result::Result<(), Vec<String>> {
-    let parsed = json::parse(out)
-        .map_err(|e| e.message)
-        .and_then(|doc| contract::read(&object(&doc)).map_err(|e| e.to_string()))
-        .map_err(|e| {
-            vec![format!(
-                "{shown}: the generated manifest does not parse: {e}"
-            )]
-        })?;
+    let parsed = contract::from_json(out).map_err(|e| {
+        vec![format!(
+            "{shown}: the generated manifest does not parse: {e}"
+        )]
+    })?;
     let depth = if checks == FileChecks::SopsFile {
         Depth::SopsFile
     } else {
@@ -831,7 +836,7 @@ fn check_as_installed(
         depth,
         defer_unreadable: false,
     };
-    contract::validate(&parsed, checks, &mut Files::default()).map_err(|ps| {
+    contract::validate(&parsed, checks, &mut Files).map_err(|ps| {
         ps.iter()
             .map(|p| {
                 let entry = p.message(|e| format!("{}s.{}", e.kind.name(), e.name));
@@ -844,10 +849,7 @@ fn check_as_installed(
 
 /// What validation asks of this machine: the sops files (`--check-sopsfile`) and
 /// template files; owners are not resolved here (the manifest may be for another machine).
-#[derive(Default)]
-struct Files {
-    parsed: BTreeMap<String, std::result::Result<contract::Value, SopsFileError>>,
-}
+struct Files;
 
 impl contract::Host for Files {
     fn user(&mut self, _: &str) -> std::result::Result<Option<u32>, String> {
@@ -864,69 +866,11 @@ impl contract::Host for Files {
             .map_err(|e| e.to_string())
     }
 
-    fn sops_document(
-        &mut self,
-        file: &str,
-        format: Format,
-    ) -> std::result::Result<&contract::Value, SopsFileError> {
-        self.parsed
-            .entry(file.to_string())
-            .or_insert_with(|| {
-                let bytes =
-                    sealbox_os::inputs::read(Path::new(file), sealbox_os::inputs::MAX_SOPS_FILE)
-                        .map_err(|e| SopsFileError::Unreadable(e.to_string()))?;
-                // (the manifest's format names are the sops stores' names)
-                let format = store::Format::from_name(format.name());
-                let (docs, _) = store::load_encrypted(format, &bytes, file).map_err(|e| {
-                    let m = e
-                        .message
-                        .strip_prefix(&format!("{file}: "))
-                        .unwrap_or(&e.message);
-                    SopsFileError::Unparsable(m.replace('\n', "; "))
-                })?;
-                Ok(docs
-                    .first()
-                    .map_or(contract::Value::Object(Vec::new()), object))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-}
-
-/// An encrypted document or the JSON just written, as the manifest crate reads it.
-fn object(m: &Map) -> contract::Value {
-    fn value(v: &Value) -> contract::Value {
-        match v {
-            Value::Null | Value::Comment(_) => contract::Value::Null,
-            Value::Bool(b) => contract::Value::Bool(*b),
-            Value::Int(i) => contract::Value::Int(*i),
-            Value::Float(f) => contract::Value::Float(*f),
-            Value::Str(s) => contract::Value::str(s.as_str()),
-            Value::Time(t) => contract::Value::str(t),
-            Value::Bytes(b) => contract::Value::str(String::from_utf8_lossy(b)),
-            Value::List(l) => contract::Value::List(l.iter().map(value).collect()),
-            Value::Map(m) => object(m),
-        }
-    }
-    contract::Value::Object(m.pairs().map(|(k, v)| (k.to_string(), value(v))).collect())
-}
-
-/// The manifest crate's JSON as the tree the JSON emitter writes.
-fn tree(v: &contract::Value) -> Value {
-    match v {
-        contract::Value::Null => Value::Null,
-        contract::Value::Bool(b) => Value::Bool(*b),
-        contract::Value::Int(i) => Value::Int(*i),
-        contract::Value::Float(f) => Value::Float(*f),
-        contract::Value::Str(s) => Value::str(s),
-        contract::Value::List(l) => Value::List(l.iter().map(tree).collect()),
-        contract::Value::Object(o) => {
-            let mut m = Map::new();
-            for (k, v) in o {
-                m.push(k, tree(v));
-            }
-            Value::Map(m)
-        }
+    fn sops_file(&mut self, file: &str) -> std::result::Result<Vec<u8>, String> {
+        // (encrypted: no plaintext to wipe; at most 64 MiB, a regular file)
+        sealbox_os::inputs::read(Path::new(file), sealbox_os::inputs::MAX_SOPS_FILE)
+            .map(|mut b| std::mem::take(&mut *b))
+            .map_err(|e| e.to_string())
     }
 }
 

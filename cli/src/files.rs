@@ -5,7 +5,7 @@
 //! synced, then renamed over the target. An error at any step leaves the old file as it
 //! was. What is the CLI's own here: which file a symlinked output means, which mode and
 //! owner an output gets (plaintext is never group- or other-readable), and the wording of
-//! errors (sops' exit codes).
+//! errors (their kinds give sops' exit codes).
 //!
 //! Crash leftovers: a SIGKILL (which no program can intercept) can leave a temporary file
 //! next to the target or a private directory holding plaintext under `$TMPDIR`. Both names
@@ -15,7 +15,7 @@
 //! wiping their files first ([`sealbox_os::leftovers`]). Nothing found there is followed,
 //! and a sweep never fails the command.
 
-use sealbox_formats::{Code, Error, Result};
+use sealbox_formats::{Error, ErrorKind, Result};
 use sealbox_os::replace::{self, Owner, Step};
 use sealbox_os::safedir::{Dir, Kind};
 use std::fs::{self, File};
@@ -24,12 +24,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub use sealbox_os::leftovers::sweep_private_dirs;
-
-/// A crash-test checkpoint after a filesystem step: an empty inline function unless the
-/// test-only feature `fault-injection` is on (this crate's feature of that name turns on
-/// sealbox-os's; `tests/crash.rs`).
-#[allow(unused_imports)] // the steps themselves are in sealbox-os; kept for new commands
-pub(crate) use sealbox_os::fault::point as fault_point;
 
 /// Mode of new plaintext files.
 pub const PLAINTEXT_MODE: u32 = 0o600;
@@ -42,20 +36,20 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     if path == Path::new("-") {
         std::io::stdin()
             .read_to_end(&mut buf)
-            .map_err(|e| Error::new(Code::CouldNotReadInputFile, format!("reading stdin: {e}")))?;
+            .map_err(|e| Error::new(ErrorKind::ReadInput, format!("reading stdin: {e}")))?;
         return Ok(buf);
     }
     let mut f = File::open(path).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            Code::NoFileSpecified
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::NoFile
         } else {
-            Code::CouldNotReadInputFile
+            ErrorKind::ReadInput
         };
-        Error::new(code, format!("{}: cannot read: {e}", path.display()))
+        Error::new(kind, format!("{}: cannot read: {e}", path.display()))
     })?;
     f.read_to_end(&mut buf).map_err(|e| {
         Error::new(
-            Code::CouldNotReadInputFile,
+            ErrorKind::ReadInput,
             format!("{}: cannot read: {e}", path.display()),
         )
     })?;
@@ -93,7 +87,7 @@ fn current_umask() -> u32 {
 pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
     let werr = |what: &str, e: std::io::Error| {
         Error::new(
-            Code::CouldNotWriteOutputFile,
+            ErrorKind::WriteOutput,
             format!("{}: cannot {what}: {e}", path.display()),
         )
     };
@@ -166,7 +160,7 @@ pub fn write_stdout(data: &[u8]) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::new(
-            Code::CouldNotWriteOutputFile,
+            ErrorKind::WriteOutput,
             format!("writing to stdout: {e}"),
         )),
     }
@@ -184,7 +178,7 @@ impl PrivateDir {
             .map(PrivateDir)
             .map_err(|e| {
                 Error::new(
-                    Code::CouldNotWriteOutputFile,
+                    ErrorKind::WriteOutput,
                     format!(
                         "cannot create a private directory in {}: {e}",
                         base.display()
@@ -203,6 +197,7 @@ impl PrivateDir {
 mod tests {
     use super::*;
     use sealbox_os::leftovers::temp_name;
+    use sealbox_testkit::{dead_pid, dir_names as names};
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -225,23 +220,6 @@ mod tests {
         );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
-    }
-
-    /// A PID that is gone: a child that ran and was reaped.
-    fn dead_pid() -> u32 {
-        let mut c = std::process::Command::new("true").spawn().unwrap();
-        let pid = c.id();
-        c.wait().unwrap();
-        pid
-    }
-
-    fn names(d: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]
@@ -342,6 +320,6 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("missing-dir").join("f");
         let e = write_atomic(&p, b"x", PLAINTEXT_MODE).unwrap_err();
-        assert_eq!(e.exit_code(), 3);
+        assert_eq!(crate::exit::of(&e), 3);
     }
 }
