@@ -4,7 +4,7 @@
 //! decrypted.
 
 use crate::error::{one_line, strip_file, Failure};
-use crate::identities::{self, Identities};
+use crate::identities::{self, Keys};
 use sealbox_formats::store::{self, Format, StoreOptions};
 use sealbox_formats::{sops, Document, Map, Value};
 use sealbox_manifest::{
@@ -51,15 +51,15 @@ pub(crate) fn value_at<'d>(docs: &'d [Document], key: &str) -> Result<&'d Value,
 /// Decrypts sops files, each once per (file, format).
 // quirk 12: fix – sops-nix re-decrypts the file for every secret; we cache per (file, format).
 pub struct Decryptor<'a> {
-    ids: &'a Identities,
+    keys: &'a Keys,
     cache: HashMap<(String, &'static str), Result<Vec<Document>, String>>,
 }
 
 impl<'a> Decryptor<'a> {
-    /// A decryptor using `ids`.
-    pub fn new(ids: &'a Identities) -> Self {
+    /// A decryptor using `keys`.
+    pub fn new(keys: &'a Keys) -> Self {
         Decryptor {
-            ids,
+            keys,
             cache: HashMap::new(),
         }
     }
@@ -70,10 +70,10 @@ impl<'a> Decryptor<'a> {
     }
 
     fn docs(&mut self, file: &str, format: Format) -> &Result<Vec<Document>, String> {
-        let ids = self.ids;
+        let keys = self.keys;
         self.cache
             .entry((file.to_string(), format.name()))
-            .or_insert_with(|| decrypt_file(ids, file, format))
+            .or_insert_with(|| decrypt_file(keys, file, format))
     }
 
     /// The bytes to install for `s`.
@@ -115,7 +115,7 @@ impl<'a> Decryptor<'a> {
 }
 
 /// Reads, parses and decrypts one file; the MAC is verified.
-pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<Document>, String> {
+pub fn decrypt_file(keys: &Keys, file: &str, format: Format) -> Result<Vec<Document>, String> {
     let bytes = sealbox_os::inputs::read(
         std::path::Path::new(file),
         sealbox_os::inputs::MAX_SOPS_FILE,
@@ -130,7 +130,7 @@ pub fn decrypt_file(ids: &Identities, file: &str, format: Format) -> Result<Vec<
             strip_file(&e.message, file)
         )
     })?;
-    let key = identities::recover(&md, ids, file)?;
+    let key = identities::recover(&md, keys, file)?;
     sops::decrypt_tree(&mut docs, &md, &key, sops::MacCheck::Verify, file).map_err(|e| {
         format!(
             "failed to decrypt '{file}': {}",
@@ -174,10 +174,10 @@ pub struct Decrypted<'p> {
 }
 
 /// Steps 8–9: decrypts every secret and renders every template in memory.
-pub fn decrypt_all<'p>(plan: &'p Plan, ids: &Identities) -> Decrypted<'p> {
+pub fn decrypt_all<'p>(plan: &'p Plan, keys: &Keys) -> Decrypted<'p> {
     let mut failures = Vec::new();
     // 8. decrypt everything before anything is written
-    let mut dec = Decryptor::new(ids);
+    let mut dec = Decryptor::new(keys);
     let mut secrets: Vec<Installed> = Vec::new();
     let mut failed_names: Vec<&str> = Vec::new();
     for s in &plan.secrets {

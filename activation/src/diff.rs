@@ -85,8 +85,15 @@ pub fn diff(path: &Path, o: &Options, r: &mut dyn Reporter) -> Result<Diff, Erro
     if !plan.secrets.is_empty() {
         keywait::ensure(&m, None, r).map_err(Error::NoKey)?;
     }
-    let ids = identities::load(&m, r, "the key sources of the manifest", |_| Ok(()))?;
-    let decrypted = decrypt_all(&plan, &ids);
+    let keys = identities::load(
+        &m,
+        r,
+        "the key sources of the manifest",
+        o.no_network,
+        |_| Ok(()),
+    )?;
+    let decrypted = decrypt_all(&plan, &keys);
+    keys.finish(r);
     if !decrypted.failures.is_empty() {
         return Err(Error::Failed {
             problems: Vec::new(),

@@ -1,8 +1,10 @@
-//! The age identities a run decrypts with (step 7 of
+//! The keys a run decrypts with (step 7 of
 //! docs/activation.md#the-activation-sequence): the manifest's key sources – `ageKeyFile`
-//! and the ed25519 keys of `ageSshKeyPaths`, converted like ssh-to-age – or, without any,
-//! the usual sops sources of the environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …); and
-//! the recovery of a file's data key with them.
+//! and the ed25519 keys of `ageSshKeyPaths`, converted like ssh-to-age; the RSA keys of
+//! `sshKeyPaths`, turned into OpenPGP keys in memory as sops-nix does (no gpg); a
+//! `gnupgHome`, used through gpg – or, without an age source, the usual sops sources of the
+//! environment (`SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY`, …, and GnuPG as sops finds it); the
+//! Vault/OpenBao client of the run; and the recovery of a file's data key with them.
 //!
 //! The only module that uses the key code (`sealbox-keys`).
 
@@ -11,41 +13,155 @@ use crate::report::{Note, Reporter};
 use sealbox_formats::metadata::Metadata;
 use sealbox_formats::ErrorKind;
 use sealbox_keys::age::{self as keys, IdentitySources};
+use sealbox_keys::pgp::{self, Decryptor, Gpg, Keyring};
+use sealbox_keys::KeyServices;
 use sealbox_manifest::Manifest;
 use zeroize::Zeroizing;
 
 pub(crate) use sealbox_formats::cipher::DataKey;
 pub use sealbox_keys::age::Identities;
+/// The key sources of one run (age, PGP, Vault/OpenBao). With `gnupgHome`, decrypting through gpg starts a
+/// gpg-agent for that home, which would outlive sealbox-install (in a `RemainAfterExit`
+/// unit, holding the unlocked key): [`Keys::finish`] stops it, and dropping the keys
+/// without `finish` (an error path) stops it too.
+pub struct Keys {
+    services: KeyServices<'static>,
+    /// The gpg of `gnupgHome`, whose agent is stopped once gpg has run.
+    agent_home: Option<Gpg>,
+}
 
-/// The identities of `m`'s key sources (or of the environment, when it names none).
-/// `keep` receives the text of `age-keys.txt` (a header, the converted SSH keys, then
-/// `ageKeyFile`'s content) before anything else can fail, as sops-nix writes that file
-/// first; `shown` names it in errors.
+impl Keys {
+    /// The sources, for the data-key recovery.
+    pub fn services(&self) -> &KeyServices<'static> {
+        &self.services
+    }
+
+    /// Stops the gpg-agent of `gnupgHome` if gpg ran (a failure is a note: the secrets
+    /// are decrypted, the agent is what is left).
+    pub fn finish(mut self, r: &mut dyn Reporter) {
+        if let Err((home, reason)) = self.stop_agent() {
+            r.note(Note::GpgAgentNotStopped { home, reason });
+        }
+    }
+
+    fn stop_agent(&mut self) -> Result<(), (String, String)> {
+        let Some(gpg) = self.agent_home.take() else {
+            return Ok(());
+        };
+        if !self.services.pgp().ran_gpg() {
+            return Ok(());
+        }
+        let home = gpg
+            .home()
+            .map(|h| h.display().to_string())
+            .unwrap_or_default();
+        gpg.kill_agent().map_err(|e| (home, e.to_string()))
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        if let Err((home, reason)) = self.stop_agent() {
+            tracing::warn!("cannot stop the gpg-agent of {home}: {reason}");
+        }
+    }
+}
+
+/// The keys of `m`'s key sources (age identities from the environment when it names no
+/// age source). `keep` receives the text of `age-keys.txt` (a header, the converted SSH
+/// keys, then `ageKeyFile`'s content) before anything else can fail, as sops-nix writes
+/// that file first; `shown` names it in errors.
 pub(crate) fn load(
     m: &Manifest,
     r: &mut dyn Reporter,
     shown: &str,
+    no_network: bool,
     keep: impl FnOnce(&str) -> Result<(), Error>,
-) -> Result<Identities, Error> {
-    if !m.has_key_source() {
-        return Ok(Identities::load(&IdentitySources::from_env()));
+) -> Result<Keys, Error> {
+    // sops-nix sets up GnuPG (sshKeyPaths or gnupgHome) before the age keys.
+    let (pgp, agent_home) = pgp_source(m, r);
+    let ids = if !m.has_key_source() {
+        Identities::load(&IdentitySources::from_env())
+    } else {
+        let (text, keyfile_err) = identity_text(m, r);
+        keep(&text)?;
+        if let Some(e) = keyfile_err {
+            return Err(Error::Step(Step::Keys, e));
+        }
+        let mut ids = Identities::new();
+        ids.push_identity_text(&text, shown).map_err(|e| {
+            Error::Step(
+                Step::Keys,
+                format!(
+                    "cannot load age identities: {}",
+                    e.message.replace('\n', "; ")
+                ),
+            )
+        })?;
+        ids
+    };
+    let mut services = KeyServices::with_identities(ids);
+    if let Some(d) = pgp {
+        services = services.with_pgp(d);
     }
-    let (text, keyfile_err) = identity_text(m, r);
-    keep(&text)?;
-    if let Some(e) = keyfile_err {
-        return Err(Error::Step(Step::Keys, e));
+    // Vault/OpenBao comes from the environment (`VAULT_*`, `SEALBOX_VAULT_*`: one client, one
+    // AppRole login, one memory of dead addresses for every file of the run), unless the run
+    // has `--no-network` (it runs before the network is up): then Vault keys are refused at
+    // once, with the reason.
+    if no_network {
+        services = services.without_vault(
+            "this run has --no-network (it runs before the network is up); install the \
+             secrets of files that need Vault from the unit ordered after \
+             network-online.target (NixOS: sops.secrets.<name>.needsNetwork)",
+        );
     }
-    let mut ids = Identities::new();
-    ids.push_identity_text(&text, shown).map_err(|e| {
-        Error::Step(
-            Step::Keys,
-            format!(
-                "cannot load age identities: {}",
-                e.message.replace('\n', "; ")
-            ),
-        )
-    })?;
-    Ok(ids)
+    Ok(Keys {
+        services,
+        agent_home,
+    })
+}
+
+/// The OpenPGP side (activation step 7a/7b): `sshKeyPaths` → OpenPGP keys in memory (as
+/// sops-nix's temporary `secring.gpg`, whose keys sops decrypts with in-process: no gpg,
+/// nothing on disk; unreadable or non-RSA keys are notes, the others are used);
+/// `gnupgHome` → gpg with that home (its legacy keyring first, as sops). Neither: `None`,
+/// GnuPG as sops finds it in the environment (as sops-nix leaves it).
+fn pgp_source(m: &Manifest, r: &mut dyn Reporter) -> (Option<Decryptor>, Option<Gpg>) {
+    if !m.ssh_key_paths.is_empty() {
+        let mut ring = Keyring::new();
+        for p in &m.ssh_key_paths {
+            let pem = match crate::keywait::read_key(p) {
+                Ok(s) => s,
+                Err(e) => {
+                    r.note(Note::SshKeyUnreadable {
+                        path: p.clone(),
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            match ring.add_ssh_private_key(pem.as_bytes(), p) {
+                Ok(i) => {
+                    if m.logging.key_import {
+                        r.note(Note::GpgKeyImported {
+                            path: p.clone(),
+                            fingerprint: i.fingerprint.to_ascii_lowercase(),
+                        });
+                    }
+                }
+                Err(e) => r.note(Note::SshKeyNotGpg {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        return (Some(Decryptor::in_memory(ring)), None);
+    }
+    if !m.gnupg_home.is_empty() {
+        let gpg = Gpg::from_env().with_home(&m.gnupg_home);
+        return (Some(Decryptor::with_gpg(gpg.clone())), Some(gpg));
+    }
+    (None, None)
 }
 
 /// The text of `age-keys.txt` (activation step 7c): a header, the converted ed25519 SSH keys
@@ -103,21 +219,50 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
     (text, keyfile_err)
 }
 
-/// The data key of `file` (whose metadata is `md`), recovered with `ids`; the error says
-/// which recipients the file has when no identity fits.
-pub(crate) fn recover(md: &Metadata, ids: &Identities, file: &str) -> Result<DataKey, String> {
-    sealbox_keys::recover(md, &sealbox_keys::KeyServices::borrowing(ids), file).map_err(|e| {
-        if e.kind == ErrorKind::DataKeyUnavailable {
-            let r = md.age_recipients();
-            format!(
-                "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}); add the matching key to ageKeyFile or ageSshKeyPaths, or re-encrypt the file for this host's key",
-                if r.is_empty() { "none".to_string() } else { r.join(", ") }
-            )
+/// The data key of `file` (whose metadata is `md`), recovered with `keys`; the error says
+/// which recipients the file has when no key fits, what the PGP attempts met, and what
+/// each Vault server said.
+pub(crate) fn recover(md: &Metadata, keys: &Keys, file: &str) -> Result<DataKey, String> {
+    let vault = md.key_groups.iter().any(|g| !g.hc_vault.is_empty());
+    sealbox_keys::recover(md, keys.services(), file).map_err(|e| {
+        if e.kind == ErrorKind::DataKeyUnavailable && !vault {
+            let age = md.age_recipients();
+            let fps: Vec<&str> = md
+                .key_groups
+                .iter()
+                .flat_map(|g| g.pgp.iter().filter_map(|k| k.fields.get("fp")))
+                .collect();
+            let mut msg = format!(
+                "failed to decrypt '{file}': none of the configured identities can decrypt it (its age recipients: {}",
+                if age.is_empty() { "none".to_string() } else { age.join(", ") }
+            );
+            if !fps.is_empty() {
+                msg.push_str(&format!("; its PGP keys: {}", fps.join(", ")));
+            }
+            msg.push_str("); add the matching key to ageKeyFile or ageSshKeyPaths");
+            if !fps.is_empty() {
+                msg.push_str(", import the PGP key into gnupgHome or list its RSA host key in sshKeyPaths");
+            }
+            msg.push_str(", or re-encrypt the file for this host's key");
+            // What gpg or the in-memory keys said (a wrong passphrase, no secret key, …).
+            let pgp: Vec<&str> = e
+                .message
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix(&format!("{}: ", pgp::KEY_TYPE)))
+                .collect();
+            if !pgp.is_empty() {
+                msg.push_str(&format!(" (PGP: {})", pgp.join("; ")));
+            }
+            msg
         } else {
-            format!(
-                "failed to decrypt '{file}': {}",
-                strip_file(&e.message, file)
-            )
+            // One line: the per-group report's lines, without their indentation.
+            let m = strip_file(&e.message, file);
+            let m: Vec<&str> = m
+                .split("; ")
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            format!("failed to decrypt '{file}': {}", m.join("; "))
         }
     })
 }

@@ -9,7 +9,7 @@ use crate::changes::{self, ChangeSet};
 use crate::decrypt::{decrypt_all, Installed};
 use crate::error::{EntryStep, Error, Failure, Outcome, Step};
 use crate::generations::{self, join};
-use crate::identities::{self, Identities};
+use crate::identities::{self, Keys};
 use crate::options::{CheckMode, Options};
 use crate::plan::{load, lookup_group};
 use crate::report::{Note, Reporter};
@@ -55,16 +55,15 @@ fn secrets_fs(m: &Manifest, kgid: u32) -> Result<Dir, Error> {
     .map_err(Error::step(Step::Mount))
 }
 
-/// Step 7: writes `<mp>/age-keys.txt` like sops-nix and returns the identities to use.
-fn import_keys(m: &Manifest, mp: &Dir, r: &mut dyn Reporter) -> Result<Identities, Error> {
-    if !m.ssh_key_paths.is_empty() {
-        r.note(Note::PgpSshKeysIgnored);
-    }
-    if !m.gnupg_home.is_empty() {
-        r.note(Note::GnupgHomeIgnored);
-    }
+/// Step 7: writes `<mp>/age-keys.txt` like sops-nix and returns the keys to use.
+fn import_keys(
+    m: &Manifest,
+    mp: &Dir,
+    no_network: bool,
+    r: &mut dyn Reporter,
+) -> Result<Keys, Error> {
     let shown = mp.shown("age-keys.txt").display().to_string();
-    identities::load(m, r, &shown, |text| {
+    identities::load(m, r, &shown, no_network, |text| {
         // quirk 4: keep – age-keys.txt lives in the mount point (ramfs, root 0600) and
         // persists.
         let owner = if m.user_mode {
@@ -232,9 +231,11 @@ fn install(m: &Manifest, plan: &Plan, o: &Options, r: &mut dyn Reporter) -> Resu
     // 6. mount
     let mpd = secrets_fs(m, kgid)?;
     // 7. keys
-    let ids = import_keys(m, &mpd, r)?;
+    let keys = import_keys(m, &mpd, o.no_network, r)?;
     // 8./9. decrypt everything before anything is written, render the templates
-    let decrypted = decrypt_all(plan, &ids);
+    let decrypted = decrypt_all(plan, &keys);
+    // the keys are no longer needed: a gpg-agent started for gnupgHome stops now
+    keys.finish(r);
     let failed = !plan.unreadable.is_empty() || !decrypted.failures.is_empty();
     let failures = |outcome| Error::Failed {
         problems: plan.unreadable.clone(),

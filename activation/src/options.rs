@@ -50,6 +50,9 @@ pub struct Options {
     pub wait_for_key: Option<std::time::Duration>,
     /// The systemd credential store (`SEALBOX_CREDSTORE_DIR`, default `/run/credstore`).
     pub credstore_dir: PathBuf,
+    /// `--no-network`: never talk to Vault/OpenBao (a run before the network is up); a
+    /// file whose data key needs it fails at once, saying so.
+    pub no_network: bool,
 }
 
 impl Options {
@@ -69,6 +72,7 @@ impl Options {
                 .unwrap_or_else(|| PathBuf::from("/run/nixos")),
             wait_for_key: None,
             credstore_dir: crate::credstore::dir_from_env(),
+            no_network: false,
         }
     }
 }

@@ -21,11 +21,7 @@ pub enum Verb {
 /// Something worth telling while a run goes on.
 #[derive(Debug)]
 pub enum Note {
-    /// `sshKeyPaths` is set: PGP is not supported, those keys are ignored.
-    PgpSshKeysIgnored,
-    /// `gnupgHome` is set: PGP is not supported.
-    GnupgHomeIgnored,
-    /// An `ageSshKeyPaths` entry cannot be read (the others are used).
+    /// An `ageSshKeyPaths` or `sshKeyPaths` entry cannot be read (the others are used).
     SshKeyUnreadable {
         /// The key file.
         path: String,
@@ -36,6 +32,28 @@ pub enum Note {
     SshKeyUnconvertible {
         /// The key file.
         path: String,
+        /// Why.
+        reason: String,
+    },
+    /// An `sshKeyPaths` entry is not an RSA key that can be an OpenPGP key (the others are
+    /// used).
+    SshKeyNotGpg {
+        /// The key file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `logging.keyImport`: an `sshKeyPaths` RSA key was imported as this OpenPGP key.
+    GpgKeyImported {
+        /// The key file.
+        path: String,
+        /// The OpenPGP fingerprint, lower-case hex (as sops-nix prints it).
+        fingerprint: String,
+    },
+    /// The gpg-agent that decrypting through `gnupgHome` started could not be stopped.
+    GpgAgentNotStopped {
+        /// The GnuPG home.
+        home: String,
         /// Why.
         reason: String,
     },

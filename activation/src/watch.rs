@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// The files an activation of the manifest at `path` reads: the manifest, every
-/// `sopsFile`, every template `file`, `ageKeyFile` and `ageSshKeyPaths` (and
+/// `sopsFile`, every template `file`, `ageKeyFile`, `ageSshKeyPaths` and `sshKeyPaths` (and
 /// `SOPS_AGE_KEY_FILE` when the manifest has no key source). An unreadable manifest
 /// yields just itself.
 pub fn watched_files(path: &Path) -> Vec<PathBuf> {
@@ -60,6 +60,11 @@ pub fn watched_files(path: &Path) -> Vec<PathBuf> {
     }
     add(&m.age_key_file);
     for k in &m.age_ssh_key_paths {
+        add(k);
+    }
+    // The RSA host keys of sshKeyPaths; not gnupgHome: gpg itself writes there while it
+    // decrypts (random_seed, trustdb.gpg), which would trigger an activation each time.
+    for k in &m.ssh_key_paths {
         add(k);
     }
     if m.age_key_file.is_empty() && m.age_ssh_key_paths.is_empty() {

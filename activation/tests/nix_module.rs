@@ -111,13 +111,18 @@ const INI: &str = "[s]\nk = v\n";
 const BLOB: &[u8] = b"\x00\x01bin\xff\n";
 
 fn inputs() -> Inputs {
+    inputs_with(|f, name, format, plain| f.enc(name, format, plain))
+}
+
+/// The five sops files (encrypted by `enc`) and the template file.
+fn inputs_with(enc: impl Fn(&Fixture, &str, &str, &[u8]) -> PathBuf) -> Inputs {
     let f = Fixture::new();
     let mut files = vec![
-        ("yaml", f.enc("s.yaml", "yaml", YAML.as_bytes())),
-        ("json", f.enc("s.json", "json", JSON.as_bytes())),
-        ("dotenv", f.enc("s.env", "dotenv", DOTENV.as_bytes())),
-        ("ini", f.enc("s.ini", "ini", INI.as_bytes())),
-        ("binary", f.enc("s.bin", "binary", BLOB)),
+        ("yaml", enc(&f, "s.yaml", "yaml", YAML.as_bytes())),
+        ("json", enc(&f, "s.json", "json", JSON.as_bytes())),
+        ("dotenv", enc(&f, "s.env", "dotenv", DOTENV.as_bytes())),
+        ("ini", enc(&f, "s.ini", "ini", INI.as_bytes())),
+        ("binary", enc(&f, "s.bin", "binary", BLOB)),
     ];
     let tmpl = f.ns.h().join("from-file.tmpl");
     std::fs::write(&tmpl, format!("token={}\n", placeholder("api_token"))).unwrap();
@@ -389,4 +394,129 @@ fn sops_nix_and_sealbox_modules_install_the_same_tree() {
         trees[0], trees[1],
         "the sealbox module's tree differs from sops-nix's (left: sealbox, right: sops-nix)"
     );
+}
+
+/// sops-nix's `sops.gnupg.home` and `sops.gnupg.sshKeyPaths` (the age key unset): no
+/// assertion or warning, the manifest sops-nix's module makes for the same configuration
+/// (with `SOPS_NIX_SRC`), and installing it decrypts files encrypted to PGP keys only: with
+/// the home through gpg (no gpg-agent left afterwards), with the RSA host key in memory.
+#[test]
+fn gnupg_options_make_sops_nix_manifest_and_install_with_pgp_keys() {
+    sealbox_testkit::require!(common::peers());
+    let gpg = sealbox_testkit::require!(sealbox_testkit::gpg());
+    let Some(lib) = nixpkgs_lib() else {
+        println!(
+            "SKIPPED: evaluating the NixOS module needs NIXPKGS_LIB (a checkout of nixpkgs' lib)"
+        );
+        return;
+    };
+    let sops_nix = std::env::var_os("SOPS_NIX_SRC")
+        .filter(|v| !v.is_empty())
+        .map(|v| Path::new(&v).join("modules/sops"));
+    let vectors = repo_root().join("tests/vectors/sops-nix");
+    // Encrypted with the real sops to sops-nix's two test keys: key.asc's and the
+    // OpenPGP key of the RSA host key ssh-key.
+    let enc_home = sealbox_testkit::gnupg::GpgHome::new(&gpg);
+    enc_home.import(&vectors.join("key.asc"));
+    enc_home.import(&vectors.join("ssh-key.asc"));
+    let fps = "7FB89715AADA920D65D25E63F9BA9DEBD03F57C0,2504791468B153B8A3963CC97BA53D1919C5DFD4";
+    let inp = inputs_with(|f, name, format, plain| {
+        let out = f.ns.h().join(name);
+        let src = f.ns.h().join(format!(".plain-{name}"));
+        std::fs::write(&src, plain).unwrap();
+        let o = Command::new(sops_path())
+            .current_dir(f.ns.h())
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("GNUPGHOME", enc_home.path())
+            .env("SOPS_GPG_EXEC", &gpg)
+            .args([
+                "encrypt",
+                "--pgp",
+                fps,
+                "--input-type",
+                format,
+                "--output-type",
+                format,
+            ])
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "sops: {}", stderr(&o));
+        std::fs::write(&out, &o.stdout).unwrap();
+        out
+    });
+    enc_home.kill_all();
+    // The host's GnuPG home holds key.asc only.
+    let host_home = sealbox_testkit::gnupg::GpgHome::new(&gpg);
+    host_home.import(&vectors.join("key.asc"));
+    host_home.kill_all();
+    let ns = &inp.f.ns;
+    let cases = [
+        (
+            "home",
+            format!(
+                "{{ home = \"{}\"; sshKeyPaths = [ ]; }}",
+                host_home.path().display()
+            ),
+        ),
+        (
+            "ssh",
+            format!(
+                "{{ home = null; sshKeyPaths = [ \"{}\" ]; }}",
+                vectors.join("ssh-key").display()
+            ),
+        ),
+    ];
+    for (tag, gnupg) in &cases {
+        let base = ns.t.join(tag);
+        let root = base.join("root");
+        let args = ["--arg", "gnupg", gnupg, "--arg", "sealboxExtras", "false"];
+        let ours = inp.eval(&lib, &root, &args);
+        for list in ["failedAssertions", "warnings"] {
+            assert!(
+                matches!(ours.get(list), Some(Value::List(l)) if l.is_empty()),
+                "{tag}: {list}: {:?}",
+                ours.get(list)
+            );
+        }
+        let manifest = json::parse(text(&ours, "manifest")).unwrap();
+        let field = |k: &str| manifest.get(k).cloned().unwrap_or(Value::Null);
+        if *tag == "home" {
+            assert_eq!(
+                field("gnupgHome").as_str(),
+                Some(host_home.path().to_str().unwrap())
+            );
+        } else {
+            assert_eq!(
+                field("sshKeyPaths"),
+                Value::List(vec![Value::str(vectors.join("ssh-key").to_str().unwrap())])
+            );
+        }
+        assert_eq!(field("ageKeyFile"), Value::Null, "{tag}");
+        if let Some(module) = &sops_nix {
+            let module = module.display().to_string();
+            let mut theirs_args = args.to_vec();
+            theirs_args.extend(["--arg", "module", &module]);
+            let theirs = inp.eval(&lib, &root, &theirs_args);
+            let theirs = json::parse(text(&theirs, "manifest")).unwrap();
+            assert_eq!(
+                manifest, theirs,
+                "{tag}: the sealbox module's manifest differs from sops-nix's"
+            );
+        }
+        let (m, _) = inp.write_manifests(&ours, &base.join("run"), tag);
+        inp.install(&m, &[]);
+        let secrets = base.join("run/secrets");
+        for (name, want) in [
+            ("db/password", &b"pw-db"[..]),
+            ("api_token", b"tok-123"),
+            ("blob", BLOB),
+            ("rendered/app.env", b"DB_PASSWORD=pw-db\nTOKEN=tok-123\n"),
+        ] {
+            assert_eq!(ns.cat(&secrets.join(name)), want, "{tag}: {name}");
+        }
+        if *tag == "home" {
+            host_home.assert_no_agent();
+        }
+    }
 }

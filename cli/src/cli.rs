@@ -66,7 +66,8 @@ pub enum Command {
     /// Run COMMAND with `{}` replaced by the path of a FIFO (or 0600 file) holding the plaintext.
     #[command(name = "exec-file")]
     ExecFile(ExecFileArgs),
-    /// Re-encrypt a file under a new data key (`--add-age`, `--rm-age`).
+    /// Re-encrypt a file under a new data key (`--add-age`, `--rm-age`, `--add-pgp`,
+    /// `--rm-pgp`).
     Rotate(RotateArgs),
     /// Apply the creation rules' recipients to files (dry run unless -y or answered y).
     Updatekeys(UpdatekeysArgs),
@@ -204,6 +205,13 @@ pub struct KeyArgs {
         value_name = "RECIPIENTS"
     )]
     pub age: Option<String>,
+    /// PGP fingerprints, comma-separated (the keys must be in your GnuPG keyring).
+    #[arg(short = 'p', long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
+    /// Vault/OpenBao transit keys, comma-separated URIs
+    /// (https://vault.example.com:8200/v1/transit/keys/NAME).
+    #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
+    pub hc_vault_transit: Option<String>,
     /// Leave values whose key (or an ancestor's) ends with this suffix unencrypted.
     #[arg(long, value_name = "SUFFIX")]
     pub unencrypted_suffix: Option<String>,
@@ -386,6 +394,18 @@ pub struct RotateArgs {
     /// age recipients to remove from every key group (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
     pub rm_age: Option<String>,
+    /// PGP fingerprints to add to the first key group (comma-separated).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub add_pgp: Option<String>,
+    /// PGP fingerprints to remove from every key group (comma-separated).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub rm_pgp: Option<String>,
+    /// Vault transit keys to add to the first key group (comma-separated URIs).
+    #[arg(long, value_name = "URIS")]
+    pub add_hc_vault_transit: Option<String>,
+    /// Vault transit keys to remove from every key group (comma-separated URIs).
+    #[arg(long, value_name = "URIS")]
+    pub rm_hc_vault_transit: Option<String>,
     /// Write in plaintext a value or comment that was encrypted, when the file's
     /// selector no longer selects it (refused by default: selectors are not covered by
     /// the MAC, so a changed selector may be someone else's doing).
@@ -418,6 +438,11 @@ pub struct UpdatekeysArgs {
     /// Input format (default: from each file name).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
+    /// Also move every Vault transit key's `enc` older than version N (or than the key's
+    /// `latest` version, asked from the server) to the newest version (transit rewrap:
+    /// the data key stays the same and on the server).
+    #[arg(long, value_name = "N|latest")]
+    pub min_transit_version: Option<crate::transit::MinVersion>,
 }
 
 #[derive(Args, Debug)]
@@ -443,6 +468,11 @@ pub struct CheckArgs {
     /// Also recover the data key with the usual identities and verify the MAC.
     #[arg(long)]
     pub decrypt: bool,
+    /// Report Vault transit keys whose `enc` uses a version older than N, or than the
+    /// key's `latest` version (asked from the server; the token needs `read` on
+    /// ENGINE/keys/NAME). `updatekeys --min-transit-version` moves them forward.
+    #[arg(long, value_name = "N|latest")]
+    pub min_transit_version: Option<crate::transit::MinVersion>,
 }
 
 /// How `check` prints its findings.

@@ -19,6 +19,7 @@ mod policy;
 mod process;
 mod session;
 mod target;
+mod transit;
 
 pub use cli::*;
 

@@ -10,7 +10,7 @@ use sealbox_formats::metadata::{KeyGroup, Metadata, Selector, WRITER_VERSION};
 use sealbox_formats::sops::{self, Selection};
 use sealbox_formats::store::Format;
 use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
-use sealbox_keys::{age, KeyServices, Recipient};
+use sealbox_keys::{age, hcvault, pgp, KeyServices, Recipient, Source};
 
 /// The threshold in force for `groups` groups recorded as `t` (0 = all groups; one group:
 /// 0, no Shamir).
@@ -32,32 +32,116 @@ pub fn age_recipients(list: &str) -> Result<Vec<Recipient>> {
         .collect())
 }
 
-/// The age recipients of one creation-rule group, parsed; `i` names the group in errors.
-fn rule_group(g: &sealbox_formats::config::KeyGroup, i: usize) -> Result<Vec<Recipient>> {
-    g.age
+/// PGP recipients as the command line gives them (`--pgp`, `SOPS_PGP_FP`, `--add-pgp`:
+/// comma-separated fingerprints, spaces removed, as sops splits them).
+pub fn pgp_recipients(list: &str) -> Vec<Recipient> {
+    pgp::fingerprints_from_list(list)
+        .into_iter()
+        .filter(|fp| !fp.is_empty())
+        .map(Recipient::Pgp)
+        .collect()
+}
+
+/// Vault transit keys as the command line gives them (`--hc-vault-transit`,
+/// `SOPS_VAULT_URIS`, `--add-hc-vault-transit`: comma-separated URIs, as sops).
+pub fn vault_recipients(list: &str) -> Result<Vec<Recipient>> {
+    hcvault::parse_transit_uris(list)
+        .map(|ks| ks.into_iter().map(Recipient::HcVault).collect())
+        .map_err(|e| Error::new(ErrorKind::InvalidKey, e.to_string()))
+}
+
+/// A recipient of a creation rule's key type `ty` other than age (see
+/// `formats::config::KeyGroup::other`); `None` for the types sealbox cannot wrap a data key
+/// for.
+fn rule_recipient(ty: &str, id: &str) -> Option<Result<Recipient>> {
+    match ty {
+        "pgp" => Some(Recipient::parse(Source::Pgp, id)),
+        "hc_vault" => Some(
+            hcvault::parse_transit_uri(id)
+                .map(Recipient::HcVault)
+                .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string())),
+        ),
+        _ => None,
+    }
+}
+
+/// The first key type of a creation-rule group that sealbox cannot wrap a data key for.
+fn unsupported_rule_kind(g: &sealbox_formats::config::KeyGroup) -> Option<&str> {
+    g.other
         .iter()
-        .map(|r| age::Recipient::parse(r).map(Recipient::Age))
+        .find(|(ty, id)| rule_recipient(ty, id).is_none())
+        .map(|(ty, _)| ty.as_str())
+}
+
+/// The key types of a file's group that sealbox does not manage (kept verbatim, never
+/// wrapped for): one item per key.
+fn unmanaged_types(g: &KeyGroup) -> impl Iterator<Item = &str> {
+    g.non_age_types()
+        .filter(|t| *t != "pgp" && *t != "hc_vault")
+}
+
+/// The recipients of one creation-rule group, parsed (age first, then the other types in
+/// the rule's order); `i` names the group in errors.
+fn rule_group(g: &sealbox_formats::config::KeyGroup, i: usize) -> Result<Vec<Recipient>> {
+    let age = g
+        .age
+        .iter()
+        .map(|r| age::Recipient::parse(r).map(Recipient::Age));
+    let other = g.other.iter().filter_map(|(ty, id)| rule_recipient(ty, id));
+    age.chain(other)
         .collect::<Result<Vec<_>>>()
         .map_err(|e| e.context(format!("key group {i}")))
 }
 
-/// The recipients of a file's existing groups, so the data key can be wrapped again.
+/// The recipients of a file's existing groups, so the data key can be wrapped again: age
+/// recipients, PGP fingerprints and Vault transit keys as the file records them.
 pub fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipient>>> {
     groups
         .iter()
         .map(|g| {
-            if let Some(kind) = g.non_age_types().next() {
+            if let Some(kind) = unmanaged_types(g).next() {
                 return Err(Error::new(ErrorKind::Other, format!(
                     "{what}: the file also has {kind} keys, which sealbox cannot wrap a data key for"
                 ))
                 .with_hint("use sops for this file, or remove those keys first"));
             }
-            g.age
+            let age = g
+                .age
                 .iter()
-                .map(|k| age::Recipient::parse(&k.recipient).map(Recipient::Age))
-                .collect()
+                .map(|k| age::Recipient::parse(&k.recipient).map(Recipient::Age));
+            let pgp = g.pgp.iter().map(|e| {
+                e.fields
+                    .get("fp")
+                    .map(|fp| Recipient::Pgp(fp.to_string()))
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::InvalidMetadata,
+                            format!("{what}: a pgp key entry has no `fp`"),
+                        )
+                    })
+            });
+            let vault = g.hc_vault.iter().map(|e| {
+                hcvault::VaultKey::from_fields(|k| e.fields.get(k), what)
+                    .map(|vk| Recipient::HcVault(vk.key))
+                    .map_err(|e| Error::new(ErrorKind::InvalidMetadata, e.to_string()))
+            });
+            age.chain(pgp).chain(vault).collect()
         })
         .collect()
+}
+
+/// The recipient ids of a file's group as the rule comparison sees them: age recipients,
+/// then PGP fingerprints (as recorded, spaces removed: sops compares them as strings), then
+/// Vault transit keys by URI.
+fn file_ids(g: &KeyGroup) -> Vec<String> {
+    let age = g.age.iter().map(|k| k.recipient.clone());
+    let pgp = g
+        .pgp
+        .iter()
+        .filter_map(|e| e.fields.get("fp"))
+        .map(pgp::normalize_fingerprint);
+    let vault = g.hc_vault.iter().map(|e| e.uri());
+    age.chain(pgp).chain(vault).collect()
 }
 
 /// How a new file is encrypted: from the flags, else from the creation rule.
@@ -116,18 +200,29 @@ impl CreationPlan {
         rule: Option<&CreationRule>,
         a: &KeyArgs,
     ) -> Result<(Vec<Vec<Recipient>>, usize)> {
-        if let Some(list) = a.age.as_deref().filter(|s| !s.is_empty()) {
-            return Ok((vec![age_recipients(list)?], 0));
+        // As sops: any key flag replaces the creation rule, and all of them make one group.
+        let age_flag = a.age.as_deref().filter(|s| !s.is_empty());
+        let pgp_flag = a.pgp.as_deref().filter(|s| !s.is_empty());
+        let vault_flag = a.hc_vault_transit.as_deref().filter(|s| !s.is_empty());
+        if age_flag.is_some() || pgp_flag.is_some() || vault_flag.is_some() {
+            let mut group = pgp_flag.map(pgp_recipients).unwrap_or_default();
+            if let Some(list) = age_flag {
+                group.extend(age_recipients(list)?);
+            }
+            if let Some(list) = vault_flag {
+                group.extend(vault_recipients(list)?);
+            }
+            return Ok((vec![group], 0));
         }
         let Some(rule) = rule else {
             return Err(Error::new(ErrorKind::Other,
                 "config file not found, or has no creation rules, and no keys provided through command line options",
             )
-            .with_hint("pass --age RECIPIENT (see `sealbox keygen`), or add a creation rule to .sops.yaml"));
+            .with_hint("pass --age RECIPIENT (see `sealbox keygen`) or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
         };
         let mut groups = Vec::new();
         for (i, g) in rule.key_groups.iter().enumerate() {
-            if let Some((kind, _)) = g.other.first() {
+            if let Some(kind) = unsupported_rule_kind(g) {
                 return Err(Error::new(
                     ErrorKind::Other,
                     format!(
@@ -136,7 +231,7 @@ impl CreationPlan {
                             .unwrap_or_default()
                     ),
                 )
-                .with_hint("use age or SSH recipients"));
+                .with_hint("use age, SSH, PGP or Vault transit recipients"));
             }
             groups.push(rule_group(g, i)?);
         }
@@ -177,7 +272,7 @@ pub struct KeyComparison {
     pub want_threshold: usize,
     /// Per group (up to the larger count): recipients in the rule only, in the file only.
     pub per_group: Vec<GroupComparison>,
-    /// The first key type of the rule other than age, if any (sealbox cannot wrap for it).
+    /// The first key type of the rule sealbox cannot wrap for, if any.
     pub rule_other_kind: Option<String>,
 }
 
@@ -191,7 +286,8 @@ pub struct GroupComparison {
     pub file_has_other: bool,
 }
 
-/// Compares the file's metadata with the creation rule (age recipients only).
+/// Compares the file's metadata with the creation rule (age recipients, PGP fingerprints
+/// and Vault transit keys, by URI).
 pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison> {
     let groups = rule
         .key_groups
@@ -202,7 +298,7 @@ pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison>
     let rule_other_kind = rule
         .key_groups
         .iter()
-        .find_map(|g| g.other.first().map(|(k, _)| k.clone()));
+        .find_map(|g| unsupported_rule_kind(g).map(str::to_string));
     let want_threshold = if groups.len() > 1 {
         let t = if rule.shamir_threshold == 0 {
             md.shamir_threshold
@@ -226,24 +322,22 @@ pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison>
 
 /// One group of the rule (`want`) against the file's (`have`).
 fn compare_group(want: Option<&Vec<Recipient>>, have: Option<&KeyGroup>) -> GroupComparison {
-    let have_ids: Vec<&str> = have
-        .map(|g| g.age.iter().map(|k| k.recipient.as_str()).collect())
-        .unwrap_or_default();
+    let have_ids: Vec<String> = have.map(file_ids).unwrap_or_default();
     let want_ids: Vec<String> = want
         .map(|g| g.iter().map(Recipient::id).collect())
         .unwrap_or_default();
     GroupComparison {
         missing: want_ids
             .iter()
-            .filter(|r| !have_ids.contains(&r.as_str()))
+            .filter(|r| !have_ids.contains(r))
             .cloned()
             .collect(),
         extra: have_ids
             .iter()
-            .filter(|r| !want_ids.iter().any(|w| w == *r))
-            .map(|r| r.to_string())
+            .filter(|r| !want_ids.contains(r))
+            .cloned()
             .collect(),
-        file_has_other: have.is_some_and(|g| g.non_age_types().next().is_some()),
+        file_has_other: have.is_some_and(|g| unmanaged_types(g).next().is_some()),
     }
 }
 

@@ -175,6 +175,21 @@ pub struct VaultEntry {
     pub fields: EntryFields,
 }
 
+impl VaultEntry {
+    /// The key's URI as sops shows it, `ADDR/v1/ENGINE/keys/NAME` (`(hc_vault key)` when
+    /// a part is missing).
+    pub fn uri(&self) -> String {
+        match (
+            self.fields.get("vault_address"),
+            self.fields.get("engine_path"),
+            self.fields.get("key_name"),
+        ) {
+            (Some(a), Some(e), Some(k)) => format!("{a}/v1/{e}/keys/{k}"),
+            _ => "(hc_vault key)".into(),
+        }
+    }
+}
+
 /// One key group: everyone in it can recover the group's part of the data key.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct KeyGroup {
@@ -222,11 +237,21 @@ impl KeyGroup {
             .chain(self.pgp.iter().map(|_| "pgp"))
     }
 
-    /// The recipients of every key in the group, for messages (age recipients and the
-    /// type of each other key).
+    /// The recipients of every key in the group, for messages (age recipients, the URI of
+    /// each `hc_vault` key as sops shows it, PGP fingerprints, and the type of each other
+    /// key).
     pub fn describe(&self) -> Vec<String> {
         let mut out: Vec<String> = self.age.iter().map(|k| k.recipient.clone()).collect();
-        out.extend(self.non_age_types().map(|t| format!("({t} key)")));
+        let mut vault = self.hc_vault.iter().map(VaultEntry::uri);
+        let others = self.non_age_types().filter(|t| *t != "pgp");
+        out.extend(others.map(|t| match t {
+            "hc_vault" => vault.next().unwrap_or_default(),
+            t => format!("({t} key)"),
+        }));
+        out.extend(self.pgp.iter().map(|e| match e.fields.get("fp") {
+            Some(fp) => fp.to_string(),
+            None => "(pgp key)".to_string(),
+        }));
         out
     }
 }
@@ -722,7 +747,7 @@ mod tests {
         assert_eq!(g.other[0].0, "kms");
         assert_eq!(
             g.describe(),
-            ["age1x", "(kms key)", "(hc_vault key)", "(pgp key)"]
+            ["age1x", "(kms key)", "http://v/v1/sops/keys/k", "ABCD"]
         );
         assert_eq!(&md.to_value(), meta, "flat form written back as read");
         // The same group inside key_groups, next to another.

@@ -21,26 +21,25 @@ impl Default for DecryptionOrder {
 }
 
 impl DecryptionOrder {
-    /// Parses a comma-separated list of source names. The sources not named follow in the
-    /// default order; a source named twice is [`ErrorKind::DuplicateDecryptionKeyType`], an
-    /// unknown one [`ErrorKind::InvalidKey`].
+    /// Parses a comma-separated list of key type names, as sops 3.11 does: a name given
+    /// twice is [`ErrorKind::DuplicateDecryptionKeyType`] (exit 112); names of types
+    /// sealbox has no source for (`kms`, `gcp_kms`, `azure_kv`, `hckms`, or anything else)
+    /// are accepted and mean nothing, as sops ignores types no key of the file has. The
+    /// sources not named follow in the default order.
     pub fn parse(list: &str) -> Result<DecryptionOrder> {
         let mut order = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let s = Source::from_name(name).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidKey,
-                    format!("unknown key type {name:?} in the decryption order"),
-                )
-                .with_hint("use age, pgp and hc_vault")
-            })?;
-            if order.contains(&s) {
+            if seen.contains(&name) {
                 return Err(Error::new(
                     ErrorKind::DuplicateDecryptionKeyType,
                     format!("the key type {name} is named twice in the decryption order"),
                 ));
             }
-            order.push(s);
+            seen.push(name);
+            if let Some(s) = Source::from_name(name) {
+                order.push(s);
+            }
         }
         for s in Source::ALL {
             if !order.contains(&s) {
@@ -63,6 +62,8 @@ enum AgeIdentities<'a> {
     Lazy(Box<IdentitySources>, OnceLock<Identities>),
     /// Already loaded by the caller.
     Given(&'a Identities),
+    /// Already loaded, and owned.
+    Owned(Identities),
 }
 
 /// The key sources' state for one process.
@@ -85,6 +86,12 @@ impl KeyServices<'static> {
     pub fn with_identity_sources(sources: IdentitySources) -> KeyServices<'static> {
         KeyServices::new(AgeIdentities::Lazy(Box::new(sources), OnceLock::new()))
     }
+
+    /// These age identities, already loaded (sealbox-install's key sources); the other
+    /// sources as [`KeyServices::from_env`] would set them up, on first use.
+    pub fn with_identities(ids: Identities) -> KeyServices<'static> {
+        KeyServices::new(AgeIdentities::Owned(ids))
+    }
 }
 
 impl<'a> KeyServices<'a> {
@@ -103,6 +110,13 @@ impl<'a> KeyServices<'a> {
         KeyServices::new(AgeIdentities::Given(ids))
     }
 
+    /// Uses this OpenPGP decryptor (e.g. keys in memory only, or a given GnuPG home)
+    /// instead of the one sops sets up from the environment.
+    pub fn with_pgp(mut self, pgp: pgp::Decryptor) -> KeyServices<'a> {
+        self.pgp = OnceLock::from(pgp);
+        self
+    }
+
     /// Tries the sources in `order`.
     pub fn with_decryption_order(mut self, order: DecryptionOrder) -> KeyServices<'a> {
         self.order = order;
@@ -114,6 +128,7 @@ impl<'a> KeyServices<'a> {
         match &self.age {
             AgeIdentities::Lazy(sources, ids) => ids.get_or_init(|| Identities::load(sources)),
             AgeIdentities::Given(ids) => ids,
+            AgeIdentities::Owned(ids) => ids,
         }
     }
 
@@ -122,12 +137,25 @@ impl<'a> KeyServices<'a> {
         self.pgp.get_or_init(pgp::Decryptor::new)
     }
 
+    /// The gpg that encrypts data keys for PGP recipients: the decryptor's (its program
+    /// and home), else gpg from the environment as sops runs it.
+    pub fn pgp_gpg(&self) -> pgp::Gpg {
+        self.pgp().gpg().cloned().unwrap_or_else(pgp::Gpg::from_env)
+    }
+
     /// The Vault client from the environment (built now if not yet), or why there is none.
     pub fn vault(&self) -> std::result::Result<&hcvault::Client, &str> {
         self.vault
             .get_or_init(|| hcvault::Client::from_env().map_err(|e| e.to_string()))
             .as_ref()
             .map_err(String::as_str)
+    }
+
+    /// No Vault for this process: a Vault key fails with `why` and no request is made
+    /// (`sealbox-install --no-network`, before the network is up).
+    pub fn without_vault(self, why: impl Into<String>) -> KeyServices<'a> {
+        let _ = self.vault.set(Err(why.into()));
+        self
     }
 
     /// The order in which a group's keys are tried.
@@ -150,9 +178,14 @@ mod tests {
         );
         let e = DecryptionOrder::parse("age, age").unwrap_err();
         assert_eq!(e.kind, ErrorKind::DuplicateDecryptionKeyType);
+        // Types sealbox has no source for are accepted (sops accepts them), but not twice.
         assert_eq!(
-            DecryptionOrder::parse("kms").unwrap_err().kind,
-            ErrorKind::InvalidKey
+            DecryptionOrder::parse("kms,pgp").unwrap().sources(),
+            [Source::Pgp, Source::Age, Source::HcVault]
+        );
+        assert_eq!(
+            DecryptionOrder::parse("kms,kms").unwrap_err().kind,
+            ErrorKind::DuplicateDecryptionKeyType
         );
     }
 

@@ -279,10 +279,78 @@ fn a_server_that_is_down_fails_fast_naming_the_address() {
 }
 
 #[test]
+fn a_dead_server_costs_one_call_its_retries_and_later_calls_fail_at_once() {
+    let dead = dead_address();
+    let k = TransitKey::new(&dead, "transit", "app");
+    let c = client(&[("VAULT_TOKEN", "t")]);
+    let e = c.decrypt(&k, "vault:v1:AAAA").unwrap_err();
+    assert_eq!(
+        e.attempts().len(),
+        3,
+        "the first call tries three rounds: {e}"
+    );
+    let start = Instant::now();
+    for _ in 0..100 {
+        let e = c.decrypt(&k, "vault:v1:AAAA").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unreachable, "{e}");
+        // No new request: the one remembered failure, said as such.
+        assert_eq!(e.attempts().len(), 1, "{e}");
+        let m = e.to_string();
+        assert!(
+            m.contains(&dead)
+                && m.contains("connection refused")
+                && m.contains("SEALBOX_VAULT_RECHECK_AFTER"),
+            "{m}"
+        );
+    }
+    // A hundred calls without a backoff between rounds (each would wait 1.5 s).
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // With the memory turned off every call goes through its rounds again.
+    let c = client(&[("VAULT_TOKEN", "t"), ("SEALBOX_VAULT_RECHECK_AFTER", "0")]);
+    for _ in 0..2 {
+        let e = c.decrypt(&k, "vault:v1:AAAA").unwrap_err();
+        assert_eq!(e.attempts().len(), 3, "{e}");
+    }
+}
+
+#[test]
+fn a_dead_address_is_left_out_while_a_fallback_answers() {
+    let bao = sealbox_testkit::require!(sealbox_testkit::bao());
+    let srv = server(&bao, &["app"]);
+    let dead = dead_address();
+    let c = client(&[
+        ("VAULT_TOKEN", &srv.root_token),
+        ("SEALBOX_VAULT_FALLBACK_ADDRS", &srv.addr),
+    ]);
+    let k = TransitKey::new(&dead, "transit", "app");
+    let enc = c.encrypt(&k, &DATA_KEY).unwrap();
+    // The fallback is sealed now: the error lists the dead address as remembered and the
+    // sealed one as tried, so the file's address was not asked again.
+    srv.seal().unwrap();
+    let e = c.decrypt(&k, &enc).unwrap_err();
+    let m = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::Sealed, "{m}");
+    assert!(e.attempts().iter().all(|a| a.address == srv.addr), "{m}");
+    // Both remembered: the next call fails at once, naming both.
+    let e = c.decrypt(&k, &enc).unwrap_err();
+    assert_eq!(e.attempts().len(), 2, "{e}");
+    assert!(
+        e.to_string().contains(&dead) && e.to_string().contains("sealed"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_sealed_server_is_reported_as_sealed() {
     let bao = sealbox_testkit::require!(sealbox_testkit::bao());
     let srv = server(&bao, &["app"]);
-    let c = client(&[("VAULT_TOKEN", &srv.root_token), ("VAULT_MAX_RETRIES", "0")]);
+    // Asked again at once after failing (by default a sealed address is left alone for
+    // SEALBOX_VAULT_RECHECK_AFTER).
+    let c = client(&[
+        ("VAULT_TOKEN", &srv.root_token),
+        ("VAULT_MAX_RETRIES", "0"),
+        ("SEALBOX_VAULT_RECHECK_AFTER", "0"),
+    ]);
     let enc = c.encrypt(&key(&srv, "app"), &DATA_KEY).unwrap();
     srv.seal().unwrap();
     let e = c.decrypt(&key(&srv, "app"), &enc).unwrap_err();

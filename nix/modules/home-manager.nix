@@ -245,12 +245,12 @@ in
       home = mkOption {
         type = types.nullOr types.str;
         default = null;
-        description = "GnuPG home (not supported by sealbox-install).";
+        description = "GnuPG home holding the user's secret key; sealbox-install decrypts through gpg with it.";
       };
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = [ ];
-        description = "SSH RSA keys as OpenPGP keys (not supported by sealbox-install).";
+        description = "SSH RSA private keys converted to OpenPGP keys (in memory, as sops-nix does).";
       };
       qubes-split-gpg = {
         enable = mkOption {
@@ -304,8 +304,8 @@ in
         }
       ];
       warnings =
-        lib.optional (cfg.gnupg.home != null || cfg.gnupg.sshKeyPaths != [ ] || cfg.gnupg.qubes-split-gpg.enable)
-          "sops.gnupg.*: sealbox-install does not support OpenPGP keys; configure sops.age.keyFile or sops.age.sshKeyPaths";
+        lib.optional cfg.gnupg.qubes-split-gpg.enable
+          "sops.gnupg.qubes-split-gpg: sealbox-install does not support Qubes split-gpg; configure sops.gnupg.home, sops.age.keyFile or sops.age.sshKeyPaths";
 
       sops.environment.SOPS_GPG_EXEC = mkIf (cfg.gnupg.home != null || cfg.gnupg.sshKeyPaths != [ ]) (
         lib.mkDefault "${pkgs.gnupg}/bin/gpg"

@@ -16,7 +16,11 @@
 #   * `sops.environment` values are exported shell-escaped (taken literally),
 #     and PATH is exported only when `age.plugins` is non-empty (sops-nix
 #     exported `PATH=''` otherwise);
-#   * `gnupg.*` key sources give a warning: sealbox-install supports age only;
+#   * sealbox addition: `sops.secrets.<name>.needsNetwork` puts a secret whose
+#     sops file needs a Vault/OpenBao server into a third manifest, installed by
+#     sops-install-secrets-network.service after network-online.target into
+#     /run/secrets-network (its own generations and symlink, as for-users has);
+#     the early units run with --no-network;
 #   * with `useSystemdActivation`, sops-install-secrets is also ordered
 #     Before=sysinit.target (sops-nix only pulls it in with WantedBy=, so services
 #     reading /run/secrets at boot race it). A key on a network mount
@@ -46,8 +50,9 @@ let
   hasUserborn = (options.services ? userborn) && config.services.userborn.enable;
 
   allSecrets = lib.attrValues cfg.secrets; # sorted by attribute name
-  regularSecrets = lib.filter (s: !s.neededForUsers) allSecrets;
+  regularSecrets = lib.filter (s: !s.neededForUsers && !s.needsNetwork) allSecrets;
   userSecrets = lib.filter (s: s.neededForUsers) allSecrets;
+  networkSecrets = lib.filter (s: s.needsNetwork && !s.neededForUsers) allSecrets;
 
   secretType = types.submodule (
     { config, name, ... }:
@@ -63,8 +68,13 @@ let
         path = mkOption {
           type = types.str;
           default =
-            if config.neededForUsers then "/run/secrets-for-users/${config.name}" else "/run/secrets/${config.name}";
-          defaultText = literalMD "`/run/secrets-for-users/<name>` if `neededForUsers`, else `/run/secrets/<name>`";
+            if config.neededForUsers then
+              "/run/secrets-for-users/${config.name}"
+            else if config.needsNetwork then
+              "/run/secrets-network/${config.name}"
+            else
+              "/run/secrets/${config.name}";
+          defaultText = literalMD "`/run/secrets-for-users/<name>` if `neededForUsers`, `/run/secrets-network/<name>` if `needsNetwork`, else `/run/secrets/<name>`";
           description = "Where the secret is made available; any other path becomes a symlink to the default location.";
         };
         format = sb.formatOption cfg;
@@ -119,6 +129,23 @@ let
             e.g. for `hashedPasswordFile`. Such secrets are always owned by root:
             unlike sops-nix, a non-root `owner`/`group`/`uid`/`gid` is an assertion
             failure rather than silently ignored.
+          '';
+        };
+        needsNetwork = mkOption {
+          type = types.bool;
+          default = false;
+          description = ''
+            sealbox only: the sops file's data key needs a Vault/OpenBao server (an
+            `hc_vault` key group the host's age key cannot stand in for, e.g. a
+            2-of-2 group of the host key and a transit key). Such secrets are
+            installed by `sops-install-secrets-network.service`, ordered after
+            `network-online.target` (and retried until the server answers), into
+            their own generations under `/run/secrets-network.d`, linked at
+            `/run/secrets-network`; the other secrets still install early (those
+            units run with `--no-network` and refuse Vault keys at once). Units
+            reading them should be `after`/`wants` that service. Vault settings come
+            from `sops.environment` (`VAULT_ROLE_ID`, `VAULT_SECRET_ID_FILE`,
+            `SEALBOX_VAULT_FALLBACK_ADDRS`, `VAULT_CACERT`, …).
           '';
         };
         credentialName = mkOption {
@@ -263,6 +290,10 @@ let
     secretsMountPoint = "/run/secrets-for-users.d";
     symlinkPath = "/run/secrets-for-users";
   };
+  networkManifest = manifestFor "-network" networkSecrets [ ] {
+    secretsMountPoint = "/run/secrets-network.d";
+    symlinkPath = "/run/secrets-network";
+  };
 
   scriptEnv = cfg.environment // {
     HOME = "/var/empty";
@@ -287,6 +318,7 @@ let
   manifests = {
     regular = manifest;
     users = usersManifest;
+    network = networkManifest;
   };
   installUnit =
     name:
@@ -301,14 +333,23 @@ let
         before
         after
         ;
+      wants = u.wants or [ ];
       unitConfig = u.unitConfig // {
         RequiresMountsFor = requiresMounts;
       };
       environment = cfg.environment // u.environment;
       path = cfg.age.plugins;
-      serviceConfig = u.serviceConfig // {
-        ExecStart = [ (installCmd (lib.concatMapStrings (f: " ${f}") u.flags) manifests.${u.manifest}) ];
-      };
+      serviceConfig =
+        let
+          cmd = installCmd (lib.concatMapStrings (f: " ${f}") u.flags) manifests.${u.manifest};
+        in
+        u.serviceConfig
+        // {
+          # retryEvery: retried inside one start job (see install-units.json's comment).
+          ExecStart = [
+            (if u ? retryEvery then "/bin/sh -c 'until ${cmd}; do sleep ${toString u.retryEvery}; done'" else cmd)
+          ];
+        };
     };
 
   sshHostKeys =
@@ -322,6 +363,11 @@ let
 
   placeholdersOfUserSecrets = map (s: cfg.placeholder.${s._attr}) (
     lib.filter (s: s.neededForUsers && cfg.placeholder ? ${s._attr}) (
+      lib.mapAttrsToList (attr: s: s // { _attr = attr; }) cfg.secrets
+    )
+  );
+  placeholdersOfNetworkSecrets = map (s: cfg.placeholder.${s._attr}) (
+    lib.filter (s: s.needsNetwork && !s.neededForUsers && cfg.placeholder ? ${s._attr}) (
       lib.mapAttrsToList (attr: s: s // { _attr = attr; }) cfg.secrets
     )
   );
@@ -465,13 +511,13 @@ in
       home = mkOption {
         type = types.nullOr types.str;
         default = null;
-        description = "GnuPG home (not supported by sealbox-install: a warning is emitted).";
+        description = "GnuPG home holding the host's secret key; sealbox-install decrypts through gpg with it and stops the gpg-agent it started before it exits.";
       };
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = sshHostKeys "rsa";
         defaultText = literalMD "the rsa host keys of {option}`services.openssh.hostKeys` when openssh is enabled";
-        description = "SSH RSA private keys converted to OpenPGP keys (ignored by sealbox-install, with a warning).";
+        description = "SSH RSA private keys converted to OpenPGP keys (in memory, as sops-nix does; no gpg needed at boot).";
       };
       package = mkOption {
         type = types.package;
@@ -486,6 +532,7 @@ in
     {
       system.build.sops-nix-manifest = manifest;
       system.build.sops-nix-users-manifest = usersManifest;
+      system.build.sops-nix-network-manifest = networkManifest;
       sops.placeholder = mkIf (cfg.templates != { }) (
         lib.mapAttrs (attr: _: lib.mkDefault (sb.placeholderFor attr)) cfg.secrets
       );
@@ -505,6 +552,10 @@ in
           {
             assertion = lib.all (p: !(lib.hasInfix p t.content)) placeholdersOfUserSecrets;
             message = "sops.templates.${n} uses the placeholder of a neededForUsers secret; those are installed separately and cannot be rendered into templates.";
+          }
+          {
+            assertion = lib.all (p: !(lib.hasInfix p t.content)) placeholdersOfNetworkSecrets;
+            message = "sops.templates.${n} uses the placeholder of a needsNetwork secret; templates are rendered by the early install, before the network is up: read the secret from /run/secrets-network in the service instead.";
           }
         ]) cfg.templates
       );
@@ -558,14 +609,14 @@ in
               && (s.gid == null || s.gid == 0);
             message = "sops.secrets.${s.name}: neededForUsers secrets are installed before users exist and are always owned by root:root; remove owner/group/uid/gid (sops-nix ignored them silently)";
           }) userSecrets
+          ++ map (s: {
+            assertion = !(s.needsNetwork && s.neededForUsers);
+            message = "sops.secrets.${s.name}: neededForUsers and needsNetwork exclude each other (users are created before the network is up)";
+          }) allSecrets
           ++ lib.optional (userSecrets != [ ] && hasSysusers) {
             assertion = config.users.mutableUsers;
             message = "systemd.sysusers.enable in combination with sops.secrets.<name>.neededForUsers can only work with config.users.mutableUsers enabled (sops-nix issue #475)";
           };
-
-        warnings =
-          lib.optional (cfg.gnupg.home != null || (cfg.gnupg.sshKeyPaths != [ ] && cfg.age.keyFile == null && cfg.age.sshKeyPaths == [ ]))
-            "sops.gnupg.*: sealbox-install does not support OpenPGP keys; configure sops.age.keyFile or sops.age.sshKeyPaths";
 
         sops.environment.SOPS_GPG_EXEC = mkIf (cfg.gnupg.home != null || cfg.gnupg.sshKeyPaths != [ ]) (
           lib.mkDefault "${cfg.gnupg.package}/bin/gpg"
@@ -615,6 +666,11 @@ in
       })
       (mkIf (forUsersViaSystemd && userSecrets != [ ]) {
         systemd.services.sops-install-secrets-for-users = installUnit "sops-install-secrets-for-users";
+      })
+      # Secrets that need the network: always a unit (activation scripts run before the
+      # network at boot), after network-online.target, in both activation modes.
+      (mkIf (networkSecrets != [ ]) {
+        systemd.services.sops-install-secrets-network = installUnit "sops-install-secrets-network";
       })
     ]))
   ];

@@ -325,18 +325,82 @@ let
       RemainAfterExit
     ]) [ "oneshot" true ])
     (ok "unit ExecStart" (
-      builtins.match "/nix/store/[^ ]*/bin/sealbox-install /nix/store/[^ ]*-manifest\\.json" (plain (builtins.head unit.serviceConfig.ExecStart)) != null
+      builtins.match "/nix/store/[^ ]*/bin/sealbox-install --no-network /nix/store/[^ ]*-manifest\\.json" (plain (builtins.head unit.serviceConfig.ExecStart)) != null
     ))
     (eq "for-users unit wantedBy/before" [
       userUnit.wantedBy
       userUnit.before
     ] [ [ "systemd-sysusers.service" ] [ "systemd-sysusers.service" ] ])
     (ok "for-users unit ExecStart" (
-      builtins.match "/nix/store/[^ ]*/bin/sealbox-install --ignore-passwd /nix/store/[^ ]*-manifest-for-users\\.json" (plain (builtins.head userUnit.serviceConfig.ExecStart)) != null
+      builtins.match "/nix/store/[^ ]*/bin/sealbox-install --ignore-passwd --no-network /nix/store/[^ ]*-manifest-for-users\\.json" (plain (builtins.head userUnit.serviceConfig.ExecStart)) != null
     ))
     (hasMsg "immutable users" (summary (sysusersCfg { users.mutableUsers = false; })).failedAssertions
       "can only work with config.users.mutableUsers enabled"
     )
+  ];
+
+  # --- needsNetwork: a third manifest, installed after network-online.target ---------------
+  netCfg = extra: evalNixos [
+    base
+    {
+      sops.secrets.local = { };
+      sops.secrets.db = {
+        needsNetwork = true;
+        owner = "root";
+      };
+      sops.environment = {
+        VAULT_ROLE_ID = "role";
+        VAULT_SECRET_ID_FILE = "/var/lib/sealbox/vault-secret-id";
+      };
+    }
+    extra
+  ];
+  net = summary (netCfg { });
+  netManifest = json (netCfg { }).config.system.build.sops-nix-network-manifest;
+  netUnit = net.services.sops-install-secrets-network or { };
+  netSd = summary (netCfg { sops.useSystemdActivation = true; });
+  networkChecks = case "needsNetwork" [
+    (eq "failed assertions" net.failedAssertions [ ])
+    (eq "regular manifest" (map (s: s.name) net.manifest.secrets) [ "local" ])
+    (eq "network manifest" (map (s: s.name) netManifest.secrets) [ "db" ])
+    (eq "network path" (builtins.head netManifest.secrets).path "/run/secrets-network/db")
+    (eq "network mount/symlink" [
+      netManifest.secretsMountPoint
+      netManifest.symlinkPath
+    ] [ "/run/secrets-network.d" "/run/secrets-network" ])
+    (eq "no needsNetwork field in the manifest (sops-nix's shape)" ((builtins.head netManifest.secrets) ? needsNetwork) false)
+    (eq "a unit even with activation scripts" (lib.attrNames net.services) [ "sops-install-secrets-network" ])
+    (eq "network unit order" [
+      netUnit.after
+      netUnit.wants
+      netUnit.wantedBy
+    ] [ [ "network-online.target" "sops-install-secrets.service" ] [ "network-online.target" ] [ "multi-user.target" ] ])
+    (eq "network unit retries" (with netUnit.serviceConfig; [
+      TimeoutStartSec
+      Restart
+      RestartSec
+    ]) [ "10min" "on-failure" "10s" ])
+    (eq "network unit environment" netUnit.environment {
+      SOPS_RESTART_UNITS_VIA_SYSTEMCTL = "1";
+      VAULT_ROLE_ID = "role";
+      VAULT_SECRET_ID_FILE = "/var/lib/sealbox/vault-secret-id";
+    })
+    (ok "network unit ExecStart" (
+      builtins.match "/bin/sh -c 'until /nix/store/[^ ]*/bin/sealbox-install /nix/store/[^ ]*-manifest-network\\.json; do sleep 10; done'" (plain (builtins.head netUnit.serviceConfig.ExecStart)) != null
+    ))
+    (eq "systemd mode: both units" (lib.attrNames netSd.services) [
+      "sops-install-secrets"
+      "sops-install-secrets-network"
+    ])
+    (hasMsg "with neededForUsers" (summary (netCfg { sops.secrets.db.neededForUsers = true; })).failedAssertions
+      "neededForUsers and needsNetwork exclude each other"
+    )
+    (hasMsg "in a template" (summary (netCfg (
+      { config, ... }:
+      {
+        sops.templates.t.content = "pw=${config.sops.placeholder.db}";
+      }
+    ))).failedAssertions "uses the placeholder of a needsNetwork secret")
   ];
 
   # useSystemdActivation without sysusers: regular secrets by unit, for-users still by script.
@@ -417,13 +481,13 @@ let
         sops.secrets.a = { };
       }
     ]) "Exactly one of sops.gnupg.home and sops.gnupg.sshKeyPaths must be set")
-    (hasMsg "gnupg unsupported warning" (badWarn [
+    (eq "gnupg: no warning (sealbox-install decrypts with it)" (badWarn [
       base
       {
         sops.gnupg.home = "/root/.gnupg";
         sops.secrets.a = { };
       }
-    ]) "does not support OpenPGP keys")
+    ]) [ ])
     (hasMsg "owner and uid" (bad [
       base
       { sops.secrets.a = { owner = "x"; uid = 3; }; }
@@ -688,6 +752,7 @@ let
     ++ forUsersChecks
     ++ sysusersChecks
     ++ sdOnlyChecks
+    ++ networkChecks
     ++ keyChecks
     ++ badChecks
     ++ credChecks

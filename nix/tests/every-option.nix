@@ -14,9 +14,12 @@
 #          template file { template };
 #   keyFile: the age key file; root: a directory for the custom paths;
 #   module: the module to evaluate (default: sealbox's); sealboxExtras: also set
-#          the options only sealbox has.
+#          the options only sealbox has;
+#   gnupg: when set, `{ home, sshKeyPaths }` for `sops.gnupg` and no age key
+#          (the files must then be encrypted to those PGP keys).
 #
-# Result: { manifest, usersManifest } (JSON text of both manifests),
+# Result: { manifest, usersManifest } (JSON text of both manifests), failed
+# assertions and warnings,
 # checkPhase, services, scripts and `storePaths`: each store path the
 # evaluation gave a file, mapped to the file it came from (the dummy store
 # used by the tests never copies anything).
@@ -27,6 +30,7 @@
   root,
   module ? ../modules/nixos.nix,
   sealboxExtras ? true,
+  gnupg ? null,
 }:
 let
   pkgs = import ./pkgs-stub.nix { inherit lib; };
@@ -49,15 +53,19 @@ let
         log = [ "secretChanges" ];
         environment.SOPS_CONFIG = "/dev/null";
         age = {
-          inherit keyFile;
+          keyFile = if gnupg == null then keyFile else null;
           generateKey = false;
           sshKeyPaths = [ ];
           plugins = [ ];
         };
-        gnupg = {
-          home = null;
-          sshKeyPaths = [ ];
-        };
+        gnupg =
+          if gnupg == null then
+            {
+              home = null;
+              sshKeyPaths = [ ];
+            }
+          else
+            gnupg;
         secrets = {
           # yaml, nested key, owner by name (group from users.users.alice.group), reload.
           "db/password" = {
@@ -158,6 +166,7 @@ let
 in
 {
   failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
+  inherit (c) warnings;
   manifest = text c.system.build.sops-nix-manifest;
   usersManifest = text c.system.build.sops-nix-users-manifest;
   checkPhase = plain c.system.build.sops-nix-manifest.checkPhase;

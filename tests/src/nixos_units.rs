@@ -1,11 +1,11 @@
 //! The NixOS module's install units as unit files, for the real-systemd suite.
 //!
-//! `nix/modules/install-units.json` holds the settings of `sops-install-secrets.service`
-//! and `sops-install-secrets-for-users.service`; `nix/modules/nixos.nix` turns each entry
+//! `nix/modules/install-units.json` holds the settings of `sops-install-secrets.service`,
+//! `sops-install-secrets-for-users.service` and `sops-install-secrets-network.service`; `nix/modules/nixos.nix` turns each entry
 //! into `systemd.services.<name>` and completes it with what depends on the configuration.
 //! nixpkgs' `lib` renders no unit files, so this module does what NixOS's unit builder does
-//! with those options, for the same data: `description` → `Description=`, `before`/`after`
-//! → one `Before=`/`After=` line, `unitConfig`/`serviceConfig` → `Key=value` lines (a list
+//! with those options, for the same data: `description` → `Description=`,
+//! `before`/`after`/`wants` → one `Before=`/`After=`/`Wants=` line, `unitConfig`/`serviceConfig` → `Key=value` lines (a list
 //! gives one line per item, booleans `true`/`false`), `environment` → `Environment="K=V"`,
 //! `wantedBy`/`requiredBy` → links in `<target>.wants/` / `<target>.requires/`. Like the
 //! module it adds `RequiresMountsFor=` (the key paths) and
@@ -41,7 +41,7 @@ pub struct Context<'a> {
 pub struct Unit {
     /// `sops-install-secrets.service`.
     pub file_name: String,
-    /// `regular` or `users`: which of the module's manifests it installs.
+    /// `regular`, `users` or `network`: which of the module's manifests it installs.
     pub manifest_kind: String,
     /// The unit file.
     pub text: String,
@@ -66,16 +66,27 @@ pub fn render(text: &str, name: &str, ctx: &Context) -> Result<Unit, String> {
     let mut links = Vec::new();
     let mut manifest_kind = None;
     let mut flags = Vec::new();
+    let mut retry_every = None;
     for (key, v) in fields {
         let what = format!("units.{name}.{key}");
         match key.as_str() {
             "manifest" => manifest_kind = Some(string(v, &what)?),
             "flags" => flags = strings(v, &what)?,
+            "retryEvery" => match v {
+                Value::Num(n) if n.parse::<u64>().is_ok_and(|n| n >= 1) => {
+                    retry_every = Some(n.clone())
+                }
+                _ => return Err(format!("{what}: not a whole number of seconds")),
+            },
             "description" => unit.push(format!("Description={}", string(v, &what)?)),
-            "before" | "after" => {
+            "before" | "after" | "wants" => {
                 let list = strings(v, &what)?;
                 if !list.is_empty() {
-                    let k = if key == "before" { "Before" } else { "After" };
+                    let k = match key.as_str() {
+                        "before" => "Before",
+                        "after" => "After",
+                        _ => "Wants",
+                    };
                     unit.push(format!("{k}={}", list.join(" ")));
                 }
             }
@@ -122,10 +133,15 @@ pub fn render(text: &str, name: &str, ctx: &Context) -> Result<Unit, String> {
         unit.push(format!("RequiresMountsFor={p}"));
     }
     let flags: String = flags.iter().map(|f| format!(" {f}")).collect();
-    service.push(format!(
-        "ExecStart={}/bin/sealbox-install{flags} {}",
+    let cmd = format!(
+        "{}/bin/sealbox-install{flags} {}",
         ctx.package, ctx.manifest
-    ));
+    );
+    // As nixos.nix: retried inside one start job.
+    service.push(match retry_every {
+        Some(n) => format!("ExecStart=/bin/sh -c 'until {cmd}; do sleep {n}; done'"),
+        None => format!("ExecStart={cmd}"),
+    });
     Ok(Unit {
         file_name,
         manifest_kind,
@@ -187,14 +203,14 @@ mod tests {
     fn a_unit_renders_as_nixos_writes_it() {
         let data = r#"{"units": {"u": {"manifest": "users", "flags": ["--ignore-passwd"],
             "description": "d", "wantedBy": ["a.target"], "requiredBy": ["b.target"],
-            "before": ["x.service", "y.target"], "after": [],
+            "before": ["x.service", "y.target"], "after": [], "wants": ["w.target"],
             "unitConfig": {"DefaultDependencies": "no", "Documentation": ["one", "two"]},
             "environment": {"K": "v"},
             "serviceConfig": {"Type": "oneshot", "RemainAfterExit": true}}}}"#;
         let u = render(data, "u", &CTX).unwrap();
         assert_eq!(
             u.text,
-            "[Unit]\nDescription=d\nBefore=x.service y.target\nDefaultDependencies=no\n\
+            "[Unit]\nDescription=d\nBefore=x.service y.target\nWants=w.target\nDefaultDependencies=no\n\
              Documentation=one\nDocumentation=two\nRequiresMountsFor=/var/lib/k.txt\n\n\
              [Service]\nEnvironment=\"K=v\"\nType=oneshot\nRemainAfterExit=true\n\
              ExecStart=/pkg/bin/sealbox-install --ignore-passwd /m.json\n"
@@ -207,6 +223,25 @@ mod tests {
             ]
         );
         assert_eq!(u.manifest_kind, "users");
+    }
+
+    #[test]
+    fn retry_every_loops_the_install_inside_one_start_job() {
+        let data = r#"{"units": {"u": {"manifest": "network", "flags": [], "retryEvery": 7}}}"#;
+        let u = render(data, "u", &CTX).unwrap();
+        assert!(
+            u.text.ends_with(
+                "ExecStart=/bin/sh -c 'until /pkg/bin/sealbox-install /m.json; do sleep 7; done'\n"
+            ),
+            "{}",
+            u.text
+        );
+        for bad in ["0", "\"10s\"", "1.5"] {
+            let data =
+                format!(r#"{{"units": {{"u": {{"manifest": "network", "retryEvery": {bad}}}}}}}"#);
+            let e = render(&data, "u", &CTX).unwrap_err();
+            assert!(e.contains("units.u.retryEvery"), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -225,9 +260,31 @@ mod tests {
     #[test]
     fn the_modules_data_file_renders() {
         let text = std::fs::read_to_string(data_file()).unwrap();
-        for name in ["sops-install-secrets", "sops-install-secrets-for-users"] {
+        for name in [
+            "sops-install-secrets",
+            "sops-install-secrets-for-users",
+            "sops-install-secrets-network",
+        ] {
             let u = render(&text, name, &CTX).unwrap_or_else(|e| panic!("{e}"));
             assert!(u.text.contains("\nType=oneshot\n"), "{}", u.text);
         }
+        // The early units refuse Vault; the network unit waits for the network.
+        let early = render(&text, "sops-install-secrets", &CTX).unwrap();
+        assert!(
+            early.text.contains(" --no-network /m.json"),
+            "{}",
+            early.text
+        );
+        let net = render(&text, "sops-install-secrets-network", &CTX).unwrap();
+        assert_eq!(net.manifest_kind, "network");
+        assert!(
+            net.text.contains("\nWants=network-online.target\n")
+                && net
+                    .text
+                    .contains("\nAfter=network-online.target sops-install-secrets.service\n")
+                && !net.text.contains("--no-network"),
+            "{}",
+            net.text
+        );
     }
 }

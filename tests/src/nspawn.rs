@@ -318,6 +318,22 @@ impl Machine {
         fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
     }
 
+    /// Before a boot: a directory at `guest` (root-owned, `mode`), e.g. a private GnuPG
+    /// home.
+    pub fn mkdir(&self, guest: &str, mode: u32) {
+        self.parents(guest);
+        let p = self.upper(guest);
+        fs::create_dir_all(&p).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Whether the container root has `guest` (a file or directory of the cached root,
+    /// e.g. a program or a library).
+    pub fn root_has(&self, guest: &str) -> bool {
+        assert!(guest.starts_with('/'), "{guest}: not absolute");
+        self.lower.join(&guest[1..]).exists()
+    }
+
     /// Before a boot: a symlink at `guest` pointing to `target`.
     pub fn symlink(&self, guest: &str, target: &str) {
         self.parents(guest);

@@ -293,3 +293,76 @@ fn sealbox_install_man_page_renders() {
     let none = Command::new(install_bin()).output().unwrap();
     assert_eq!(none.status.code(), Some(2));
 }
+
+#[test]
+fn the_key_custody_walkthrough_runs_word_for_word_against_a_real_openbao() {
+    let peers = require!(Peers::get());
+    let bao = require!(sealbox_testkit::bao());
+    let block = sh_block("## Key custody with OpenBao or Vault");
+    // The block starts a dev server in the background on port 8200 with root token
+    // `dev-root`. The test starts the same server itself, on a free port (stopped by PID
+    // when the test ends, whatever happens), and runs every other line with its address
+    // and token.
+    let start = block
+        .lines()
+        .find(|l| l.starts_with("bao server -dev "))
+        .expect("the walkthrough starts a dev server");
+    for flag in [
+        "-dev-root-token-id=dev-root",
+        "-dev-listen-address=127.0.0.1:8200",
+        "-dev-no-store-token",
+    ] {
+        assert!(start.contains(flag), "{flag} in {start}");
+    }
+    let srv = sealbox_testkit::openbao::DevServer::start(&bao).unwrap();
+    let script = block
+        .replace(start, "")
+        .replace("127.0.0.1:8200", srv.host_port())
+        .replace("dev-root", &srv.root_token);
+    let t = tempfile::tempdir().unwrap();
+    let home = t.path().join("home");
+    let work = t.path().join("empty");
+    fs::create_dir(&home).unwrap();
+    fs::create_dir(&work).unwrap();
+    let bin = bin_dir(t.path(), &[("sealbox", &peers.sealbox), ("bao", &bao)]);
+    let o = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&work)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", path_with(&[&bin]))
+        .env("TMPDIR", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(o.status.success(), "walkthrough failed:\n{out}\n{err}");
+    // Step 5: the host's two halves open the value; the age key alone does not.
+    assert!(
+        out.contains("hunter2refused, as it should be\n"),
+        "the AppRole + age decryption, then the age key alone refused:\n{out}"
+    );
+    assert!(
+        err.contains("1 of 2 key groups decrypted, 2 needed"),
+        "{err}"
+    );
+    // Step 6: check found the file wrapped by version 1, updatekeys rewrapped it, and the
+    // second check found nothing.
+    assert!(out.contains("found stale files"), "{out}");
+    assert!(
+        out.contains("wraps the data key with version 1, older than 2"),
+        "{out}"
+    );
+    assert!(
+        err.contains("1 file checked, 1 finding") && err.contains("1 file checked, 0 findings"),
+        "{err}"
+    );
+    let enc = fs::read_to_string(work.join("secrets/db.yaml")).unwrap();
+    assert!(
+        enc.contains("shamir_threshold: 2")
+            && enc.contains("enc: vault:v2:")
+            && !enc.contains("vault:v1:")
+            && !enc.contains("hunter2"),
+        "{enc}"
+    );
+}

@@ -653,3 +653,73 @@ fn show_master_keys_keeps_the_value_edits_and_leaves_the_metadata() {
     let file = std::fs::read_to_string(sb.work().join("e.yaml")).unwrap();
     assert!(file.contains("version: 3.11.0"), "{file}");
 }
+
+#[test]
+fn pgp_flags_of_the_classic_form_reach_the_subcommands_and_sops_reads_the_result() {
+    let peers = sealbox_tests::require!(Peers::get());
+    let gpg = sealbox_tests::require!(sealbox_testkit::gpg());
+    let keys = Keys::generate(&peers);
+    let home = sealbox_testkit::gnupg::GpgHome::new(&gpg);
+    let fp = home.generate("drop-in <drop-in@example.org>", "");
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("sops");
+    std::os::unix::fs::symlink(&peers.sealbox, &link).unwrap();
+    let sb = Sandbox::new();
+    let plain = "a: b\ndb:\n    password: hunter2\n";
+    sb.write("p.yaml", plain);
+    let gnupg = home.path().display().to_string();
+    let pgp_only = [("GNUPGHOME", gnupg.as_str())];
+    let age_key = keys.age1.key_file.display().to_string();
+    let both = [
+        ("GNUPGHOME", gnupg.as_str()),
+        (keys.age1.env_var, age_key.as_str()),
+    ];
+
+    // `sops -e -p FP f` (and SOPS_PGP_FP) encrypt to the PGP key; sops decrypts with gpg.
+    for (args, env) in [
+        (vec!["-e", "-p", fp.as_str(), "p.yaml"], vec![]),
+        (vec!["-e", "p.yaml"], vec![("SOPS_PGP_FP", fp.as_str())]),
+    ] {
+        let env: Vec<(&str, &str)> = pgp_only.iter().copied().chain(env).collect();
+        let enc = sb
+            .run(&link, &args, &env, None)
+            .ok("sops(sealbox) -e --pgp");
+        sb.write("by-link.enc.yaml", &enc.stdout);
+        let dec = sb
+            .run(&peers.sops, &["-d", "by-link.enc.yaml"], &pgp_only, None)
+            .ok("real sops -d of the PGP file");
+        assert_eq!(dec.stdout_str(), plain, "{args:?}");
+    }
+
+    // `sops -r -i --add-pgp FP f` on an age file: afterwards gpg alone opens it in sops.
+    let enc = sb
+        .run(
+            &peers.sops,
+            &["-e", "--age", &keys.age1.recipient, "p.yaml"],
+            &[],
+            None,
+        )
+        .ok("real sops -e --age");
+    sb.write("f.enc.yaml", &enc.stdout);
+    sb.run(
+        &link,
+        &["-r", "-i", "--add-pgp", &fp, "f.enc.yaml"],
+        &both,
+        None,
+    )
+    .ok("sops(sealbox) -r -i --add-pgp");
+    let dec = sb
+        .run(&peers.sops, &["-d", "f.enc.yaml"], &pgp_only, None)
+        .ok("real sops -d with the PGP key only");
+    assert_eq!(dec.stdout_str(), plain);
+    // and `--rm-pgp` takes it away again: gpg alone no longer opens it.
+    sb.run(
+        &link,
+        &["-r", "-i", "--rm-pgp", &fp, "f.enc.yaml"],
+        &both,
+        None,
+    )
+    .ok("sops(sealbox) -r -i --rm-pgp");
+    let dec = sb.run(&peers.sops, &["-d", "f.enc.yaml"], &pgp_only, None);
+    assert_ne!(dec.code, 0, "the removed PGP key still opens the file");
+}

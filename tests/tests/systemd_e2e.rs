@@ -13,7 +13,15 @@
 //!    restart; a broken edit keeps the generation and the consumer;
 //! 4. a reboot: the ramfs is gone and the secrets are back before the consumer starts;
 //! 5. the module's for-users unit installs before `systemd-sysusers.service`, which
-//!    creates a user with the hashed password it reads from there.
+//!    creates a user with the hashed password it reads from there;
+//! 6. PGP key sources: sops-nix's test files decrypt at boot with `sshKeyPaths` (an RSA host
+//!    key, in a container without gpg), then with `gnupgHome` (the host's gpg bound in),
+//!    and no gpg-agent is left running after the `RemainAfterExit` unit.
+//! 7. Vault at boot: the network unit (NixOS module and `examples/systemd`, after
+//!    `network-online.target`) retries until the OpenBao server in the container is set up,
+//!    then installs a secret whose file is 2-of-2 (the host's age key and a transit key,
+//!    AppRole with a secret-id file) into its own tree; the service that reads it starts
+//!    once, after that; the early unit installs the rest without waiting.
 //!
 //! The units are the repository's files, bound into the container unchanged, or rendered
 //! from the module's own data: a test cannot pass on a copy that has drifted.
@@ -329,6 +337,172 @@ fn nixos_install_unit_runs_before_services_and_a_switch_restarts_exactly_the_lis
     );
 }
 
+// ---- Vault/OpenBao at boot (NixOS shape) ------------------------------------------------------
+
+/// The container's OpenBao: a dev server on its loopback (`--private-network` leaves the
+/// container nothing else), started by systemd like any service.
+const OPENBAO_DEV: &str = "[Unit]\nDescription=OpenBao dev server (e2e)\n\n[Service]\n\
+    ExecStart=/usr/local/bin/bao server -dev -dev-root-token-id=e2e-root \
+    -dev-listen-address=127.0.0.1:8200 -dev-no-store-token\n";
+
+/// The host's Vault set-up inside the container, once the dev server answers: transit key
+/// `host`, an AppRole with a known role id and secret id allowed to use that key only, and
+/// the sops file encrypted 2-of-2 by the real sops (the host's age key RECIPIENT and the
+/// transit key; a dev server keeps nothing, so the file is made anew at every boot).
+const OPENBAO_SETUP: &str = r#"set -e
+export BAO_ADDR=http://127.0.0.1:8200 BAO_TOKEN=e2e-root
+for i in $(seq 100); do bao status >/dev/null 2>&1 && break; sleep 0.2; done
+bao secrets enable transit
+bao write -f transit/keys/host
+bao auth enable approle
+printf 'path "transit/decrypt/host" { capabilities = ["update"] }\n' | bao policy write host -
+bao write auth/approle/role/host token_policies=host token_ttl=10m
+bao write auth/approle/role/host/role-id role_id=e2e-role
+bao write auth/approle/role/host/custom-secret-id secret_id=e2e-secret-id
+mkdir -p /var/lib/e2e/work
+cd /var/lib/e2e/work
+printf 'creation_rules:\n  - key_groups:\n      - age:\n          - RECIPIENT\n      - hc_vault:\n          - http://127.0.0.1:8200/v1/transit/keys/host\n    shamir_threshold: 2\n' > .sops.yaml
+printf 'password: from-vault\n' > plain.yaml
+VAULT_TOKEN=e2e-root SOPS_DISABLE_VERSION_CHECK=1 HOME=/root sops encrypt plain.yaml > /var/lib/e2e/.db.new
+mv /var/lib/e2e/.db.new /var/lib/e2e/db.yaml
+"#;
+
+#[test]
+fn nixos_network_unit_retries_until_vault_answers_then_installs_a_two_of_two_secret_with_approle() {
+    let env = require!(env());
+    let bao = require!(sealbox_testkit::bao());
+    let mut m = Machine::new(&env.rootfs);
+    let host = m.host_dir();
+    let (recipient, key) = age_key(&env, &host);
+    nixos_base(&env, &mut m, &key);
+    m.bind_program(&bao, "/usr/local/bin/bao");
+    m.bind_ro(&env.peers.sops, "/usr/local/bin/sops");
+    // The early manifest: an age-only secret. The network manifest (needsNetwork = true):
+    // a secret of the file the Vault set-up writes, after boot.
+    let local = "/nix/store/e2e-local.yaml";
+    m.write(
+        local,
+        sops_encrypt(&env, &host, &recipient, "local: local-1\n"),
+        0o444,
+    );
+    let early = "/nix/store/e2e-manifest.json";
+    m.write(
+        early,
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"{NIXOS_KEY}\"\ndefaultSopsFile = \"{local}\"\n[secrets.local]\n"
+            ),
+        ),
+        0o444,
+    );
+    let db = "/var/lib/e2e/db.yaml";
+    let network = "/nix/store/e2e-manifest-network.json";
+    m.write(
+        network,
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"{NIXOS_KEY}\"\ndefaultSopsFile = \"{db}\"\n\
+                 secretsMountPoint = \"/run/secrets-network.d\"\n\
+                 symlinkPath = \"/run/secrets-network\"\n\
+                 [secrets.db-password]\nkey = \"password\"\n"
+            ),
+        ),
+        0o444,
+    );
+    install_nixos_unit(&m, "sops-install-secrets", early);
+    let u = install_nixos_unit(&m, "sops-install-secrets-network", network);
+    assert_eq!(u.manifest_kind, "network");
+    // What sops.environment adds to the unit (the renderer leaves it to the module).
+    m.write(
+        "/etc/systemd/system/sops-install-secrets-network.service.d/50-e2e.conf",
+        "[Service]\nEnvironment=VAULT_ROLE_ID=e2e-role\n\
+         Environment=VAULT_SECRET_ID_FILE=/var/lib/sealbox/vault-secret-id\n",
+        0o644,
+    );
+    m.write("/var/lib/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
+    // The server runs from boot on; it is set up only later.
+    m.write(
+        "/etc/systemd/system/openbao-dev.service",
+        OPENBAO_DEV,
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
+        "/etc/systemd/system/openbao-dev.service",
+    );
+    // A consumer ordered after the network install, as the module's docs say.
+    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
+    m.write("/var/log/e2e/.keep", "", 0o644);
+    m.write(
+        "/etc/systemd/system/app-db.service",
+        "[Unit]\nWants=sops-install-secrets-network.service\n\
+         After=sops-install-secrets-network.service\n\n[Service]\n\
+         ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n",
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/app-db.service",
+        "/etc/systemd/system/app-db.service",
+    );
+
+    let r = require!(m.boot());
+    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
+    // and the consumer waits for it.
+    r.wait_until("the network install's first failure", 60, |r| {
+        r.journal("sops-install-secrets-network.service")
+            .contains(db)
+    });
+    assert_eq!(
+        r.show("sops-install-secrets-network.service", "ActiveState"),
+        "activating"
+    );
+    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
+    assert!(consumer_log(&r, "db").is_empty());
+    // The early install did not wait for any of this.
+    r.wait_until("the early install", 60, |r| {
+        r.show("sops-install-secrets.service", "ActiveState") == "active"
+    });
+    assert_eq!(r.ok("cat /run/secrets/local"), "local-1");
+    r.ok(&OPENBAO_SETUP.replace("RECIPIENT", &recipient));
+    r.wait_until("the network install", 60, |r| {
+        r.show("sops-install-secrets-network.service", "ActiveState") == "active"
+    });
+    r.wait_booted();
+    assert_eq!(
+        r.show("sops-install-secrets-network.service", "Result"),
+        "success"
+    );
+    assert_eq!(r.ok("cat /run/secrets-network/db-password"), "from-vault");
+    // The file really is 2-of-2: two key groups, one of them the transit key.
+    let file = r.ok(&format!("cat {db}"));
+    assert!(
+        file.contains("shamir_threshold: 2") && file.contains("vault:v1:"),
+        "{file}"
+    );
+    // Two trees, each with its own generations: the network install did not touch
+    // /run/secrets.
+    assert_eq!(
+        r.ok("readlink /run/secrets /run/secrets-network; stat -f -c %T /run/secrets-network.d/; ls /run/secrets.d"),
+        "/run/secrets.d/1\n/run/secrets-network.d/1\nramfs\n1\nage-keys.txt\n"
+    );
+    // The consumer started once, with the secret there, after the network install.
+    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
+    assert_eq!(consumer_log(&r, "db"), ["start from-vault"]);
+    let installed = r.mono(
+        "sops-install-secrets-network.service",
+        "ActiveEnterTimestampMonotonic",
+    );
+    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
+    assert!(
+        installed > 0 && installed <= started,
+        "app-db started at {started} µs, before the network install finished at {installed} µs"
+    );
+}
+
 // ---- the Debian shape (examples/systemd) ------------------------------------------------------
 
 /// The demo key the example's secrets are encrypted for, and their values.
@@ -428,6 +602,108 @@ fn debian_unit_waits_for_a_late_host_key_then_the_consumer_gets_its_credential()
         r.ok("stat -c '%a %U %G' /run/credstore/demo-app-db /etc/demo-app /run/secrets/rendered/demo-app.env; stat -f -c %T /run/secrets.d/; readlink /etc/demo-app/db-password"),
         "400 root root\n755 root root\n440 root demo-app\nramfs\n/run/secrets/db-password\n",
         "credential, custom path's parent (0755, see sealbox.service's comment), template"
+    );
+}
+
+#[test]
+fn debian_network_unit_retries_until_vault_answers_and_its_consumer_waits_for_the_secret() {
+    let env = require!(env());
+    let bao = require!(sealbox_testkit::bao());
+    let mut m = debian_machine(&env, &["sealbox.service", "sealbox-network.service"]);
+    m.bind_ro(
+        examples("secrets.enc.yaml"),
+        "/etc/sealbox/secrets.enc.yaml",
+    );
+    m.write("/etc/sealbox/key.txt", demo_key(), 0o600);
+    m.bind_program(&bao, "/usr/local/bin/bao");
+    m.bind_ro(&env.peers.sops, "/usr/local/bin/sops");
+    // The second manifest (as the unit's comment describes it): a secret of a file that is
+    // 2-of-2, the host key and a transit key; it is made once OpenBao is set up, after boot.
+    let host = m.host_dir();
+    let db = "/var/lib/e2e/db.yaml";
+    m.write(
+        "/etc/sealbox/manifest-network.json",
+        manifest(
+            &env,
+            &host,
+            &format!(
+                "ageKeyFile = \"/etc/sealbox/key.txt\"\ndefaultSopsFile = \"{db}\"\n\
+                 secretsMountPoint = \"/run/secrets-network.d\"\n\
+                 symlinkPath = \"/run/secrets-network\"\n\
+                 [secrets.db-password]\nkey = \"password\"\n"
+            ),
+        ),
+        0o644,
+    );
+    m.write(
+        "/etc/sealbox/vault.env",
+        "VAULT_ROLE_ID=e2e-role\nVAULT_SECRET_ID_FILE=/etc/sealbox/vault-secret-id\n",
+        0o600,
+    );
+    m.write("/etc/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
+    // The server runs from boot on; it is set up only later.
+    m.write(
+        "/etc/systemd/system/openbao-dev.service",
+        OPENBAO_DEV,
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
+        "/etc/systemd/system/openbao-dev.service",
+    );
+    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
+    m.write("/var/log/e2e/.keep", "", 0o644);
+    m.write(
+        "/etc/systemd/system/app-db.service",
+        "[Unit]\nWants=sealbox-network.service\nAfter=sealbox-network.service\n\n\
+         [Service]\n\
+         ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n",
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/app-db.service",
+        "/etc/systemd/system/app-db.service",
+    );
+
+    let r = require!(m.boot());
+    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
+    // and the consumer waits for it.
+    r.wait_until("the network install's first failure", 60, |r| {
+        r.journal("sealbox-network.service").contains(db)
+    });
+    assert_eq!(
+        r.show("sealbox-network.service", "ActiveState"),
+        "activating"
+    );
+    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
+    assert!(consumer_log(&r, "db").is_empty());
+    // The early unit did not wait for any of this.
+    r.wait_until("the early install", 60, |r| {
+        r.show("sealbox.service", "ActiveState") == "active"
+    });
+    assert_eq!(r.ok("cat /run/secrets/db-password"), DB_PASSWORD);
+    let recipient = demo_key()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("the demo key's recipient")
+        .to_string();
+    r.ok(&OPENBAO_SETUP.replace("RECIPIENT", &recipient));
+    r.wait_until("the network install", 60, |r| {
+        r.show("sealbox-network.service", "ActiveState") == "active"
+    });
+    r.wait_booted();
+    assert_eq!(r.ok("cat /run/secrets-network/db-password"), "from-vault");
+    assert_eq!(
+        r.ok("readlink /run/secrets-network; stat -f -c %T /run/secrets-network.d/"),
+        "/run/secrets-network.d/1\nramfs\n"
+    );
+    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
+    assert_eq!(consumer_log(&r, "db"), ["start from-vault"]);
+    let installed = r.mono("sealbox-network.service", "ActiveEnterTimestampMonotonic");
+    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
+    assert!(
+        installed > 0 && installed <= started,
+        "app-db started at {started} µs, before the network install finished at {installed} µs"
     );
 }
 
@@ -660,6 +936,236 @@ fn nixos_for_users_unit_installs_before_sysusers_creates_the_user_with_its_passw
         r.ok("stat -c %U /run/secrets/alice-token; cat /run/secrets/alice-token"),
         "alice\ntok-alice"
     );
+}
+
+// ---- PGP key sources at boot (NixOS shape) ----------------------------------------------------
+
+/// The install unit of the NixOS module reading `manifest`, with the key paths it names.
+fn install_pgp_unit(m: &Machine, manifest: &str, key_paths: &[&str], gpg_exec: &str) {
+    let u = nixos_units::render(
+        &read(&nixos_units::data_file()),
+        "sops-install-secrets",
+        &Context {
+            package: "/usr/local",
+            manifest,
+            key_paths,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    m.write(
+        &format!("/etc/systemd/system/{}", u.file_name),
+        &u.text,
+        0o644,
+    );
+    for l in &u.links {
+        m.symlink(l, &format!("/etc/systemd/system/{}", u.file_name));
+    }
+    // What the module adds from sops.environment with a gnupg key source.
+    m.write(
+        "/etc/systemd/system/sops-install-secrets.service.d/50-e2e-gpg.conf",
+        format!("[Service]\nEnvironment=\"SOPS_GPG_EXEC={gpg_exec}\"\n"),
+        0o644,
+    );
+}
+
+/// A manifest installing sops-nix's test files `secrets` ((name, file in the container,
+/// format, key)) into /run/secrets with the key sources `keys` (JSON members).
+fn pgp_manifest(secrets: &[(&str, &str, &str, &str)], keys: &str) -> String {
+    let items: Vec<String> = secrets
+        .iter()
+        .map(|(name, file, format, key)| {
+            format!(
+                r#"{{"name":"{name}","sopsFile":"{file}","format":"{format}","key":"{key}","mode":"0400","owner":null,"group":null,"path":"/run/secrets/{name}","restartUnits":[],"reloadUnits":[]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"secrets":[{}],"templates":[],"placeholderBySecretName":{{}},"secretsMountPoint":"/run/secrets.d","symlinkPath":"/run/secrets","keepGenerations":1,"useTmpfs":false,"ageKeyFile":null,"ageSshKeyPaths":[],{keys},"userMode":false,"logging":{{"keyImport":true,"secretChanges":true}}}}"#,
+        items.join(",")
+    )
+}
+
+/// The command lines of the container's gpg-agents (none should be left).
+fn gpg_agents(r: &Running) -> Vec<String> {
+    r.ok("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done")
+        .lines()
+        .filter(|l| l.contains("gpg-agent"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The host's GnuPG programs, bound into the container at their usual paths together with
+/// the libraries the minbase root lacks (the host must run the same Debian release, as for
+/// sealbox-install itself: each program's `--version` is checked at boot).
+fn bind_host_gnupg(m: &mut Machine) -> Result<(), String> {
+    let programs = ["gpg", "gpg-agent", "gpgconf", "gpg-connect-agent"];
+    let mut libs = Vec::new();
+    for p in programs {
+        let host = sealbox_testkit::which(p).ok_or(format!("{p} is not installed (gnupg)"))?;
+        m.bind_program(&host, &format!("/usr/bin/{p}"));
+        let ldd = Command::new("ldd")
+            .arg(&host)
+            .output()
+            .map_err(|e| format!("ldd: {e}"))?;
+        for l in String::from_utf8_lossy(&ldd.stdout).lines() {
+            let mut w = l.split_whitespace();
+            if let (Some(name), Some("=>"), Some(path)) = (w.next(), w.next(), w.next()) {
+                // At the host's library directory (whatever the architecture), with /lib
+                // resolved to /usr/lib as in the merged-/usr root.
+                let dir = Path::new(path)
+                    .parent()
+                    .and_then(|d| std::fs::canonicalize(d).ok())
+                    .ok_or(format!("ldd {}: {path}: no directory", host.display()))?;
+                let guest = format!("{}/{name}", dir.display());
+                if !m.root_has(&guest) && !libs.contains(&guest) {
+                    m.bind_ro(path, &guest);
+                    libs.push(guest);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+const SOPS_NIX_FILES: &str = "/etc/sops-nix-test";
+
+#[test]
+fn nixos_install_unit_decrypts_at_boot_with_an_rsa_host_key_without_gpg_then_with_a_gnupg_home() {
+    let env = require!(env());
+    let gpg = require!(sealbox_testkit::gpg());
+    let vectors = sealbox_tests::vectors_dir("sops-nix");
+    let mut m = Machine::new(&env.rootfs);
+    m.bind_program(&env.install, "/usr/local/bin/sealbox-install");
+    m.write(
+        "/etc/systemd/system/sysinit-reactivation.target",
+        "[Unit]\nDescription=Reactivate sysinit units (as NixOS defines it)\n",
+        0o644,
+    );
+    m.bind_ro(&vectors, SOPS_NIX_FILES);
+    let file = |f: &str| format!("{SOPS_NIX_FILES}/{f}");
+    let (yaml, env_file, json, bin, ini) = (
+        file("secrets.yaml"),
+        file("secrets.env"),
+        file("secrets.json"),
+        file("secrets.bin"),
+        file("secrets.ini"),
+    );
+
+    // Boot 1: sshKeyPaths, the RSA host key sops-nix's files are encrypted to; the
+    // minbase root has no gpg at all.
+    let rsa = "/etc/ssh/ssh_host_rsa_key";
+    m.write(rsa, read(&vectors.join("ssh-key")), 0o600);
+    let man1 = "/nix/store/e2e-pgp-manifest-1.json";
+    m.write(
+        man1,
+        pgp_manifest(
+            &[
+                ("yaml", &yaml, "yaml", "test_key"),
+                ("env", &env_file, "dotenv", ""),
+            ],
+            &format!(r#""sshKeyPaths":["{rsa}"],"gnupgHome":null"#),
+        ),
+        0o444,
+    );
+    install_pgp_unit(&m, man1, &[rsa], "/nix/store/e2e-gnupg/bin/gpg");
+    {
+        let r = require!(m.boot());
+        r.wait_booted();
+        assert_eq!(
+            r.ok("for p in gpg gpg-agent gpgconf; do for d in /usr/local/bin /usr/bin /usr/sbin; do \
+                  if [ -e $d/$p ]; then echo $d/$p; fi; done; done"),
+            "",
+            "the container must have no gpg for this boot"
+        );
+        assert_eq!(r.show("sops-install-secrets.service", "Result"), "success");
+        assert_eq!(r.ok("cat /run/secrets/yaml"), "test_value");
+        assert_eq!(
+            r.ok("cat /run/secrets/env"),
+            read(&vectors.join("secrets.env.plain"))
+        );
+        let journal = r.journal("sops-install-secrets.service");
+        assert!(
+            journal.contains(&format!(
+                "Imported {rsa} as GPG key with fingerprint 2504791468b153b8a3963cc97ba53d1919c5dfd4"
+            )),
+            "{journal}"
+        );
+        assert_eq!(r.ok("ls -A /run/secrets.d"), "1\n", "no keyring written");
+        r.poweroff();
+    }
+
+    // Boot 2: gnupgHome holding key.asc (imported on the host with the real gpg), and the
+    // host's gpg bound in. The gpg-agent decrypting starts must be gone once the
+    // RemainAfterExit unit has finished.
+    require!(bind_host_gnupg(&mut m));
+    let host_home = sealbox_testkit::gnupg::GpgHome::new(&gpg);
+    host_home.import(&vectors.join("key.asc"));
+    host_home.kill_all();
+    let home = "/var/lib/sops-nix/gnupg";
+    m.mkdir(home, 0o700);
+    for rel in ["pubring.kbx", "trustdb.gpg"] {
+        if let Ok(bytes) = std::fs::read(host_home.path().join(rel)) {
+            m.write(&format!("{home}/{rel}"), bytes, 0o600);
+        }
+    }
+    m.mkdir(&format!("{home}/private-keys-v1.d"), 0o700);
+    for e in std::fs::read_dir(host_home.path().join("private-keys-v1.d")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        m.write(
+            &format!("{home}/private-keys-v1.d/{name}"),
+            std::fs::read(e.path()).unwrap(),
+            0o600,
+        );
+    }
+    let man2 = "/nix/store/e2e-pgp-manifest-2.json";
+    m.write(
+        man2,
+        pgp_manifest(
+            &[
+                ("yaml", &yaml, "yaml", "test_key"),
+                ("json", &json, "json", "test_key"),
+                ("bin", &bin, "binary", ""),
+                ("env", &env_file, "dotenv", ""),
+                ("ini", &ini, "ini", ""),
+            ],
+            &format!(r#""sshKeyPaths":[],"gnupgHome":"{home}""#),
+        ),
+        0o444,
+    );
+    install_pgp_unit(&m, man2, &[home], "/usr/bin/gpg");
+    let r = require!(m.boot());
+    r.wait_booted();
+    assert_eq!(
+        r.show("sops-install-secrets.service", "Result"),
+        "success",
+        "{}",
+        r.journal("sops-install-secrets.service")
+    );
+    assert_eq!(
+        r.show("sops-install-secrets.service", "ActiveState"),
+        "active"
+    );
+    for (name, plain) in [
+        ("yaml", None),
+        ("json", None),
+        ("bin", Some("secrets.bin.plain")),
+        ("env", Some("secrets.env.plain")),
+        ("ini", Some("secrets.ini.plain")),
+    ] {
+        let want = match plain {
+            None => "test_value".to_string(),
+            Some(f) => read(&vectors.join(f)),
+        };
+        assert_eq!(r.ok(&format!("cat /run/secrets/{name}")), want, "{name}");
+    }
+    assert_eq!(
+        gpg_agents(&r),
+        Vec::<String>::new(),
+        "a gpg-agent outlived sealbox-install"
+    );
+    let journal = r.journal("sops-install-secrets.service");
+    assert!(!journal.contains("cannot stop the gpg-agent"), "{journal}");
 }
 
 // ---- the docs quote the files -------------------------------------------------------------------

@@ -48,6 +48,10 @@ struct Cli {
     /// restart or reload; write nothing.
     #[arg(long)]
     diff: bool,
+    /// Never talk to a Vault/OpenBao server (for a unit that runs before the network is
+    /// up): a file whose data key needs one fails at once instead of timing out.
+    #[arg(long = "no-network")]
+    no_network: bool,
     /// Print the manual page (roff, section 8) and exit: `sealbox-install --man | man -l -`,
     /// or save it as sealbox-install.8 in a man8 directory.
     #[arg(long, exclusive = true)]
@@ -115,6 +119,13 @@ fn man_page() -> std::io::Result<Vec<u8>> {
     );
     item(
         &mut r,
+        "VAULT_TOKEN, VAULT_ROLE_ID, VAULT_SECRET_ID_FILE, SEALBOX_VAULT_FALLBACK_ADDRS, VAULT_CACERT",
+        "Vault/OpenBao transit keys (hc_vault): the token, or an AppRole login with a secret-id \
+         file; other nodes of the cluster; a private CA. The whole list is in the README \
+         (\"Key custody with OpenBao or Vault\").",
+    );
+    item(
+        &mut r,
         "SEALBOX_LOG",
         "Log filter for stderr (default: warn).",
     );
@@ -143,8 +154,9 @@ fn seconds(s: &str) -> Result<Duration, String> {
 
 /// Go's flag package spells long flags with one dash (`-check-mode=x`): rewrite them.
 fn go_spelling(args: impl Iterator<Item = String>) -> Vec<String> {
-    const LONG: [&str; 9] = [
+    const LONG: [&str; 10] = [
         "check-mode",
+        "no-network",
         "ignore-passwd",
         "keep-going",
         "restart-units",
@@ -191,11 +203,15 @@ impl Reporter for Printer<'_> {
     fn note(&mut self, note: Note) {
         let prog = self.prog;
         match note {
-            Note::PgpSshKeysIgnored => eprintln!(
-                "{prog}: warning: sshKeyPaths is set but PGP (RSA SSH keys) is not supported; those keys are ignored, use ageSshKeyPaths or ageKeyFile"
-            ),
-            Note::GnupgHomeIgnored => eprintln!(
-                "{prog}: warning: gnupgHome is set but PGP is not supported; use ageKeyFile or ageSshKeyPaths"
+            Note::SshKeyNotGpg { path, reason } => {
+                eprintln!("Cannot import ssh key '{path}' as a GPG key: {reason}")
+            }
+            // sops-nix prints this one on stdout.
+            Note::GpgKeyImported { path, fingerprint } => {
+                println!("{prog}: Imported {path} as GPG key with fingerprint {fingerprint}")
+            }
+            Note::GpgAgentNotStopped { home, reason } => eprintln!(
+                "{prog}: warning: cannot stop the gpg-agent of {home}: {reason}; stop it with 'gpgconf --homedir {home} --kill gpg-agent'"
             ),
             Note::SshKeyUnreadable { path, reason } => {
                 eprintln!("Cannot read ssh key '{path}': {reason}")
@@ -305,6 +321,7 @@ fn main() -> ExitCode {
     o.keep_going = cli.keep_going;
     o.restart_via_systemctl |= cli.restart_units;
     o.wait_for_key = cli.wait_for_key;
+    o.no_network = cli.no_network;
     if (cli.watch || cli.diff) && o.check_mode != CheckMode::Off {
         eprintln!("{prog}: --check-mode cannot be combined with --watch or --diff");
         return ExitCode::from(2);

@@ -8,6 +8,7 @@
 use crate::context::Context;
 use crate::policy::{compare_keys, effective_threshold};
 use crate::session::{check_version, display};
+use crate::transit::VersionPolicy;
 use crate::{CheckArgs, CheckFormat};
 use sealbox_formats::cipher;
 use sealbox_formats::config::{Config, CreationRule};
@@ -35,6 +36,8 @@ struct Options<'k> {
     max_age_secs: Option<i64>,
     now: i64,
     keys: Option<&'k KeyServices<'static>>,
+    /// `--min-transit-version`, and the key sources to ask for a key's latest version.
+    transit: Option<(VersionPolicy, &'k KeyServices<'static>)>,
 }
 
 /// At most this many files are checked at once.
@@ -63,6 +66,9 @@ pub fn run(cx: &Context, a: &CheckArgs) -> Result<bool> {
         max_age_secs: a.max_age.map(|d| (d as i64).saturating_mul(86_400)),
         now: timefmt::now_unix(),
         keys: a.decrypt.then(|| cx.keys()),
+        transit: a
+            .min_transit_version
+            .map(|m| (VersionPolicy::new(m), cx.keys())),
     };
     let threads = par::threads_for(files.len(), 1, MAX_THREADS);
     let results = par::map(&files, threads, |f| {
@@ -216,6 +222,9 @@ fn check_file(
         add("bad-metadata", m);
     }
     key_findings(rule, &md, &file, &mut add)?;
+    if let Some((policy, keys)) = &opts.transit {
+        transit_findings(policy, keys, &md, &mut add);
+    }
     if let (Some(max), Some(t)) = (
         opts.max_age_secs,
         timefmt::parse_rfc3339_unix(&md.lastmodified),
@@ -322,6 +331,27 @@ fn key_findings(
         }
     }
     Ok(())
+}
+
+/// With `--min-transit-version`: the Vault transit keys whose `enc` is older than wanted
+/// (`old-transit-version`), or why that could not be told (`transit-version`).
+fn transit_findings(
+    policy: &VersionPolicy,
+    keys: &KeyServices,
+    md: &Metadata,
+    add: &mut impl FnMut(&'static str, String),
+) {
+    match policy.stale(md, keys) {
+        Ok(stale) => {
+            for s in stale {
+                add("old-transit-version", s.to_string());
+            }
+        }
+        Err(e) => add(
+            "transit-version",
+            e.message.lines().next().unwrap_or_default().to_string(),
+        ),
+    }
 }
 
 /// With `--decrypt`: whether the data key can be recovered and the values and MAC verify.

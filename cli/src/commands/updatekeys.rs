@@ -6,6 +6,7 @@ use crate::context::{store_options, Context};
 use crate::files::{write_atomic, ENCRYPTED_MODE};
 use crate::policy::compare_keys;
 use crate::session::{display, load_encrypted, open};
+use crate::transit::{self, Stale, VersionPolicy};
 use crate::{FormatArgs, UpdatekeysArgs};
 use sealbox_formats::config::{Config, CreationRule};
 use sealbox_formats::par;
@@ -27,10 +28,20 @@ struct Plan {
     removed_any: bool,
     groups: Vec<Vec<Recipient>>,
     threshold: usize,
+    /// Whether the key groups or the threshold change (else only `rewrap`).
+    keys_changed: bool,
+    /// Transit entries older than `--min-transit-version`.
+    rewrap: Vec<Stale>,
 }
 
-/// Compares `file` with its creation rule (no key needed).
-fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan> {
+/// Compares `file` with its creation rule (no key needed, except to learn a transit key's
+/// latest version for `--min-transit-version latest`).
+fn plan_file(
+    cfg: &Config,
+    file: &Path,
+    input_type: Option<&str>,
+    transit: Option<(&VersionPolicy, &KeyServices)>,
+) -> Result<Plan> {
     let what = display(file);
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let rule: &CreationRule = cfg.rule_for(&abs)?.ok_or_else(|| {
@@ -84,6 +95,18 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
         ));
         changed = true;
     }
+    let keys_changed = changed;
+    let rewrap = match transit {
+        Some((policy, keys)) => policy.stale(&md, keys).map_err(|e| e.context(&what))?,
+        None => Vec::new(),
+    };
+    for s in &rewrap {
+        report.push_str(&format!(
+            "~~~ {}: version {} -> newest (rewrap)\n",
+            s.uri, s.version
+        ));
+        changed = true;
+    }
     Ok(Plan {
         file: file.to_path_buf(),
         report,
@@ -91,6 +114,8 @@ fn plan_file(cfg: &Config, file: &Path, input_type: Option<&str>) -> Result<Plan
         removed_any,
         groups: cmp.groups,
         threshold: want_threshold,
+        keys_changed,
+        rewrap,
     })
 }
 
@@ -109,12 +134,18 @@ fn apply(p: &Plan, a: &UpdatekeysArgs, keys: &KeyServices, opts: &StoreOptions) 
         s.rekey(&p.groups, p.threshold, keys, &what)?;
         return write_atomic(&p.file, &s.emit(opts)?, ENCRYPTED_MODE);
     }
-    // Same data key, wrapped for the new recipients; values, MAC and lastmodified stay.
+    // Same data key, wrapped for the new recipients (transit keys at their newest
+    // version); values, MAC and lastmodified stay.
     let f = Format::resolve(a.input_type.as_deref(), &p.file);
     let (docs, mut md) = load_encrypted(&p.file, f)?;
-    let key = sealbox_keys::recover(&md, keys, &what)?;
-    md.key_groups = sealbox_keys::wrap(&key, &p.groups, p.threshold, keys)?;
-    md.shamir_threshold = p.threshold;
+    if p.keys_changed {
+        let key = sealbox_keys::recover(&md, keys, &what)?;
+        md.key_groups = sealbox_keys::wrap(&key, &p.groups, p.threshold, keys)?;
+        md.shamir_threshold = p.threshold;
+    } else {
+        // Only old transit versions: rewrapped on the server, no data key needed here.
+        transit::rewrap(&mut md, &p.rewrap, keys).map_err(|e| e.context(&what))?;
+    }
     let out = store::emit_encrypted(f, &docs, &md, opts)?;
     write_atomic(&p.file, &out, ENCRYPTED_MODE)
 }
@@ -149,8 +180,14 @@ pub fn run(cx: &Context, a: &UpdatekeysArgs) -> Result<()> {
     let interactive = std::io::stdin().is_terminal();
     let threads = par::threads_for(a.files.len(), 1, MAX_THREADS);
     // Plan every file (parsing and reading only).
+    let policy = a.min_transit_version.map(VersionPolicy::new);
     let plans = par::map(&a.files, threads, |f| {
-        plan_file(&cfg, f, a.input_type.as_deref())
+        plan_file(
+            &cfg,
+            f,
+            a.input_type.as_deref(),
+            policy.as_ref().map(|p| (p, cx.keys())),
+        )
     });
     let mut failures = 0usize;
     let mut to_apply = Vec::new();

@@ -57,6 +57,17 @@ pub struct Client {
     transport: Transport,
     /// AppRole tokens, by the address they were obtained from (one cluster each).
     logins: Mutex<HashMap<String, Zeroizing<String>>>,
+    /// Addresses that did not answer, and when (see [`Settings::recheck_after`]).
+    down: Mutex<HashMap<String, Down>>,
+}
+
+/// How an address last failed to answer.
+#[derive(Clone, Debug)]
+struct Down {
+    /// When it was tried (or, once its time is up, when a call set out to try it again).
+    at: Instant,
+    kind: ErrorKind,
+    what: String,
 }
 
 impl std::fmt::Debug for Client {
@@ -74,6 +85,7 @@ impl Client {
             settings,
             transport: Transport::default(),
             logins: Mutex::new(HashMap::new()),
+            down: Mutex::new(HashMap::new()),
         }
     }
 
@@ -383,7 +395,12 @@ impl Client {
             known.push(a.clone());
         }
         let mut attempts: Vec<Attempt> = Vec::new();
-        let mut skip = vec![false; addrs.len()];
+        // Addresses that did not answer a moment ago are left out; when that is all of
+        // them, the call fails now instead of paying for the same dead server again.
+        let mut skip = self.remembered_down(addrs);
+        if skip.iter().all(|x| *x) {
+            return Err(self.still_down(addrs));
+        }
         let mut last_kind = ErrorKind::Unreachable;
         let mut backoff = FIRST_BACKOFF;
         let mut counted = 0u32;
@@ -409,6 +426,7 @@ impl Client {
                 let outcome = self
                     .transport
                     .attempt(s, addr, &known, method, path, token, body, timeout);
+                self.note_health(addr, &outcome);
                 match outcome {
                     Outcome::Ok(b) => return Ok(b),
                     Outcome::Fatal { kind, what } => {
@@ -466,6 +484,86 @@ impl Client {
             last
         };
         Err(Error::new(last_kind, msg).with_attempts(attempts))
+    }
+}
+
+impl Client {
+    /// Which of `addrs` to leave out because they did not answer less than
+    /// `recheck_after` ago. An address whose time is up is claimed for one new try (its
+    /// time restarts now), so parallel calls do not all probe a dead server at once.
+    fn remembered_down(&self, addrs: &[String]) -> Vec<bool> {
+        let wait = self.settings.recheck_after;
+        let mut down = self.down.lock().expect("down lock");
+        let now = Instant::now();
+        addrs
+            .iter()
+            .map(|a| match down.get_mut(a) {
+                Some(d) if now.duration_since(d.at) < wait => true,
+                Some(d) => {
+                    d.at = now;
+                    false
+                }
+                None => false,
+            })
+            .collect()
+    }
+
+    /// The error of a call whose every address is remembered as down.
+    fn still_down(&self, addrs: &[String]) -> Error {
+        let down = self.down.lock().expect("down lock");
+        let now = Instant::now();
+        let mut attempts = Vec::new();
+        let mut kind = ErrorKind::Unreachable;
+        for a in addrs {
+            if let Some(d) = down.get(a) {
+                kind = d.kind;
+                attempts.push(Attempt {
+                    address: a.clone(),
+                    outcome: format!(
+                        "{} {:.1} s ago; not asked again for {:.0} s (SEALBOX_VAULT_RECHECK_AFTER)",
+                        d.what,
+                        now.duration_since(d.at).as_secs_f64(),
+                        self.settings
+                            .recheck_after
+                            .saturating_sub(now.duration_since(d.at))
+                            .as_secs_f64()
+                            .ceil()
+                    ),
+                });
+            }
+        }
+        let first = attempts
+            .first()
+            .map(|a| format!("{} at {}", a.outcome, a.address))
+            .unwrap_or_default();
+        Error::new(kind, first).with_attempts(attempts)
+    }
+
+    /// Remembers whether `addr` answered: refused, timed out and sealed mark it down; any
+    /// other answer clears the mark.
+    fn note_health(&self, addr: &str, o: &Outcome) {
+        let mut down = self.down.lock().expect("down lock");
+        match o {
+            Outcome::Retry {
+                kind: kind @ (ErrorKind::Unreachable | ErrorKind::Timeout | ErrorKind::Sealed),
+                what,
+                transition: false,
+                ..
+            } => {
+                down.insert(
+                    addr.to_string(),
+                    Down {
+                        at: Instant::now(),
+                        kind: *kind,
+                        what: what.clone(),
+                    },
+                );
+            }
+            // A standby pointing at a dead active node answered: it is up.
+            _ => {
+                down.remove(addr);
+            }
+        }
     }
 }
 

@@ -40,6 +40,13 @@
 //!   that is down is reported in about 1.5 s); a round in which a server answered but was
 //!   between states (5xx, 429, a standby redirecting to an active node that is gone) is
 //!   bounded by the deadline only, so a Raft election is waited out.
+//! * **One price for a dead server per process**: an address that did not answer
+//!   (refused, timed out, sealed) is remembered by the [`Client`] and left out of later
+//!   calls for `SEALBOX_VAULT_RECHECK_AFTER` (default 30 s); when every address of a call
+//!   is remembered so, the call fails at once, saying when and how each failed. So
+//!   `updatekeys` over 300 files, or `sealbox-install` with 50, pays for a Vault that is
+//!   down once (about 1.5 s refused, about 10 s black-holed), not once per file, and a
+//!   killed cluster node costs one failed connection, not one per file.
 //! * **Clear errors** ([`Error`], [`ErrorKind`]): the key's URI, the address, what failed
 //!   there (connection refused, sealed, permission denied, unknown key, timeout), every
 //!   attempt made, and what to do.
@@ -78,5 +85,5 @@ pub use error::{Attempt, Error, ErrorKind, Result};
 pub use key::{ciphertext_version, parse_transit_uri, parse_transit_uris, TransitKey, VaultKey};
 pub use settings::{
     AppRole, Secret, Settings, Tls, DEFAULT_APPROLE_MOUNT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_DEADLINE, DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_DEADLINE, DEFAULT_MAX_RETRIES, DEFAULT_RECHECK_AFTER, DEFAULT_REQUEST_TIMEOUT,
 };

@@ -23,6 +23,10 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// is down is reported after about 1.5 s. Rounds in which a server answered but was
 /// between states (a Raft election) are limited by the deadline only.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// Default for `SEALBOX_VAULT_RECHECK_AFTER`: an address that did not answer (refused,
+/// timed out, sealed) is not asked again by this process for this long. A run over many
+/// files then pays for a Vault that is down once, not once per file.
+pub const DEFAULT_RECHECK_AFTER: Duration = Duration::from_secs(30);
 /// The AppRole mount when `VAULT_APPROLE_MOUNT` is unset.
 pub const DEFAULT_APPROLE_MOUNT: &str = "approle";
 
@@ -130,6 +134,9 @@ pub struct Settings {
     /// `VAULT_MAX_RETRIES`: rounds over all addresses after the first in which no server
     /// answered.
     pub max_retries: u32,
+    /// `SEALBOX_VAULT_RECHECK_AFTER`: how long an address that did not answer is left
+    /// out of this process's calls (0: always ask again).
+    pub recheck_after: Duration,
 }
 
 impl Default for Settings {
@@ -149,6 +156,7 @@ impl Default for Settings {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             deadline: DEFAULT_DEADLINE,
             max_retries: DEFAULT_MAX_RETRIES,
+            recheck_after: DEFAULT_RECHECK_AFTER,
         }
     }
 }
@@ -207,6 +215,10 @@ impl Settings {
         }
         if let Some(v) = var("SEALBOX_VAULT_DEADLINE") {
             s.deadline = parse_duration(&v).ok_or_else(|| bad_var("SEALBOX_VAULT_DEADLINE", &v))?;
+        }
+        if let Some(v) = var("SEALBOX_VAULT_RECHECK_AFTER") {
+            s.recheck_after =
+                parse_duration(&v).ok_or_else(|| bad_var("SEALBOX_VAULT_RECHECK_AFTER", &v))?;
         }
         if let Some(v) = var("VAULT_MAX_RETRIES") {
             s.max_retries = v.parse().map_err(|_| bad_var("VAULT_MAX_RETRIES", &v))?;
@@ -385,6 +397,7 @@ mod tests {
         assert_eq!(s.request_timeout, DEFAULT_REQUEST_TIMEOUT);
         assert_eq!(s.deadline, DEFAULT_DEADLINE);
         assert_eq!(s.max_retries, DEFAULT_MAX_RETRIES);
+        assert_eq!(s.recheck_after, DEFAULT_RECHECK_AFTER);
         assert!(s.allowlist.is_none());
     }
 
@@ -407,6 +420,7 @@ mod tests {
             ("VAULT_SKIP_VERIFY", "yes"),
             ("VAULT_MAX_RETRIES", "-1"),
             ("SEALBOX_VAULT_DEADLINE", "1y"),
+            ("SEALBOX_VAULT_RECHECK_AFTER", "later"),
         ] {
             let e = from(&[(k, v)]).unwrap_err().to_string();
             assert!(e.contains(k), "{e}");

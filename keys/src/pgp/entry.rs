@@ -22,6 +22,7 @@
 //!   final newline (`|`). Reading, sops passes the string to gpg unchanged; so do we.
 
 use super::time;
+use sealbox_formats::metadata::{EntryFields, PgpEntry};
 
 /// The master-key type name of these entries in the metadata (`sops.pgp`, and `pgp` in
 /// `key_groups`).
@@ -100,6 +101,23 @@ impl PgpKey {
     }
 }
 
+impl PgpKey {
+    /// The entry of a file's metadata (`fp`, `created_at`, `enc`, read verbatim; a
+    /// timestamp the YAML store typed as such is its text). A missing `fp` or `enc` is an
+    /// error naming it.
+    pub fn from_entry(e: &PgpEntry) -> Result<PgpKey, String> {
+        PgpKey::from_fields(e.fields.pairs())
+    }
+
+    /// The metadata entry sops 3.11 writes for this key: `created_at`, `enc`, `fp`, in that
+    /// order.
+    pub fn to_entry(&self) -> PgpEntry {
+        PgpEntry {
+            fields: EntryFields::from_pairs(self.fields()),
+        }
+    }
+}
+
 /// A fingerprint as sops stores it: spaces removed, case and everything else kept
 /// (sops' `NewMasterKeyFromFingerprint`).
 pub fn normalize_fingerprint(fp: &str) -> String {
@@ -169,6 +187,39 @@ mod tests {
         assert_eq!(PgpKey::from_fields(f).unwrap(), k);
         let e = PgpKey::from_fields([("fp", "X")]).unwrap_err();
         assert!(e.contains("`enc`"), "{e}");
+    }
+
+    #[test]
+    fn a_metadata_entry_maps_to_a_key_and_back_in_sops_field_order() {
+        let e = PgpEntry {
+            fields: EntryFields::from_pairs([
+                ("fp", "ABCD"),
+                ("enc", "-----BEGIN PGP MESSAGE-----"),
+                ("created_at", "2020-07-12T08:03:51Z"),
+            ]),
+        };
+        let k = PgpKey::from_entry(&e).unwrap();
+        assert_eq!(
+            k,
+            PgpKey::new(
+                "ABCD",
+                "2020-07-12T08:03:51Z",
+                "-----BEGIN PGP MESSAGE-----"
+            )
+        );
+        let back = k.to_entry();
+        assert_eq!(
+            back.fields.pairs().collect::<Vec<_>>(),
+            [
+                ("created_at", "2020-07-12T08:03:51Z"),
+                ("enc", "-----BEGIN PGP MESSAGE-----"),
+                ("fp", "ABCD")
+            ]
+        );
+        let no_enc = PgpEntry {
+            fields: EntryFields::from_pairs([("fp", "ABCD")]),
+        };
+        assert!(PgpKey::from_entry(&no_enc).unwrap_err().contains("`enc`"));
     }
 
     #[test]

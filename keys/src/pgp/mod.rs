@@ -66,6 +66,7 @@ mod ssh;
 mod status;
 mod time;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use zeroize::Zeroizing;
@@ -98,6 +99,7 @@ pub struct Decryptor {
     legacy: bool,
     gpg: Option<Gpg>,
     legacy_ring: OnceLock<std::result::Result<Keyring, String>>,
+    ran_gpg: AtomicBool,
 }
 
 impl Default for Decryptor {
@@ -120,6 +122,7 @@ impl Decryptor {
             legacy: true,
             gpg: Some(gpg),
             legacy_ring: OnceLock::new(),
+            ran_gpg: AtomicBool::new(false),
         }
     }
 
@@ -131,6 +134,7 @@ impl Decryptor {
             legacy: false,
             gpg: None,
             legacy_ring: OnceLock::new(),
+            ran_gpg: AtomicBool::new(false),
         }
     }
 
@@ -157,6 +161,12 @@ impl Decryptor {
         self.gpg.as_ref()
     }
 
+    /// Whether [`Decryptor::decrypt`] has run gpg (which starts a gpg-agent for the home
+    /// that outlives it: see [`Gpg::kill_agent`]).
+    pub fn ran_gpg(&self) -> bool {
+        self.ran_gpg.load(Ordering::Relaxed)
+    }
+
     /// The data key (or share) of one entry, trying each way in order; every failure is
     /// reported in [`Error::AllFailed`].
     pub fn decrypt(&self, key: &PgpKey) -> Result<Zeroizing<Vec<u8>>> {
@@ -179,6 +189,7 @@ impl Decryptor {
             }
         }
         if let Some(gpg) = &self.gpg {
+            self.ran_gpg.store(true, Ordering::Relaxed);
             match gpg.decrypt(&key.enc) {
                 Ok(k) => return Ok(succeeded(key, Method::Gpg, k)),
                 Err(e) => attempts.push((Method::Gpg, e)),

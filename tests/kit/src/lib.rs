@@ -7,11 +7,13 @@
 //!
 //! `scripts/install-peers` installs every peer named here. [`openbao`] runs real OpenBao
 //! servers (a dev server, a Raft cluster) for the Vault transit tests; [`pty`] runs a program
-//! on a pseudo-terminal for the tests of prompts; [`dead_pid`] and [`dir_names`] serve the
+//! on a pseudo-terminal for the tests of prompts; [`gnupg`] makes throwaway GnuPG homes (keys,
+//! a scripted pinentry, no gpg-agent left behind); [`dead_pid`] and [`dir_names`] serve the
 //! tests of crash leftovers. This crate depends on nothing
 //! of the workspace, so every test crate (also `sealbox-activation`'s and `sealbox-cli`'s
 //! own tests) can use it without a dependency cycle.
 
+pub mod gnupg;
 pub mod openbao;
 pub mod pty;
 
