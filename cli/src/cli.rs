@@ -22,8 +22,19 @@ pub struct Cli {
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The order in which key types are tried to decrypt a data key, comma-separated
-    /// (default age,pgp); types not named follow.
+    /// YAML and JSON indentation of the output, overriding .sops.yaml's `stores` (sops'
+    /// `--indent`; what `sops --indent N` becomes).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub indent: Option<i64>,
+
+    /// The order in which a key group's keys are tried, e.g. `pgp,age` (sops'
+    /// `--decryption-order`; default age, pgp, hc_vault).
     #[arg(
         long,
         global = true,
@@ -95,8 +106,39 @@ pub(crate) const WITHOUT_CONFIG: &[&str] = &[
     "man",
 ];
 
-/// The command line definition: the derived one, with `--config` hidden where it does
-/// nothing. clap copies a global argument into a subcommand only when the subcommand has
+impl Cli {
+    /// Whether the command may decrypt a data key (and so reads `--decryption-order`): all
+    /// but those of [`WITHOUT_DECRYPTION`].
+    pub fn decrypts(&self) -> bool {
+        !matches!(
+            self.command,
+            Command::Encrypt(_)
+                | Command::Filestatus(_)
+                | Command::Recipients(_)
+                | Command::Keygen(_)
+                | Command::SshToAge(_)
+                | Command::Manifest(_)
+                | Command::Completions(_)
+                | Command::Man(_)
+        )
+    }
+}
+
+/// Subcommands that never decrypt a data key: `--decryption-order` is accepted there (a
+/// global flag) but left out of their help, as `--config` is for [`WITHOUT_CONFIG`].
+pub(crate) const WITHOUT_DECRYPTION: &[&str] = &[
+    "encrypt",
+    "filestatus",
+    "recipients",
+    "keygen",
+    "ssh-to-age",
+    "manifest",
+    "completions",
+    "man",
+];
+
+/// The command line definition: the derived one, with `--config` (and
+/// `--decryption-order`) hidden where it does nothing. clap copies a global argument into a subcommand only when the subcommand has
 /// none of that id, so a hidden copy there keeps it working (its value still reaches
 /// `Cli::config`) and out of the help, the completions and the manual pages.
 pub fn command() -> clap::Command {
@@ -110,6 +152,16 @@ pub fn command() -> clap::Command {
         .hide(true);
     for name in WITHOUT_CONFIG {
         cmd = cmd.mut_subcommand(name, |s| s.arg(config.clone()));
+    }
+    let order = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == "decryption_order")
+        .expect("the global --decryption-order argument")
+        .clone()
+        .global(false)
+        .hide(true);
+    for name in WITHOUT_DECRYPTION {
+        cmd = cmd.mut_subcommand(name, |s| s.arg(order.clone()));
     }
     cmd
 }
@@ -204,6 +256,10 @@ pub struct EditArgs {
     /// the MAC, so a changed selector may be someone else's doing).
     #[arg(long)]
     pub allow_plaintext_downgrade: bool,
+    /// Show the file's `sops` metadata (keys, MAC, …) below the values while editing; it
+    /// is for reading: changes made to it are not applied.
+    #[arg(short = 's', long)]
+    pub show_master_keys: bool,
 }
 
 #[derive(Args, Debug)]
@@ -331,6 +387,9 @@ pub struct RotateArgs {
     /// Write the result to FILE.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Rotate even if the MAC does not verify (a fresh MAC is written).
+    #[arg(long)]
+    pub ignore_mac: bool,
     /// age recipients to add to the first key group (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
     pub add_age: Option<String>,

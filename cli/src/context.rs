@@ -6,10 +6,10 @@
 //! because it is the file system and the user's environment.
 
 use crate::Cli;
-use sealbox_formats::config::{absolute_clean, Config, CONFIG_FILE_NAME};
+use sealbox_formats::config::{absolute_clean, Config, StoresConfig, CONFIG_FILE_NAME};
 use sealbox_formats::store::StoreOptions;
 use sealbox_formats::{Error, ErrorKind, Result};
-use sealbox_keys::{DecryptionOrder, KeyServices};
+use sealbox_keys::{DecryptionOrder, KeyServices, Source};
 use std::path::{Path, PathBuf};
 
 /// How many directories [`find_config`] looks at (the start directory and its parents, as
@@ -29,25 +29,65 @@ pub struct Context<'c> {
     config_flag: Option<&'c Path>,
     /// The key sources, each set up on first use.
     keys: KeyServices<'static>,
+    /// Why `--decryption-order` is refused, if it is.
+    order_error: Option<Error>,
 }
 
+/// sops' `--decryption-order`: a comma-separated list where a name given twice (exactly as
+/// written) is refused with sops' message; names of no key source sealbox has (`kms`, a
+/// misspelling, ` age` with a space) are ignored, as sops ignores names no key of the file
+/// has; the sources not named follow in the default order.
+fn decryption_order(list: &str) -> Result<DecryptionOrder> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in list.split(',') {
+        if seen.contains(&name) {
+            return Err(Error::new(
+                ErrorKind::DuplicateDecryptionKeyType,
+                format!("Duplicate decryption key type: {name}"),
+            ));
+        }
+        seen.push(name);
+    }
+    let known: Vec<&str> = seen
+        .into_iter()
+        .filter(|n| Source::from_name(n).is_some())
+        .collect();
+    DecryptionOrder::parse(&known.join(","))
+}
+
+/// `--indent N` of this run (a global flag; read by [`store_options`], which every command
+/// that writes a file calls with the config only).
+static INDENT: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+
 impl<'c> Context<'c> {
-    /// The context of the parsed command line (reads the environment only). A bad
-    /// `--decryption-order` (`SOPS_DECRYPTION_ORDER`) is an error here, as in sops (a type
-    /// named twice: exit 112).
-    pub fn new(cli: &'c Cli) -> Result<Context<'c>> {
+    /// The context of the parsed command line (reads the environment only).
+    pub fn new(cli: &'c Cli) -> Context<'c> {
+        let _ = INDENT.set(cli.indent);
         // Passphrases and age plugins' requests are asked on the terminal.
         let mut keys = KeyServices::with_identity_sources(
             sealbox_keys::age::IdentitySources::from_env()
                 .with_ui(sealbox_keys::age::Ui::terminal()),
         );
-        if let Some(order) = cli.decryption_order.as_deref() {
-            keys = keys.with_decryption_order(DecryptionOrder::parse(order)?);
+        let mut order_error = None;
+        match cli.decryption_order.as_deref().map(decryption_order) {
+            Some(Ok(order)) => keys = keys.with_decryption_order(order),
+            Some(Err(e)) => order_error = Some(e),
+            None => {}
         }
-        Ok(Context {
+        Context {
             config_flag: cli.config.as_deref(),
             keys,
-        })
+            order_error,
+        }
+    }
+
+    /// A bad `--decryption-order` (or `SOPS_DECRYPTION_ORDER`): the commands that decrypt
+    /// fail with it before they start, as in sops; the others never look at it.
+    pub fn check_decryption_order(&self) -> Result<()> {
+        match &self.order_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
     /// `--config`/`SOPS_CONFIG`, if given (`check --root` needs rules from outside the
@@ -81,16 +121,47 @@ impl<'c> Context<'c> {
     }
 }
 
-/// The store options a config sets (defaults without one).
+/// The store options a config sets (defaults without one), and `--indent`.
 pub fn store_options(cfg: Option<&Config>) -> Result<StoreOptions> {
-    match cfg {
-        None => Ok(StoreOptions::default()),
-        Some(c) => Ok(StoreOptions {
-            yaml_indent: c.stores.yaml_indent_width()?,
-            json_indent: c.stores.json_indent,
-            json_binary_indent: c.stores.json_binary_indent,
-        }),
+    let stores = cfg.map(|c| c.stores).unwrap_or_default();
+    let mut opts = StoreOptions {
+        json_indent: stores.json_indent,
+        json_binary_indent: stores.json_binary_indent,
+        ..StoreOptions::default()
+    };
+    // A negative YAML indent fails only when YAML is written, as in sops.
+    set_yaml_indent(&mut opts, stores.yaml_indent)?;
+    // As sops' --indent: one number for the YAML, JSON and binary (JSON) stores, with each
+    // store's own rules (YAML: 0 is the default 4, negative is refused when writing YAML;
+    // JSON: -1 is a tab, below is refused when writing JSON).
+    if let Some(n) = INDENT.get().copied().flatten() {
+        if n > MAX_INDENT {
+            return Err(Error::new(
+                ErrorKind::Emit,
+                format!("--indent {n}: more than {MAX_INDENT} spaces"),
+            ));
+        }
+        set_yaml_indent(&mut opts, n)?;
+        let n = i32::try_from(n).unwrap_or(i32::MIN);
+        opts.json_indent = n;
+        opts.json_binary_indent = n;
     }
+    Ok(opts)
+}
+
+/// The widest indent sealbox writes (a bound on the output a flag can ask for).
+const MAX_INDENT: i64 = 256;
+
+fn set_yaml_indent(opts: &mut StoreOptions, n: i64) -> Result<()> {
+    opts.yaml_indent_negative = n < 0;
+    if n >= 0 {
+        let stores = StoresConfig {
+            yaml_indent: n,
+            ..StoresConfig::default()
+        };
+        opts.yaml_indent = stores.yaml_indent_width()?;
+    }
+    Ok(())
 }
 
 /// Finds `.sops.yaml` in `start_dir` or its parents (at most 100 directories, as sops).
@@ -246,6 +317,23 @@ mod tests {
             find_config(&deep).unwrap(),
             absolute_clean(&root.join("a/b/.sops.yaml"))
         );
+    }
+
+    #[test]
+    fn the_decryption_order_refuses_repeats_as_sops_and_ignores_unknown_types() {
+        let e = decryption_order("age,pgp,age").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DuplicateDecryptionKeyType);
+        assert_eq!(e.message, "Duplicate decryption key type: age");
+        // sops compares the names as written: " age" is another (unknown) name.
+        assert_eq!(
+            decryption_order("pgp, age").unwrap().sources(),
+            [Source::Pgp, Source::Age, Source::HcVault]
+        );
+        assert_eq!(
+            decryption_order("kms,hc_vault,nope").unwrap().sources(),
+            [Source::HcVault, Source::Age, Source::Pgp]
+        );
+        assert_eq!(decryption_order("").unwrap(), DecryptionOrder::default());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod classic;
 mod cli;
 mod commands;
 mod context;
@@ -47,7 +48,12 @@ fn main() -> ExitCode {
     }
     // The command is built once (building it is a measurable part of start-up).
     let command = cli::command();
-    let args = match cli::args(std::env::args_os(), &command) {
+    // sops' flag form (`sops -d FILE`, also as `sealbox -d FILE`) becomes a subcommand line.
+    let args = match classic::hook(std::env::args_os().collect(), &command) {
+        classic::Hook::Args(a) => a,
+        classic::Hook::Exit(code) => return code,
+    };
+    let args = match cli::args(args, &command) {
         Ok(a) => a,
         Err(typo) => {
             eprintln!("{typo}");

@@ -84,9 +84,14 @@ pub fn check_version(v: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads `file` and parses it as an encrypted file of `format` (nothing decrypted).
+/// Reads `file` and parses it as an encrypted file of `format` (nothing decrypted). A missing
+/// file is unreadable input (exit 2), as in sops' `set`, `unset`, `rotate` and `exec-*`;
+/// only `decrypt`, `encrypt` and the classic `-d`/`-e`/`-r` check for it first (exit 100).
 pub fn load_encrypted(file: &Path, format: Format) -> Result<(Vec<Document>, Metadata)> {
-    let bytes = read_input(file)?;
+    let bytes = read_input(file).map_err(|e| match e.kind {
+        ErrorKind::NoFile => e.with_kind(ErrorKind::ReadInput),
+        _ => e,
+    })?;
     store::load_encrypted(format, &bytes, &display(file))
 }
 

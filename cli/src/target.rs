@@ -2,7 +2,7 @@
 //! for format detection and creation rules, the formats, and the output (stdout, `--output`
 //! or `--in-place`).
 
-use crate::files::{write_atomic, write_stdout};
+use crate::files::{read_input, write_atomic, write_stdout};
 use crate::IoArgs;
 use sealbox_formats::store::Format;
 use sealbox_formats::{Error, ErrorKind, Result};
@@ -29,7 +29,7 @@ impl Target {
         if io.in_place && io.output.is_some() {
             return Err(Error::new(
                 ErrorKind::ConflictingOptions,
-                "cannot use --in-place together with --output",
+                "cannot operate on both --output and --in-place",
             ));
         }
         if stdin && io.in_place {
@@ -54,6 +54,23 @@ impl Target {
             output_format: pick(&io.output_type),
             input,
             name,
+        })
+    }
+
+    /// Reads the input; a missing file is sops' "non-existent file" (exit 100).
+    pub fn read(&self) -> Result<Vec<u8>> {
+        read_input(&self.input).map_err(|e| match e.kind {
+            ErrorKind::NoFile => {
+                let abs = std::path::absolute(&self.input).unwrap_or_else(|_| self.input.clone());
+                Error::new(
+                    ErrorKind::NoFile,
+                    format!(
+                        "Error: cannot operate on non-existent file {:?}",
+                        abs.display().to_string()
+                    ),
+                )
+            }
+            _ => e,
         })
     }
 

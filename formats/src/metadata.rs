@@ -3,9 +3,17 @@
 //! Written in sops 3.11's struct order so that diffs against files written by the real
 //! sops stay small; read in any order, ignoring unknown fields. Master keys are typed by
 //! source ([`AgeKey`], [`PgpEntry`], [`VaultEntry`]); the `pgp` and `hc_vault` entries, and
-//! those of sources sealbox cannot use (`kms`, `gcp_kms`, `azure_kv`, `hckms`), are kept as
-//! read (fields and their order) so that rewriting a file never drops or reorders another
-//! team's recipients. Turning an entry into a usable key is the keys crate's work.
+//! those of sources sealbox cannot use (`kms`, `gcp_kms`, `azure_kv`, `hckms`, and any
+//! list of a type sealbox does not know), are kept as read (fields and their order) so
+//! that rewriting a file never drops or reorders another team's recipients. Turning an
+//! entry into a usable key is the keys crate's work.
+//!
+//! Field names are matched as sops 3.12+ matches them (mapstructure): the exact name
+//! first, else one that differs only in case (`MAC`, `LastModified`, `Recipient`). sops
+//! 3.13 writes the fields sorted by name and leaves empty lists out; 3.11 reads YAML
+//! names case-sensitively. Reading a known field under another case, we keep the
+//! canonical name, so a rewritten file loads in 3.11 too (an entry field 3.11 cannot find,
+//! such as a kms `created_at`, makes it refuse the whole file).
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::tree::{Item, Map, Value};
@@ -274,6 +282,70 @@ fn s(v: &str) -> Value {
     Value::str(v)
 }
 
+/// Whether two field names are the same but for case (Go's `strings.EqualFold`, which
+/// mapstructure uses).
+fn same_name(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// The value of field `k` of `m`: the exact name, else the first that differs only in case
+/// (as sops 3.12+ reads its metadata).
+fn field<'a>(m: &'a Map, k: &str) -> Option<&'a Value> {
+    m.get(k).or_else(|| {
+        m.pairs()
+            .find(|(name, _)| same_name(name, k))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The fields sops knows in an entry of each key type it knows (3.13).
+fn entry_fields(key_type: &str) -> &'static [&'static str] {
+    match key_type {
+        "pgp" => &["created_at", "enc", "fp"],
+        "hc_vault" => &[
+            "vault_address",
+            "engine_path",
+            "key_name",
+            "created_at",
+            "enc",
+        ],
+        "kms" => &["arn", "role", "context", "created_at", "enc", "aws_profile"],
+        "gcp_kms" => &["resource_id", "created_at", "enc"],
+        "azure_kv" => &["vault_url", "name", "version", "created_at", "enc"],
+        "hckms" => &["key_id", "created_at", "enc"],
+        _ => &[],
+    }
+}
+
+/// An entry of a known key type as read, its field names put in sops' case (a field
+/// already there under its own name keeps it); entries of unknown types are untouched.
+fn canonical_entry(key_type: &str, e: &Value) -> Value {
+    let (Value::Map(m), names) = (e, entry_fields(key_type)) else {
+        return e.clone();
+    };
+    let mut out = Map::new();
+    for item in &m.0 {
+        match item {
+            Item::Pair(k, v) => {
+                let name = names
+                    .iter()
+                    .find(|n| same_name(k, n) && (k == *n || m.get(n).is_none()))
+                    .map_or(k.as_str(), |n| *n);
+                out.push(name, v.clone());
+            }
+            other => out.0.push(other.clone()),
+        }
+    }
+    Value::Map(out)
+}
+
+/// Go's `strconv.ParseBool`, which sops 3.12+ applies to a text `mac_only_encrypted`.
+fn go_bool(s: &str) -> bool {
+    matches!(s, "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
 /// How a key group is written: flat in the `sops` block (one group) or as an item of
 /// `key_groups` (sops 3.11 writes every type there, even empty).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -374,7 +446,7 @@ impl Metadata {
             .as_map()
             .ok_or_else(|| bad("the `sops` key is not a map".into()))?;
         let get_str = |k: &str| -> Result<Option<String>> {
-            match m.get(k) {
+            match field(m, k) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Str(s)) => Ok(Some(s.to_string())),
                 // yaml may read an unquoted lastmodified as a timestamp
@@ -385,11 +457,12 @@ impl Metadata {
                 ))),
             }
         };
-        let flat = read_group(m, &bad)?;
+        let mut flat = read_group(m, &bad)?;
         let key_groups = if !flat.is_empty() {
+            flat.other.extend(unknown_types(m));
             vec![flat]
         } else {
-            match m.get("key_groups") {
+            match field(m, "key_groups") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::List(gs)) => {
                     let mut out = Vec::new();
@@ -397,7 +470,9 @@ impl Metadata {
                         let gm = g
                             .as_map()
                             .ok_or_else(|| bad(format!("key_groups[{i}] is not a map")))?;
-                        out.push(read_group(gm, &bad)?);
+                        let mut g = read_group(gm, &bad)?;
+                        g.other.extend(unknown_types(gm));
+                        out.push(g);
                     }
                     out
                 }
@@ -408,7 +483,7 @@ impl Metadata {
             return Err(bad("no keys found in file".into())
                 .with_hint("the file lists no recipients; it cannot be decrypted"));
         }
-        let shamir_threshold = match m.get("shamir_threshold") {
+        let shamir_threshold = match field(m, "shamir_threshold") {
             None | Some(Value::Null) => 0,
             Some(Value::Int(i)) if *i >= 0 => *i as usize,
             Some(Value::Float(f)) if *f >= 0.0 && f.fract() == 0.0 => *f as usize,
@@ -422,7 +497,7 @@ impl Metadata {
         };
         let lastmodified = get_str("lastmodified")?.unwrap_or_default();
         let mac = get_str("mac")?.unwrap_or_default();
-        let version = match m.get("version") {
+        let version = match field(m, "version") {
             Some(Value::Float(_)) | Some(Value::Int(_)) => return Err(bad(
                 "`version` is a number; this looks like a sops 1.x file, which is not supported"
                     .into(),
@@ -437,9 +512,10 @@ impl Metadata {
         }
         let selector = Selector::from_pairs(sel_pairs.iter().map(|(k, v)| (*k, v.as_str())))
             .map_err(|e| bad(e.message))?;
-        let mac_only_encrypted = match m.get("mac_only_encrypted") {
+        let mac_only_encrypted = match field(m, "mac_only_encrypted") {
             Some(Value::Bool(b)) => *b,
-            Some(Value::Str(s)) => s.as_str() == "true",
+            Some(Value::Str(s)) => go_bool(s),
+            Some(Value::Int(i)) => *i != 0,
             _ => false,
         };
         Ok(Metadata {
@@ -471,10 +547,45 @@ const KEY_TYPES: [&str; 7] = [
     "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
 ];
 
+/// The fields of the `sops` block that are not key types (sops 3.13's struct).
+const FIELDS: [&str; 12] = [
+    "shamir_threshold",
+    "key_groups",
+    "lastmodified",
+    "mac",
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+    "mac_only_encrypted",
+    "version",
+];
+
+/// Lists of maps under names that are neither a known key type nor a known field: the
+/// entries of a key source newer than sealbox, kept verbatim (sops itself drops them).
+fn unknown_types(m: &Map) -> Vec<(String, Vec<Value>)> {
+    m.pairs()
+        .filter(|(k, _)| {
+            !KEY_TYPES
+                .iter()
+                .chain(FIELDS.iter())
+                .any(|n| same_name(k, n))
+        })
+        .filter_map(|(k, v)| match v {
+            Value::List(l) if !l.is_empty() && l.iter().all(|e| e.as_map().is_some()) => {
+                Some((k.to_string(), l.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn read_group(m: &Map, bad: &dyn Fn(String) -> Error) -> Result<KeyGroup> {
     let mut g = KeyGroup::default();
     for t in KEY_TYPES {
-        let entries = match m.get(t) {
+        let entries = match field(m, t) {
             None | Some(Value::Null) => continue,
             Some(Value::List(l)) => l,
             Some(other) => {
@@ -489,7 +600,7 @@ fn read_group(m: &Map, bad: &dyn Fn(String) -> Error) -> Result<KeyGroup> {
                 // A missing field is empty, as in sops (found by the tamper sweep: sops
                 // decrypts a file whose `recipient` key is damaged, since only `enc` is
                 // needed; a missing `enc` then fails as "no identity could decrypt").
-                let field = |k: &str| match em.get(k) {
+                let field = |k: &str| match field(em, k) {
                     Some(Value::Str(s)) => Ok(s.to_string()),
                     None | Some(Value::Null) => Ok(String::new()),
                     _ => Err(bad(format!("age[{i}] has no string `{k}`"))),
@@ -501,14 +612,15 @@ fn read_group(m: &Map, bad: &dyn Fn(String) -> Error) -> Result<KeyGroup> {
             }
         } else if t == "pgp" {
             g.pgp.extend(entries.iter().map(|e| PgpEntry {
-                fields: EntryFields(e.clone()),
+                fields: EntryFields(canonical_entry(t, e)),
             }));
         } else if t == "hc_vault" {
             g.hc_vault.extend(entries.iter().map(|e| VaultEntry {
-                fields: EntryFields(e.clone()),
+                fields: EntryFields(canonical_entry(t, e)),
             }));
         } else if !entries.is_empty() {
-            g.other.push((t.to_string(), entries.clone()));
+            let entries = entries.iter().map(|e| canonical_entry(t, e)).collect();
+            g.other.push((t.to_string(), entries));
         }
     }
     Ok(g)

@@ -1046,12 +1046,12 @@ fn decrypt_tree_inner(
         .decrypt(&md.mac, aad.as_bytes(), "sops.mac")
         .map_err(|_| {
             mac_err(format!(
-                "{file}: cannot decrypt the MAC (sops.mac or sops.lastmodified was altered)"
+                "{file}: Cannot decrypt MAC: it does not decrypt with the data key (sops.mac or sops.lastmodified was altered)"
             ))
         })?;
     if stored.as_slice() != computed.as_bytes() {
         return Err(mac_err(format!(
-            "{file}: MAC mismatch: the values do not match the MAC stored in the file"
+            "{file}: MAC mismatch. The values do not match the MAC stored in the file"
         )));
     }
     Ok(stash)

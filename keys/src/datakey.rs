@@ -170,6 +170,14 @@ pub fn wrap(
     threshold: usize,
     keys: &KeyServices,
 ) -> Result<Vec<KeyGroup>> {
+    if let Some(i) = groups.iter().position(Vec::is_empty) {
+        // sops' message (scripts match on it), then which group.
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("Could not generate data key: [empty key group provided] (key group {i})"),
+        )
+        .with_hint("give every key group of the creation rule at least one key"));
+    }
     if groups.is_empty() || groups.iter().any(Vec::is_empty) {
         return Err(
             Error::new(ErrorKind::Other, "no recipients to encrypt the data key to").with_hint(
@@ -270,7 +278,7 @@ pub fn recover(md: &Metadata, keys: &KeyServices, file: &str) -> Result<DataKey>
         Error::new(
             ErrorKind::DataKeyUnavailable,
             format!(
-                "{file}: failed to get the data key required to decrypt the file: {why}\n{}",
+                "{file}: Failed to get the data key required to decrypt the SOPS file: {why}\n{}",
                 report.join("\n")
             ),
         )

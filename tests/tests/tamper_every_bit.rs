@@ -91,6 +91,12 @@ enum Accepted {
     /// _unencrypted`, applies, and that is the selector the file was written with, so the
     /// same leaves are decrypted and hashed.
     DefaultSelector,
+    /// A metadata field name respelled in another case (`Age:`, `Version:`, `"MAC":`):
+    /// sops 3.12+ matches metadata names case-insensitively (mapstructure), and 3.13
+    /// files are read so (tests/tests/sops_313.rs); sops 3.11 does too in JSON
+    /// (encoding/json) but not in YAML, where it refuses the file. The name means the same
+    /// field, so the loaded metadata is the same.
+    NameCase,
 }
 
 /// Every n-th refused case is also run through the CLI and the real sops.
@@ -327,6 +333,17 @@ fn text_bit_flips(sw: &mut Sweep) {
                     if comment {
                         return Some(Accepted::Comment);
                     }
+                    let line_start = orig[..i]
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |p| p + 1);
+                    if bit == 5
+                        && orig[i].is_ascii_alphabetic()
+                        && !orig[line_start..i].contains(&b':')
+                        && line.contains(':')
+                    {
+                        return Some(Accepted::NameCase);
+                    }
                     let key = |k: &str| {
                         line.starts_with(&format!("{k}:"))
                             || line.starts_with(&format!("\"{k}\":"))
@@ -408,7 +425,10 @@ fn compare_with_sops(
         let sops = sb.run(&peers.sops, &["decrypt", &file], &env, None);
         let ours = sb.run(&peers.sealbox, &["decrypt", &file], &env, None);
         let ctx = format!("{}-written {}: {name}", m.writer, m.ext);
-        if ours.code != sops.code {
+        // sops 3.11's YAML reader matches metadata names case-sensitively; sealbox reads
+        // them as sops 3.12+ does.
+        let newer = *class == Some(Accepted::NameCase) && m.ext == "yaml" && ours.code == 0;
+        if ours.code != sops.code && !newer {
             failures.push(format!(
                 "{ctx}: sealbox exits {} but sops exits {}\n  sealbox: {}\n  sops: {}",
                 ours.code,

@@ -1,7 +1,7 @@
 //! `sealbox decrypt`: the plaintext of a file (or of one part of it, `--extract`).
 
 use crate::context::{store_options, Context};
-use crate::files::{read_input, PLAINTEXT_MODE};
+use crate::files::PLAINTEXT_MODE;
 use crate::session::{check_version, display, mac_check};
 use crate::target::Target;
 use crate::DecryptArgs;
@@ -20,8 +20,9 @@ pub fn run(cx: &Context, a: &DecryptArgs) -> Result<()> {
         .extract
         .as_deref()
         .map(|p| tree_path::parse(p, PathUse::Extract))
-        .transpose()?;
-    let bytes = read_input(&t.input)?;
+        .transpose()
+        .map_err(|e| e.context("error parsing --extract path"))?;
+    let bytes = t.read()?;
     let (mut docs, md) = store::load_encrypted(t.input_format, &bytes, &what)?;
     drop(bytes);
     check_version(&md.version, &what)?;
@@ -32,7 +33,8 @@ pub fn run(cx: &Context, a: &DecryptArgs) -> Result<()> {
     let out = match &extract {
         Some(steps) => {
             let first = docs.first().unwrap_or(&empty);
-            let v = tree_path::lookup(first, steps).map_err(|e| e.context(&what))?;
+            let v = tree_path::lookup(first, steps)
+                .map_err(|e| e.context("error truncating tree").context(&what))?;
             store::emit_value(t.output_format, v, &opts).map(Cow::Owned)
         }
         // Binary output is the tree's own bytes: a large file is not copied again.

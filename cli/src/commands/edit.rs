@@ -71,7 +71,20 @@ pub fn run(cx: &Context, a: &EditArgs) -> Result<()> {
         let (s, plan) = new_file(cfg.as_ref(), a)?;
         (s, Some(plan))
     };
-    let docs = edit_plaintext(&session, a, &opts, &what, &interrupted)?;
+    // -s (sops' --show-master-keys): the metadata is shown below the values, for reading.
+    // sops 3.11 means to take an edited `sops` section back but drops the whole edit
+    // instead (it replaces a copy of the tree); sealbox keeps the values and leaves the
+    // metadata as it was: keys change through rotate and updatekeys, which re-wrap the
+    // data key.
+    let shown = match (a.show_master_keys, &plan) {
+        (false, _) => None,
+        (true, None) => Some(session.md.clone()),
+        (true, Some(plan)) => Some(
+            plan.encrypt(&mut session.docs.clone(), &session.key, cx.keys())
+                .map_err(|e| e.context(&what))?,
+        ),
+    };
+    let docs = edit_plaintext(&session, shown.as_ref(), a, &opts, &what, &interrupted)?;
     let mut s = session;
     s.docs = docs;
     match plan {
@@ -130,16 +143,21 @@ fn new_file(
 }
 
 /// Writes the plaintext of `s` to a private file, runs the editor until the result parses
-/// (or the user gives up), and returns the edited documents. The private directory is
-/// removed on return, whatever happens.
+/// (or the user gives up), and returns the edited documents. With `shown` metadata (`-s`),
+/// it is written below the values and read back (changes to it are not applied). The
+/// private directory is removed on return, whatever happens.
 fn edit_plaintext(
     s: &Session,
+    shown: Option<&Metadata>,
     a: &EditArgs,
     opts: &StoreOptions,
     what: &str,
     interrupted: &AtomicBool,
 ) -> Result<Vec<Document>> {
-    let plain = Zeroizing::new(store::emit_plain(s.input, &s.docs, opts)?);
+    let plain = Zeroizing::new(match shown {
+        Some(md) => store::emit_encrypted(s.input, &s.docs, md, opts)?,
+        None => store::emit_plain(s.input, &s.docs, opts)?,
+    });
     let dir = PrivateDir::new()?;
     let name = a
         .file
@@ -160,7 +178,11 @@ fn edit_plaintext(
                 format!("{what}: not modified"),
             ));
         }
-        match parse_edit(s.input, &text, what) {
+        let parsed = match shown {
+            Some(md) => parse_shown_edit(s.input, &text, md, what),
+            None => parse_edit(s.input, &text, what),
+        };
+        match parsed {
             Ok(d) => return Ok(d),
             Err(e) => {
                 if !ask_reopen(&e) {
@@ -178,6 +200,27 @@ fn read_edit(tmp: &Path) -> Result<Zeroizing<Vec<u8>>> {
     std::fs::read(tmp)
         .map(Zeroizing::new)
         .map_err(|e| Error::new(ErrorKind::ReadInput, format!("{}: {e}", tmp.display())))
+}
+
+/// The text edited under `-s` as documents: it must parse with its metadata and not be
+/// empty; a changed metadata is reported and left as it was.
+fn parse_shown_edit(
+    format: Format,
+    text: &[u8],
+    shown: &Metadata,
+    what: &str,
+) -> Result<Vec<Document>> {
+    let (docs, md) = store::load_encrypted(format, text, what)?;
+    if md != *shown {
+        eprintln!(
+            "sealbox: warning: {what}: the changes to the sops metadata were not applied (use `sealbox rotate` or `updatekeys` to change keys)"
+        );
+    }
+    if docs.is_empty() {
+        Err(Error::new(ErrorKind::Other, "the edited file is empty"))
+    } else {
+        Ok(docs)
+    }
 }
 
 /// The edited text as documents: it must parse, hold no `sops` key and not be empty.

@@ -2,7 +2,7 @@
 //! or of its creation rule.
 
 use crate::context::{store_options, Context};
-use crate::files::{read_input, ENCRYPTED_MODE};
+use crate::files::ENCRYPTED_MODE;
 use crate::policy::CreationPlan;
 use crate::session::display;
 use crate::target::Target;
@@ -11,13 +11,17 @@ use sealbox_formats::cipher::DataKey;
 use sealbox_formats::store;
 use sealbox_formats::{Error, ErrorKind, Result};
 
+/// sops' message for a file with a top-level `sops` entry (its first two sentences, on one
+/// line: scripts match on them).
+const ALREADY_ENCRYPTED: &str = "The file you have provided contains a top-level entry called 'sops', or for flat file formats top-level entries starting with 'sops_'. This is generally due to the file already being encrypted.";
+
 /// Runs `sealbox encrypt`.
 pub fn run(cx: &Context, a: &EncryptArgs) -> Result<()> {
     let t = Target::new(&a.file, &a.io)?;
     let Some(name) = t.name.clone() else {
         return Err(Error::new(
             ErrorKind::ConflictingOptions,
-            "reading from stdin needs --filename-override to choose the format and the creation rule",
+            "must specify --filename-override when reading from stdin (it chooses the format and the creation rule)",
         ));
     };
     let what = display(&t.input);
@@ -29,7 +33,10 @@ pub fn run(cx: &Context, a: &EncryptArgs) -> Result<()> {
         Some(c) => c.rule_for(&abs)?,
         None => None,
     };
-    let plain = read_input(&t.input)?;
+    let plain = t.read()?;
+    // The keys before the content, as sops: without keys, a file that does not parse or is
+    // already encrypted fails on the keys (exit 1; `sops -e -d` relies on that order).
+    let plan = CreationPlan::new(cfg.as_ref(), rule, &a.keys, t.input_format)?;
     let mut docs =
         store::load_plain_owned(t.input_format, plain, &what).map_err(|e| match e.kind {
             // sops: a plaintext input that does not load is exit 2, whatever the cause, but
@@ -40,18 +47,19 @@ pub fn run(cx: &Context, a: &EncryptArgs) -> Result<()> {
     if docs.is_empty() {
         return Err(Error::new(
             ErrorKind::EmptyInput,
-            format!("{what}: the file is empty: nothing to encrypt"),
+            format!(
+                "{what}: File cannot be completely empty, it must contain at least one document"
+            ),
         ));
     }
     if store::has_metadata(t.input_format, &docs) {
         return Err(Error::new(
             ErrorKind::AlreadyEncrypted,
-            format!("{what}: the file already has a top-level `sops` key: it is already encrypted"),
+            format!("{what}: {ALREADY_ENCRYPTED}"),
         )
-        .with_hint("decrypt it first, or use `sealbox edit`/`set` to change it"));
+        .with_hint("if it is encrypted, change it with `sealbox edit`/`set`; if it is not, rename its `sops` entry"));
     }
 
-    let plan = CreationPlan::new(cfg.as_ref(), rule, &a.keys, t.input_format)?;
     let md = plan
         .encrypt(&mut docs, &DataKey::generate(), cx.keys())
         .map_err(|e| e.context(&what))?;

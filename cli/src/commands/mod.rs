@@ -27,7 +27,10 @@ use std::process::ExitCode;
 /// Runs the parsed command line: the status to exit with (`check` exits 1 on findings,
 /// `exec-env` and `exec-file` with their command's status), or the error.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
-    let cx = Context::new(cli)?;
+    let cx = Context::new(cli);
+    if cli.decrypts() {
+        cx.check_decryption_order()?;
+    }
     let done = match &cli.command {
         Command::Check(a) => {
             return check::run(&cx, a).map(|clean| {

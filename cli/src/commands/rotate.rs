@@ -6,9 +6,8 @@
 use crate::context::{store_options, Context};
 use crate::files::{write_atomic, write_stdout, ENCRYPTED_MODE};
 use crate::policy::{age_recipients, pgp_recipients, recipients_of, vault_recipients};
-use crate::session::{display, open};
+use crate::session::{display, mac_check, open};
 use crate::{FormatArgs, RotateArgs};
-use sealbox_formats::sops::MacCheck;
 use sealbox_formats::{Error, ErrorKind, Result};
 use sealbox_keys::{age, pgp};
 
@@ -18,14 +17,14 @@ pub fn run(cx: &Context, a: &RotateArgs) -> Result<()> {
     if a.in_place && a.output.is_some() {
         return Err(Error::new(
             ErrorKind::ConflictingOptions,
-            "cannot use --in-place together with --output",
+            "cannot operate on both --output and --in-place",
         ));
     }
     let fmt = FormatArgs {
         input_type: a.input_type.clone(),
         output_type: a.output_type.clone(),
     };
-    let mut s = open(&a.file, &fmt, MacCheck::Verify, cx.keys())?;
+    let mut s = open(&a.file, &fmt, mac_check(a.ignore_mac), cx.keys())?;
     s.stash
         .allow_plaintext_downgrade(a.allow_plaintext_downgrade);
     let mut groups = s.md.key_groups.clone();
@@ -70,7 +69,7 @@ pub fn run(cx: &Context, a: &RotateArgs) -> Result<()> {
     if rs.iter().any(Vec::is_empty) {
         return Err(Error::new(
             ErrorKind::Other,
-            format!("{what}: a key group would have no recipient left"),
+            format!("{what}: Could not generate data key: [empty key group provided] (a key group would have no recipient left)"),
         )
         .with_hint(
             "add a recipient with --add-age, --add-pgp or --add-hc-vault-transit before \

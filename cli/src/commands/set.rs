@@ -14,9 +14,11 @@ use zeroize::Zeroizing;
 /// Parses a `set` value: JSON (an array is accepted too, unlike sops 3.11).
 pub fn parse_json_value(text: &str) -> Result<Value> {
     let bad = || {
-        Error::new(ErrorKind::InvalidSetValue, "the value is not valid JSON").with_hint(
-            r#"quote strings as JSON: '"text"'; numbers, true/false, null and {…} are fine"#,
+        Error::new(
+            ErrorKind::InvalidSetValue,
+            "Value for --set is not valid JSON",
         )
+        .with_hint(r#"quote strings as JSON: '"text"'; numbers, true/false, null and {…} are fine"#)
     };
     let wrapped = format!("{{\"v\": {text}\n}}");
     let mut doc = store::json::parse(&wrapped).map_err(|_| bad())?;

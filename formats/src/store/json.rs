@@ -108,7 +108,7 @@ fn indent_str(indent: i32) -> Result<String> {
         n if n >= 0 => Ok(" ".repeat(n as usize)),
         _ => Err(Error::new(
             ErrorKind::Emit,
-            "JSON indentation smaller than -1 is not accepted",
+            "JSON Indentation parameter smaller than -1 is not accepted",
         )
         .with_hint("use -1 (tab), 0 (no indentation) or a positive number of spaces")),
     }

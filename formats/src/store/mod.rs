@@ -86,6 +86,9 @@ pub struct StoreOptions {
     pub json_indent: i32,
     /// Indent of encrypted binary files (JSON).
     pub json_binary_indent: i32,
+    /// A negative YAML indent was asked for (`--indent -1`, `stores.yaml.indent: -1`):
+    /// writing YAML then fails, as in sops, while the other formats are written as usual.
+    pub yaml_indent_negative: bool,
 }
 
 impl Default for StoreOptions {
@@ -94,7 +97,21 @@ impl Default for StoreOptions {
             yaml_indent: 4,
             json_indent: -1,
             json_binary_indent: -1,
+            yaml_indent_negative: false,
         }
+    }
+}
+
+impl StoreOptions {
+    /// The YAML indent, or sops' error for a negative one.
+    fn yaml_indent(&self) -> Result<usize> {
+        if self.yaml_indent_negative {
+            return Err(
+                Error::new(ErrorKind::Emit, "YAML Negative indentation not accepted")
+                    .with_hint("use an indent of 0 (the default, 4) or more"),
+            );
+        }
+        Ok(self.yaml_indent)
     }
 }
 
@@ -251,7 +268,7 @@ fn load_encrypted_inner(f: Format, bytes: &[u8], what: &str) -> Result<(Vec<Docu
 /// Emits plaintext documents.
 pub fn emit_plain(f: Format, docs: &[Document], opts: &StoreOptions) -> Result<Vec<u8>> {
     match f {
-        Format::Yaml => Ok(yaml::emit(docs, opts.yaml_indent).into_bytes()),
+        Format::Yaml => Ok(yaml::emit(docs, opts.yaml_indent()?).into_bytes()),
         Format::Json => Ok(json::emit(first_or_empty(docs), opts.json_indent)?.into_bytes()),
         Format::Binary => binary_data(docs).map(<[u8]>::to_vec),
         Format::Dotenv => Ok(dotenv::emit(first_or_empty(docs), &[])?.into_bytes()),
@@ -304,7 +321,9 @@ pub fn emit_encrypted(
 ) -> Result<Vec<u8>> {
     let meta = md.to_value();
     match f {
-        Format::Yaml => Ok(yaml::emit_with_meta(docs, opts.yaml_indent, Some(&meta)).into_bytes()),
+        Format::Yaml => {
+            Ok(yaml::emit_with_meta(docs, opts.yaml_indent()?, Some(&meta)).into_bytes())
+        }
         Format::Json | Format::Binary => {
             let indent = if f == Format::Binary {
                 opts.json_binary_indent
@@ -336,7 +355,7 @@ pub fn emit_value(f: Format, v: &Value, opts: &StoreOptions) -> Result<Vec<u8>> 
     }
     match f {
         Format::Json => Ok(json::emit_value(v, opts.json_indent)?.into_bytes()),
-        _ => Ok(yaml::emit_value(v, opts.yaml_indent).into_bytes()),
+        _ => Ok(yaml::emit_value(v, opts.yaml_indent()?).into_bytes()),
     }
 }
 

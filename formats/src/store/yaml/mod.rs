@@ -686,6 +686,58 @@ fn check_printable(text: &str) -> Result<()> {
     }
 }
 
+/// A `|` or `>` block scalar that runs to the end of a text without a final line break:
+/// saphyr (0.3) reads one line break more than there is (`k: |⏎  multi⏎  line` gives
+/// `"multi\nline\n"`), where yaml.v3 and PyYAML read `"multi\nline"`: the text ends
+/// without one, so clipping (`|`, `>`) and keeping (`|+`, `>+`) have no last break to
+/// keep. Taken as it came, the extra break would be encrypted and the secret changed.
+///
+/// saphyr adds it after the content lines when the chomping is not `-` and the
+/// unterminated last line is at least as long as the content's indentation (a content
+/// line, or spaces reaching that column); the content's indentation is the column where
+/// its span starts. The value then ends with that break; remove it. A kept (`|+`) scalar
+/// with no content line and no blank line, only an unterminated line of spaces after its
+/// header, is `"\n"` to saphyr and empty to yaml.v3 (its span, which starts at the header,
+/// holds the header's line break only).
+fn fix_unterminated_block_scalar(text: &str, events: &mut [(Event<'_>, Span)]) {
+    if text.is_empty() || text.ends_with(['\n', '\r']) {
+        return;
+    }
+    let end = text.chars().count();
+    let last_line = text
+        .rsplit(['\n', '\r'])
+        .next()
+        .map_or(0, |l| l.chars().count());
+    for (ev, span) in events.iter_mut().rev() {
+        if let Event::Scalar(s, ScalarStyle::Literal | ScalarStyle::Folded, ..) = ev {
+            if span.end.index() != end {
+                return;
+            }
+            let indent = span.start.col().max(1);
+            let content = s.contains(|c| c != '\n');
+            if content && s.ends_with('\n') && last_line >= indent {
+                let mut fixed = s.to_string();
+                fixed.pop();
+                *s = fixed.into();
+            } else if !content && *s == "\n" {
+                let tail = text.chars().skip(span.start.index());
+                let breaks = tail
+                    .clone()
+                    .zip(tail.skip(1).chain(std::iter::once(' ')))
+                    .filter(|&(c, next)| c == '\n' || (c == '\r' && next != '\n'))
+                    .count();
+                if breaks == 1 {
+                    *s = String::new().into();
+                }
+            }
+            return;
+        }
+        if matches!(ev, Event::Scalar(..) | Event::Alias(_)) {
+            return;
+        }
+    }
+}
+
 /// Parses a YAML stream (plain or encrypted file) into documents. A key defined twice in
 /// one map is an error in both (sops checks plain input only).
 pub fn parse(text: &str) -> Result<Vec<Document>> {
@@ -714,6 +766,7 @@ pub(crate) fn parse_general(text: &str) -> Result<Vec<Document>> {
             break;
         }
     }
+    fix_unterminated_block_scalar(text, &mut events);
     // Character indices are byte indices in ASCII text: no copy then.
     let comments = if text.is_ascii() {
         scan_comments(text.as_bytes(), &events)
@@ -1410,5 +1463,96 @@ mod tests {
         // Ordinary aliases still work.
         let d = parse("a: &x {k: v}\nb: *x\n").unwrap();
         assert_eq!(d[0].get("a"), d[0].get("b"));
+    }
+
+    /// Block scalars at the end of the text, with and without a final line break, read as
+    /// yaml.v3 reads them (the values are those sops 3.11 decrypts after encrypting the
+    /// same text; `tests/tests/yaml_eof.rs` checks the whole matrix against it). Every row
+    /// also goes through the fast path when it takes the text.
+    #[test]
+    fn block_scalars_at_the_end_of_the_text_keep_only_the_breaks_there_are() {
+        let rows: &[(&str, &str)] = &[
+            ("k: |\n  multi\n  line", "multi\nline"),
+            ("k: |\n  multi\n  line\n", "multi\nline\n"),
+            ("k: |\n  multi\n  line\n\n", "multi\nline\n"),
+            ("k: |\n  multi\n  line\n  ", "multi\nline\n"),
+            ("k: |\n  multi\n  line\n\n  ", "multi\nline\n"),
+            ("k: |-\n  multi\n  line", "multi\nline"),
+            ("k: |-\n  multi\n  line\n", "multi\nline"),
+            ("k: |-\n  multi\n  line\n\n", "multi\nline"),
+            ("k: |-\n  multi\n  line\n  ", "multi\nline"),
+            ("k: |-\n  multi\n  line\n\n  ", "multi\nline"),
+            ("k: |+\n  multi\n  line", "multi\nline"),
+            ("k: |+\n  multi\n  line\n", "multi\nline\n"),
+            ("k: |+\n  multi\n  line\n\n", "multi\nline\n\n"),
+            ("k: |+\n  multi\n  line\n  ", "multi\nline\n"),
+            ("k: |+\n  multi\n  line\n\n  ", "multi\nline\n\n"),
+            ("k: >\n  multi\n  line", "multi line"),
+            ("k: >\n  multi\n  line\n", "multi line\n"),
+            ("k: >\n  multi\n  line\n\n", "multi line\n"),
+            ("k: >\n  multi\n  line\n  ", "multi line\n"),
+            ("k: >\n  multi\n  line\n\n  ", "multi line\n"),
+            ("k: >\n  multi\n    more\n  line", "multi\n  more\nline"),
+            ("k: >\n  multi\n    more\n  line\n", "multi\n  more\nline\n"),
+            ("k: >-\n  multi\n  line", "multi line"),
+            ("k: >-\n  multi\n  line\n", "multi line"),
+            ("k: >-\n  multi\n  line\n\n", "multi line"),
+            ("k: >-\n  multi\n  line\n  ", "multi line"),
+            ("k: >-\n  multi\n  line\n\n  ", "multi line"),
+            ("k: >+\n  multi\n  line", "multi line"),
+            ("k: >+\n  multi\n  line\n", "multi line\n"),
+            ("k: >+\n  multi\n  line\n\n", "multi line\n\n"),
+            ("k: >+\n  multi\n  line\n  ", "multi line\n"),
+            ("k: >+\n  multi\n  line\n\n  ", "multi line\n\n"),
+            ("k: >+\n  multi\n    more\n  line", "multi\n  more\nline"),
+            (
+                "k: >+\n  multi\n    more\n  line\n",
+                "multi\n  more\nline\n",
+            ),
+            ("k: |2\n  multi\n  line", "multi\nline"),
+            ("k: |2\n  multi\n  line\n", "multi\nline\n"),
+            ("k: |2\n  multi\n  line\n\n", "multi\nline\n"),
+            ("k: |2\n  multi\n  line\n  ", "multi\nline\n"),
+            ("k: |2\n  multi\n  line\n\n  ", "multi\nline\n"),
+            ("k: |+2\n  multi\n  line", "multi\nline"),
+            ("k: |+2\n  multi\n  line\n", "multi\nline\n"),
+            ("k: |+2\n  multi\n  line\n\n", "multi\nline\n\n"),
+            ("k: |+2\n  multi\n  line\n  ", "multi\nline\n"),
+            ("k: |+2\n  multi\n  line\n\n  ", "multi\nline\n\n"),
+            ("k: >-2\n  multi\n  line", "multi line"),
+            ("k: >-2\n  multi\n  line\n", "multi line"),
+            ("k: >-2\n  multi\n  line\n\n", "multi line"),
+            ("k: >-2\n  multi\n  line\n  ", "multi line"),
+            ("k: >-2\n  multi\n  line\n\n  ", "multi line"),
+            // Nested, with an unterminated line of spaces shorter than the content's
+            // indentation: it is a trailing blank line, kept by `+`.
+            ("k:\n  n: |+\n    a\n\n  ", "a\n\n"),
+            ("k:\n  - |\n    a\n    b", "a\nb"),
+            // No content line: only the blank lines there are.
+            ("k: |+\n  ", ""),
+            ("l:\n  k: |+\n ", ""),
+            ("k: |+\n\n ", "\n"),
+            ("k: |+\n\n\n   ", "\n\n"),
+            ("k: |2+\n   ", " "),
+            ("k: |", ""),
+            ("k: |\n  ", ""),
+            // Line breaks as CR LF.
+            ("k: |\r\n  a\r\n  b", "a\nb"),
+            ("k: |\r\n  a\r\n  b\r\n", "a\nb\n"),
+            // A comment or another key after the block: its last break is real.
+            ("k: |\n  a\n# c", "a\n"),
+            ("k: |\n  a\nz: 1", "a\n"),
+        ];
+        for (text, want) in rows {
+            let d = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let mut v = d[0].get("k").or_else(|| d[0].get("l")).unwrap();
+            while let Value::Map(m) = v {
+                v = m.get("k").or_else(|| m.get("n")).unwrap();
+            }
+            if let Value::List(l) = v {
+                v = &l[0];
+            }
+            assert_eq!(v, &Value::str(*want), "{text:?}");
+        }
     }
 }
