@@ -457,10 +457,39 @@ pub struct RecipientsArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "For a pull request, check its checkout against the base branch's \
+    rules: `sealbox check --config BASE/.sops.yaml --root CHECKOUT` (never the pull request's \
+    own .sops.yaml; see README, \"sealbox check in CI\"). Symlinks are reported and never \
+    followed; only regular files are read; every directory left out is named on stderr."
+)]
 pub struct CheckArgs {
-    /// Files or directories to check (default: the directory of .sops.yaml); directories
-    /// are walked, skipping .git, target and hidden directories.
+    /// Files or directories to check (default: the whole checkout); directories are
+    /// walked (only .git is left out, and named).
     pub paths: Vec<PathBuf>,
+    /// The checkout to check: paths are matched against the rules relative to DIR (as if
+    /// the --config file were DIR/.sops.yaml). Needs --config: the trusted rules, e.g. the
+    /// base branch's .sops.yaml. Default: the directory of the .sops.yaml in use.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Files larger than this are not read (a finding where a rule applies).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub max_size: u64,
+    /// Also leave out the directory DIR (relative to the checkout; repeatable). Named on
+    /// stderr like every directory left out.
+    #[arg(long, value_name = "DIR")]
+    pub skip_dir: Vec<String>,
+    /// Walk .git too (left out by default).
+    #[arg(long)]
+    pub no_default_skips: bool,
+    /// Leave out files whose path (relative to the checkout) matches REGEX (repeatable);
+    /// they are counted and named on stderr.
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Vec<String>,
+    /// Exit 0 when no file was checked (by default that is a finding: a gate that checked
+    /// nothing has not passed).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,

@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 /// sops).
 const MAX_DEPTH: usize = 100;
 
+/// Largest `.sops.yaml` read (4 MiB; a config is a few kilobytes): a config that is
+/// `/dev/zero` or a huge file is an error, not a process filling memory.
+pub const MAX_CONFIG: u64 = 4 << 20;
+
 /// The variable listing other owners whose `.sops.yaml` the search may use.
 pub const TRUSTED_OWNERS_VAR: &str = "SEALBOX_TRUSTED_CONFIG_OWNERS";
 
@@ -84,6 +88,12 @@ impl<'c> Context<'c> {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
+    }
+
+    /// `--config`/`SOPS_CONFIG`, if given (`check --root` needs rules from outside the
+    /// checkout).
+    pub fn config_flag(&self) -> Option<&Path> {
+        self.config_flag
     }
 
     /// The key sources.
@@ -177,9 +187,11 @@ pub fn find_config(start_dir: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Reads and parses the config file named by `--config`. Errors name the file.
+/// Reads and parses the config file named by `--config`. Errors name the file. Read with
+/// the bounded, non-blocking reader: a FIFO, a device or a file over [`MAX_CONFIG`] is an
+/// error, never a hang.
 fn load_config_file(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = sealbox_os::inputs::read_text(path, MAX_CONFIG).map_err(|e| {
         Error::new(
             ErrorKind::InvalidConfig,
             format!("error loading config: cannot read {}: {e}", path.display()),
@@ -238,7 +250,7 @@ fn untrusted(what: &str, shown: &std::path::Display<'_>, uid: u32) -> Error {
 /// `SOPS_CONFIG` name a file explicitly and are not checked.
 fn load_trusted_config(path: &Path) -> Result<Config> {
     use std::io::Read;
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let shown = path.display();
     let cannot = |e: std::io::Error| {
         Error::new(
@@ -250,7 +262,12 @@ fn load_trusted_config(path: &Path) -> Result<Config> {
     if link.file_type().is_symlink() && !trusted_owner(link.uid()) {
         return Err(untrusted("the symlink", &shown, link.uid()));
     }
-    let mut f = std::fs::File::open(path).map_err(cannot)?;
+    // O_NONBLOCK: opening a FIFO planted as .sops.yaml must not wait for a writer.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(cannot)?;
     let meta = f.metadata().map_err(cannot)?;
     if !meta.is_file() {
         return Err(Error::new(
@@ -262,7 +279,18 @@ fn load_trusted_config(path: &Path) -> Result<Config> {
         return Err(untrusted("the config file", &shown, meta.uid()));
     }
     let mut text = String::new();
-    f.read_to_string(&mut text).map_err(cannot)?;
+    f.take(MAX_CONFIG + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_CONFIG {
+        return Err(Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "error loading config: {shown} is larger than {}",
+                sealbox_os::inputs::human(MAX_CONFIG)
+            ),
+        ));
+    }
     Config::from_text(path, &text)
 }
 

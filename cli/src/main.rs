@@ -14,6 +14,7 @@ mod editor;
 mod exit;
 mod files;
 mod firstword;
+mod gate;
 mod keyfile;
 mod policy;
 mod process;
@@ -78,7 +79,9 @@ fn main() -> ExitCode {
     match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sealbox: {e}");
+            // Escaped: a message may quote a file name or a `.sops.yaml` someone else wrote,
+            // and CI runners take some lines of stderr as commands (gate/escape.rs).
+            eprintln!("sealbox: {}", gate::escape::error(&e));
             ExitCode::from(exit::of(&e))
         }
     }

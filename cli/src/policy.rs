@@ -130,20 +130,6 @@ pub fn recipients_of(groups: &[KeyGroup], what: &str) -> Result<Vec<Vec<Recipien
         .collect()
 }
 
-/// The recipient ids of a file's group as the rule comparison sees them: age recipients,
-/// then PGP fingerprints (as recorded, spaces removed: sops compares them as strings), then
-/// Vault transit keys by URI.
-fn file_ids(g: &KeyGroup) -> Vec<String> {
-    let age = g.age.iter().map(|k| k.recipient.clone());
-    let pgp = g
-        .pgp
-        .iter()
-        .filter_map(|e| e.fields.get("fp"))
-        .map(pgp::normalize_fingerprint);
-    let vault = g.hc_vault.iter().map(|e| e.uri());
-    age.chain(pgp).chain(vault).collect()
-}
-
 /// How a new file is encrypted: from the flags, else from the creation rule.
 pub struct CreationPlan {
     groups: Vec<Vec<Recipient>>,
@@ -263,42 +249,189 @@ impl CreationPlan {
     }
 }
 
+/// One master key as `check` and `updatekeys` compare them: its source as the metadata
+/// names it (`age`, `pgp`, `hc_vault`, `kms`, `gcp_kms`, `azure_kv`, `hckms`) and its id
+/// (age recipient, fingerprint, transit URI, ARN, resource id, key URL, key id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyId {
+    /// The source.
+    pub source: &'static str,
+    /// The id as shown.
+    pub id: String,
+}
+
+impl KeyId {
+    fn new(source: &'static str, id: impl Into<String>) -> KeyId {
+        KeyId {
+            source,
+            id: id.into(),
+        }
+    }
+
+    /// The form two ids of one key share: fingerprints without spaces and in upper case
+    /// (sops keeps them as the user typed them), cloud key ids without a trailing `/`.
+    fn key(&self) -> (&'static str, String) {
+        let id = match self.source {
+            "pgp" => self.id.replace(' ', "").to_ascii_uppercase(),
+            "age" => self.id.clone(),
+            _ => self.id.trim_end_matches('/').to_string(),
+        };
+        (self.source, id)
+    }
+
+    /// The rule's or file's key can be wrapped for by sealbox (age, pgp, hc_vault).
+    fn wrappable(&self) -> bool {
+        matches!(self.source, "age" | "pgp" | "hc_vault")
+    }
+}
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.source == "age" {
+            f.write_str(&self.id)
+        } else {
+            write!(f, "{} ({})", self.id, self.source)
+        }
+    }
+}
+
+/// The metadata name of a `.sops.yaml` key type (`azure_keyvault` is `azure_kv` there).
+fn metadata_source(config_type: &str) -> Option<&'static str> {
+    Some(match config_type {
+        "pgp" => "pgp",
+        "hc_vault" => "hc_vault",
+        "kms" => "kms",
+        "gcp_kms" => "gcp_kms",
+        "azure_keyvault" => "azure_kv",
+        "hckms" => "hckms",
+        _ => return None,
+    })
+}
+
+/// The keys of one creation-rule group, every source, and the wrappable ones parsed;
+/// `i` names the group in errors.
+fn rule_group_ids(
+    g: &sealbox_formats::config::KeyGroup,
+    i: usize,
+) -> Result<(Vec<KeyId>, Vec<Recipient>)> {
+    let mut ids = Vec::new();
+    let mut wrap = Vec::new();
+    let ctx = |e: Error| e.context(format!("key group {i}"));
+    for r in &g.age {
+        let r = Recipient::parse(Source::Age, r).map_err(ctx)?;
+        ids.push(KeyId::new("age", r.id()));
+        wrap.push(r);
+    }
+    for (ty, id) in &g.other {
+        let Some(source) = metadata_source(ty) else {
+            continue;
+        };
+        match source {
+            "pgp" | "hc_vault" => {
+                let src = Source::from_name(source).expect("a source of sealbox-keys");
+                let r = Recipient::parse(src, id).map_err(ctx)?;
+                ids.push(KeyId::new(source, r.id()));
+                wrap.push(r);
+            }
+            // sops' string form `arn+role_arn`: the key is the ARN.
+            "kms" => ids.push(KeyId::new(source, id.split('+').next().unwrap_or(id))),
+            _ => ids.push(KeyId::new(source, id.as_str())),
+        }
+    }
+    Ok((ids, wrap))
+}
+
+/// The keys of one of a file's key groups, every source.
+pub fn file_group_ids(g: &KeyGroup) -> Vec<KeyId> {
+    let mut ids: Vec<KeyId> = g
+        .age
+        .iter()
+        .map(|k| KeyId::new("age", k.recipient.as_str()))
+        .collect();
+    for e in &g.pgp {
+        ids.push(KeyId::new("pgp", e.fields.get("fp").unwrap_or_default()));
+    }
+    for e in &g.hc_vault {
+        let f = |k: &str| e.fields.get(k).unwrap_or_default().to_string();
+        let key = sealbox_keys::hcvault::TransitKey::new(
+            f("vault_address"),
+            f("engine_path"),
+            f("key_name"),
+        );
+        ids.push(KeyId::new("hc_vault", key.uri()));
+    }
+    for (ty, entries) in &g.other {
+        let (source, fields): (&'static str, &[&str]) = match ty.as_str() {
+            "kms" => ("kms", &["arn"]),
+            "gcp_kms" => ("gcp_kms", &["resource_id"]),
+            "azure_kv" => ("azure_kv", &["vaultUrl", "name", "version"]),
+            "hckms" => ("hckms", &["key_id"]),
+            _ => ("unknown", &[]),
+        };
+        for e in entries {
+            let get = |k: &str| {
+                e.as_map()
+                    .and_then(|m| m.get(k))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let id = match fields {
+                [one] => get(one),
+                [url, name, version] => {
+                    format!(
+                        "{}/keys/{}/{}",
+                        get(url).trim_end_matches('/'),
+                        get(name),
+                        get(version)
+                    )
+                }
+                _ => format!("({ty} entry)"),
+            };
+            ids.push(KeyId::new(source, id));
+        }
+    }
+    ids
+}
+
 /// How a file's key groups compare with its creation rule's.
 pub struct KeyComparison {
-    /// The rule's groups, parsed.
+    /// The rule's groups, parsed (the sources sealbox wraps for: age, pgp, hc_vault).
     pub groups: Vec<Vec<Recipient>>,
+    /// The rule's groups, every key of every source, in the rule's order.
+    pub rule_ids: Vec<Vec<KeyId>>,
     /// The threshold the file should have (0 with one group); a rule without one keeps the
     /// file's.
     pub want_threshold: usize,
-    /// Per group (up to the larger count): recipients in the rule only, in the file only.
+    /// Per group (up to the larger count): keys in the rule only, in the file only.
     pub per_group: Vec<GroupComparison>,
-    /// The first key type of the rule sealbox cannot wrap for, if any.
+    /// The first key type of the rule sealbox cannot wrap a data key for (`kms`, …), if any.
     pub rule_other_kind: Option<String>,
 }
 
 /// One key group's comparison.
 pub struct GroupComparison {
     /// In the rule, not in the file.
-    pub missing: Vec<String>,
+    pub missing: Vec<KeyId>,
     /// In the file, not in the rule.
-    pub extra: Vec<String>,
-    /// The file's group has keys of types sealbox does not manage.
-    pub file_has_other: bool,
+    pub extra: Vec<KeyId>,
 }
 
-/// Compares the file's metadata with the creation rule (age recipients, PGP fingerprints
-/// and Vault transit keys, by URI).
+/// Compares the file's metadata with the creation rule: every source (age, pgp, hc_vault,
+/// and the cloud KMS entries sealbox only keeps), group by group.
 pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison> {
-    let groups = rule
-        .key_groups
+    let mut groups = Vec::new();
+    let mut rule_ids = Vec::new();
+    for (i, g) in rule.key_groups.iter().enumerate() {
+        let (ids, wrap) = rule_group_ids(g, i)?;
+        rule_ids.push(ids);
+        groups.push(wrap);
+    }
+    let rule_other_kind = rule_ids
         .iter()
-        .enumerate()
-        .map(|(i, g)| rule_group(g, i))
-        .collect::<Result<Vec<_>>>()?;
-    let rule_other_kind = rule
-        .key_groups
-        .iter()
-        .find_map(|g| unsupported_rule_kind(g).map(str::to_string));
+        .flatten()
+        .find(|k| !k.wrappable())
+        .map(|k| k.source.to_string());
     let want_threshold = if groups.len() > 1 {
         let t = if rule.shamir_threshold == 0 {
             md.shamir_threshold
@@ -309,11 +442,18 @@ pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison>
     } else {
         0
     };
-    let per_group = (0..groups.len().max(md.key_groups.len()))
-        .map(|i| compare_group(groups.get(i), md.key_groups.get(i)))
+    let per_group = (0..rule_ids.len().max(md.key_groups.len()))
+        .map(|i| {
+            let have = md.key_groups.get(i).map(file_group_ids).unwrap_or_default();
+            compare_group(
+                rule_ids.get(i).map(Vec::as_slice).unwrap_or_default(),
+                &have,
+            )
+        })
         .collect();
     Ok(KeyComparison {
         groups,
+        rule_ids,
         want_threshold,
         per_group,
         rule_other_kind,
@@ -321,29 +461,70 @@ pub fn compare_keys(rule: &CreationRule, md: &Metadata) -> Result<KeyComparison>
 }
 
 /// One group of the rule (`want`) against the file's (`have`).
-fn compare_group(want: Option<&Vec<Recipient>>, have: Option<&KeyGroup>) -> GroupComparison {
-    let have_ids: Vec<String> = have.map(file_ids).unwrap_or_default();
-    let want_ids: Vec<String> = want
-        .map(|g| g.iter().map(Recipient::id).collect())
-        .unwrap_or_default();
+fn compare_group(want: &[KeyId], have: &[KeyId]) -> GroupComparison {
+    let has = |set: &[KeyId], k: &KeyId| set.iter().any(|x| x.key() == k.key());
     GroupComparison {
-        missing: want_ids
-            .iter()
-            .filter(|r| !have_ids.contains(r))
-            .cloned()
-            .collect(),
-        extra: have_ids
-            .iter()
-            .filter(|r| !want_ids.contains(r))
-            .cloned()
-            .collect(),
-        file_has_other: have.is_some_and(|g| unmanaged_types(g).next().is_some()),
+        missing: want.iter().filter(|k| !has(have, k)).cloned().collect(),
+        extra: have.iter().filter(|k| !has(want, k)).cloned().collect(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn md_of(groups: Vec<KeyGroup>) -> Metadata {
+        Metadata {
+            key_groups: groups,
+            shamir_threshold: 0,
+            lastmodified: String::new(),
+            mac: String::new(),
+            selector: None,
+            mac_only_encrypted: false,
+            version: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_key_source_is_compared() {
+        use sealbox_formats::metadata::{AgeKey, EntryFields, PgpEntry, VaultEntry};
+        use sealbox_formats::Value;
+        const A: &str = "age1qfxn8ltsunju9p829z05ehj6mwq9l5x2v3jck8z3vdvywezcxdnqdnzhld";
+        let cfg = Config::from_text(
+            std::path::Path::new("/r/.sops.yaml"),
+            &format!(
+                "creation_rules:\n  - age: {A}\n    pgp: 'aaaa bbbb, CCCC'\n    hc_vault_transit_uri: https://v:8200/v1/sops/keys/k\n"
+            ),
+        )
+        .unwrap();
+        let rule = &cfg.creation_rules.as_ref().unwrap()[0];
+        let mut kms = sealbox_formats::Map::new();
+        kms.push("arn", Value::str("arn:aws:kms:eu:1:key/x"));
+        let file = KeyGroup {
+            age: vec![AgeKey {
+                recipient: A.into(),
+                enc: String::new(),
+            }],
+            pgp: vec![PgpEntry {
+                fields: EntryFields::from_pairs([("fp", "AAAABBBB"), ("enc", "")]),
+            }],
+            hc_vault: vec![VaultEntry {
+                fields: EntryFields::from_pairs([
+                    ("vault_address", "https://v:8200"),
+                    ("engine_path", "sops"),
+                    ("key_name", "k"),
+                ]),
+            }],
+            other: vec![("kms".into(), vec![Value::Map(kms)])],
+        };
+        let c = compare_keys(rule, &md_of(vec![file])).unwrap();
+        let g = &c.per_group[0];
+        let show = |v: &[KeyId]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(show(&g.missing), ["CCCC (pgp)"]);
+        assert_eq!(show(&g.extra), ["arn:aws:kms:eu:1:key/x (kms)"]);
+        assert_eq!(c.groups[0].len(), 4);
+        assert_eq!(c.rule_other_kind, None);
+    }
 
     #[test]
     fn thresholds_read_the_same_everywhere() {

@@ -212,6 +212,30 @@ fn parse_plain_encoded(rest: &str) -> Option<Encoded<'_>> {
     })
 }
 
+/// Why `s` is not exactly one encrypted value as sops writes it, or `None` when it is:
+/// `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` and nothing else, with base64 data, a 32-byte
+/// IV, a 16-byte tag and a known type. Stricter than the reader ([`parse_encoded`] ignores
+/// text after the `]` and after a newline, which a decryption never sees: plaintext could
+/// hide there); `sealbox check` holds files to this without a key.
+pub fn shape_problem(s: &str) -> Option<&'static str> {
+    let Some(rest) = s.strip_prefix("ENC[AES256_GCM,data:") else {
+        return Some("it is not an ENC[AES256_GCM,…] value");
+    };
+    let Some(e) = parse_plain_encoded(rest) else {
+        return Some("it is not exactly one ENC[AES256_GCM,data:…,iv:…,tag:…,type:…] value");
+    };
+    if ValueType::from_name(e.typ).is_none() {
+        return Some("its type is not one sops writes");
+    }
+    let len = |f: &str| B64.decode(f).map(|b| b.len()).ok();
+    match (len(e.data), len(e.iv), len(e.tag)) {
+        (None, _, _) | (Some(0), _, _) => Some("its data is not base64 ciphertext"),
+        (_, l, _) if l != Some(32) => Some("its IV is not 32 bytes of base64"),
+        (_, _, l) if l != Some(16) => Some("its tag is not 16 bytes of base64"),
+        _ => None,
+    }
+}
+
 /// Whether `s` looks like an encrypted value.
 pub fn is_encrypted(s: &str) -> bool {
     parse_encoded(s).is_some()
@@ -412,6 +436,29 @@ mod tests {
         let e = c.decrypt("plaintext!", b"a:", "[\"a\"]").unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::ValueDecrypt);
         assert!(!e.message.contains("plaintext!"));
+    }
+
+    #[test]
+    fn the_strict_shape_refuses_what_the_reader_would_ignore() {
+        let c = Cipher::new(&tv_key());
+        let v = c.encrypt(b"x", b"a:", ValueType::Str).unwrap();
+        assert_eq!(shape_problem(&v), None);
+        let c2 = c.encrypt(b"", b"a:", ValueType::Comment).unwrap();
+        assert!(shape_problem(&c2).is_some(), "empty data is never written");
+        for bad in [
+            format!("{v} hunter2"),
+            format!("{v}\nhunter2"),
+            v.replace("type:str", "type:secret"),
+            v.replace(",iv:", ",iv:AAAA"),
+            v.replace(",tag:", ",tag:AA"),
+            v.replace("data:", "data:!"),
+            "hunter2".to_string(),
+            String::new(),
+        ] {
+            assert!(shape_problem(&bad).is_some(), "{bad}");
+        }
+        // The reader still takes the trailing text (as sops does): hence the strict check.
+        assert!(is_encrypted(&format!("{v} hunter2")));
     }
 
     #[test]

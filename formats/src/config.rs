@@ -111,6 +111,53 @@ impl KeyGroup {
     pub fn is_empty(&self) -> bool {
         self.age.is_empty() && self.other.is_empty()
     }
+
+    /// The keys of one type other than age (`pgp`, `hc_vault`, `kms`, `gcp_kms`,
+    /// `azure_keyvault`, `hckms`) as the rule names them, in file order (`check` compares
+    /// them with a file's metadata).
+    pub fn keys_of<'a>(&'a self, ty: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.other
+            .iter()
+            .filter(move |(t, _)| t == ty)
+            .map(|(_, id)| id.as_str())
+    }
+}
+
+impl CreationRule {
+    /// The problem sops reports when this rule is the one selected (two selectors, an empty
+    /// item in a recipient list), if any; [`Config::rule_for`] returns it as its error.
+    pub fn problem(&self) -> Option<&Error> {
+        self.problem.as_ref()
+    }
+}
+
+/// The creation rules with every `path_regex` compiled once, for callers that match many
+/// files (`check`, `updatekeys`): compiling a crafted regex again for each of a thousand
+/// files took most of a minute. Matching is [`Config::rule_for`]'s: the first rule whose
+/// regex matches the path anywhere (or that has none) wins.
+pub struct CompiledRules<'c> {
+    rules: &'c [CreationRule],
+    /// One per rule; `None` matches every path.
+    regexes: Vec<Option<Regex>>,
+}
+
+impl<'c> CompiledRules<'c> {
+    /// The first rule matching `rel`, a path relative to the directory the rules are for
+    /// (`/`-separated, as [`Config::rule_for`] makes it). Its [`CreationRule::problem`] is
+    /// the caller's to report.
+    pub fn first_match(&self, rel: &str) -> Option<&'c CreationRule> {
+        let rules: &'c [CreationRule] = self.rules;
+        rules
+            .iter()
+            .zip(&self.regexes)
+            .find(|(_, re)| re.as_ref().is_none_or(|re| re.is_match(rel)))
+            .map(|(r, _)| r)
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &'c [CreationRule] {
+        self.rules
+    }
 }
 
 pub use crate::metadata::Selector;
@@ -224,6 +271,36 @@ impl Config {
                      path_regex matches every file)",
             self.path.display()
         )))
+    }
+}
+
+impl Config {
+    /// Every rule's `path_regex` compiled ([`CompiledRules`]); `None` without
+    /// `creation_rules`. Unlike [`Config::rule_for`] (which, as sops, compiles only the
+    /// rules it tries), an invalid regex in any rule is an error here
+    /// ([`ErrorKind::InvalidConfig`]): a gate must not depend on which files it meets first.
+    pub fn compile_rules(&self) -> Result<Option<CompiledRules<'_>>> {
+        let Some(rules) = &self.creation_rules else {
+            return Ok(None);
+        };
+        let regexes = rules
+            .iter()
+            .map(|rule| match rule.path_regex.as_deref() {
+                None | Some("") => Ok(None),
+                Some(re) => Regex::new(re).map(Some).map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidConfig,
+                        format!(
+                            "error loading config: invalid path_regex in creation rule {} of {}: {e}",
+                            rule.index + 1,
+                            self.path.display()
+                        ),
+                    )
+                    .with_hint("path_regex uses RE2 syntax (Rust regex); fix or quote it")
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(CompiledRules { rules, regexes }))
     }
 }
 
@@ -967,5 +1044,53 @@ mod tests {
         let c = Config::from_document(PathBuf::from(".sops.yaml"), &doc).unwrap();
         assert!(c.rule_for(&cwd.join("x/y")).unwrap().is_some());
         assert!(c.rule_for(Path::new("x/y")).unwrap().is_some());
+    }
+
+    #[test]
+    fn compiled_rules_match_as_rule_for_and_refuse_any_invalid_regex() {
+        let c = config(vec![
+            map(vec![("path_regex", s("^sub/deep/")), ("age", s(R1))]),
+            map(vec![("path_regex", s("\\.json$")), ("pgp", s("AB CD,EF"))]),
+            map(vec![("age", s(R2))]),
+        ]);
+        let compiled = c.compile_rules().unwrap().unwrap();
+        for (rel, index) in [("sub/deep/x.yaml", 0), ("a/b.json", 1), ("a.yaml", 2)] {
+            assert_eq!(compiled.first_match(rel).unwrap().index, index, "{rel}");
+            let by_path = rule(&c, &format!("/proj/{rel}")).unwrap().unwrap();
+            assert_eq!(by_path.index, index, "{rel}");
+        }
+        assert_eq!(compiled.rules().len(), 3);
+        let pgp: Vec<&str> = compiled.rules()[1].key_groups[0].keys_of("pgp").collect();
+        assert_eq!(pgp, ["AB CD", "EF"]);
+        // A rule that is never reached still fails to compile (rule_for would not notice).
+        let c = config(vec![
+            map(vec![("age", s(R1))]),
+            map(vec![("path_regex", s("(unclosed"))]),
+        ]);
+        assert!(rule(&c, "/proj/a").is_ok());
+        let e = c.compile_rules().err().unwrap();
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
+        assert!(e.message.contains("creation rule 2"), "{}", e.message);
+        assert!(config(vec![])
+            .compile_rules()
+            .unwrap()
+            .unwrap()
+            .first_match("a")
+            .is_none());
+        let none = Config::from_document("/p/.sops.yaml".into(), &Map::new()).unwrap();
+        assert!(none.compile_rules().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_rule_problem_is_exposed_for_the_matched_rule() {
+        let c = config(vec![map(vec![
+            ("encrypted_regex", s("a")),
+            ("unencrypted_regex", s("b")),
+            ("age", s(R1)),
+        ])]);
+        let compiled = c.compile_rules().unwrap().unwrap();
+        let p = compiled.first_match("x").unwrap().problem().unwrap();
+        assert_eq!(p.kind, ErrorKind::InvalidConfig);
+        assert_eq!(Some(p.clone()), rule(&c, "/proj/x").err());
     }
 }

@@ -1057,6 +1057,96 @@ fn decrypt_tree_inner(
     Ok(stash)
 }
 
+/// A place where an encrypted file holds something other than one encrypted value although
+/// its selection says an encrypted value belongs there: plaintext that every reader takes
+/// as it is (sops' decryption leaves plaintext comments alone, and ignores text after an
+/// `ENC[…]`'s `]`). Found without the data key ([`exposed_places`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exposed {
+    /// Where: the key path of the value, or the one a comment is under.
+    pub path: String,
+    /// `value` or `comment`.
+    pub what: &'static str,
+    /// Why it is not an encrypted value (never the value itself).
+    pub why: &'static str,
+}
+
+struct Auditor {
+    found: Vec<Exposed>,
+    limit: usize,
+    total: usize,
+}
+
+impl Auditor {
+    fn note(&mut self, w: &WalkState<'_>, what: &'static str, why: &'static str) {
+        self.total += 1;
+        if self.found.len() < self.limit {
+            self.found.push(Exposed {
+                path: path_display(&w.path),
+                what,
+                why,
+            });
+        }
+    }
+}
+
+impl<'t> Visitor<'t> for Auditor {
+    fn ambiguity_context(&self) -> (ErrorKind, &str) {
+        (ErrorKind::ValueDecrypt, "")
+    }
+
+    fn leaf(&mut self, v: &'t mut Value, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
+        if !encrypted {
+            return Ok(());
+        }
+        match v {
+            // sops never encrypts an empty string (decryption takes it as it is).
+            Value::Str(s) if s.is_empty() => {}
+            Value::Str(s) => {
+                if let Some(why) = crate::cipher::shape_problem(s) {
+                    self.note(w, "value", why);
+                }
+            }
+            _ => self.note(
+                w,
+                "value",
+                "it is a plaintext number, boolean, date or binary value",
+            ),
+        }
+        Ok(())
+    }
+
+    fn comment(&mut self, c: &'t mut Comment, w: &WalkState<'t>, encrypted: bool) -> Result<()> {
+        if encrypted && !c.text().is_empty() {
+            if let Some(why) = crate::cipher::shape_problem(c.text()) {
+                self.note(w, "comment", why);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every place of an encrypted file's `docs` where `sel` (the selection a file *should*
+/// have, e.g. its creation rule's) says a value or comment is encrypted and the file holds
+/// anything but exactly one well-formed `ENC[…]` value ([`crate::cipher::shape_problem`]):
+/// the first `limit` of them and how many there are. The walk is the one encryption and
+/// decryption use, so the decision per leaf is theirs. Needs no key. An error is a tree
+/// whose key paths share their additional data ([`ErrorKind::ValueDecrypt`]).
+pub fn exposed_places(
+    docs: &mut [Document],
+    sel: &Selection,
+    limit: usize,
+) -> Result<(Vec<Exposed>, usize)> {
+    let mut a = Auditor {
+        found: Vec::new(),
+        limit,
+        total: 0,
+    };
+    let (_, r) = walk(docs, sel, &mut a, false);
+    r?;
+    Ok((a.found, a.total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1084,6 +1174,53 @@ mod tests {
         m.push("list", Value::List(vec![Value::str("a"), Value::Int(7)]));
         m.push("note_unencrypted", Value::str("visible"));
         m
+    }
+
+    #[test]
+    fn exposed_places_are_the_plaintext_a_selection_says_is_encrypted() {
+        let key = tv_key();
+        let mut docs = vec![tv_tree()];
+        encrypt_tree(&mut docs, &key, &sel(None), "2024-01-01T00:00:00Z").unwrap();
+        // As written: nothing exposed, under the selection it was written with.
+        let (found, n) = exposed_places(&mut docs.clone(), &sel(None), 10).unwrap();
+        assert_eq!((found.len(), n), (0, 0), "{found:?}");
+        // Under a stricter selection the `_unencrypted` value is exposed.
+        let strict = sel(Some(Selector::UnencryptedSuffix("_never".into())));
+        let (found, _) = exposed_places(&mut docs.clone(), &strict, 10).unwrap();
+        assert_eq!(
+            found,
+            [Exposed {
+                path: "[\"note_unencrypted\"]".into(),
+                what: "value",
+                why: "it is not an ENC[AES256_GCM,…] value"
+            }]
+        );
+        // Planted plaintext: a value, a number, text after a ciphertext, a comment.
+        let d = &mut docs[0];
+        d.push("added", Value::str("hunter2"));
+        d.push("port", Value::Int(5432));
+        let Some(Value::Str(h)) = d.get("hello").cloned() else {
+            panic!()
+        };
+        d.push("tail", Value::str(format!("{} hunter2", h.as_str())));
+        d.push_comment(" password: hunter2");
+        d.push("empty", Value::str(""));
+        let (found, n) = exposed_places(&mut docs.clone(), &sel(None), 2).unwrap();
+        assert_eq!((found.len(), n), (2, 4));
+        let (found, _) = exposed_places(&mut docs, &sel(None), 10).unwrap();
+        let got: Vec<(&str, &str)> = found.iter().map(|e| (e.path.as_str(), e.what)).collect();
+        assert_eq!(
+            got,
+            [
+                ("[\"added\"]", "value"),
+                ("[\"port\"]", "value"),
+                ("[\"tail\"]", "value"),
+                ("(top level)", "comment"),
+            ]
+        );
+        for e in &found {
+            assert!(!e.why.contains("hunter2"));
+        }
     }
 
     #[test]

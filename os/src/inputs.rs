@@ -15,7 +15,7 @@
 //! Limits: [`MAX_SOPS_FILE`] and [`MAX_TEMPLATE_FILE`] 64 MiB, [`MAX_MANIFEST`] 64 MiB,
 //! [`MAX_KEY_FILE`] 1 MiB. The error names the limit; callers name the file.
 
-use crate::safedir::{euid, Dir, Follow};
+use crate::safedir::{euid, Dir, Follow, Stat};
 use rustix::fs::{FileType, OFlags};
 use std::io::{ErrorKind, Read};
 use std::os::unix::ffi::OsStringExt;
@@ -100,7 +100,7 @@ fn read_hops(path: &Path, limit: u64, hops: usize) -> std::io::Result<Zeroizing<
     })?;
     // 1. look without opening: O_PATH never blocks and does nothing to a device
     let probe = dir.open_file(name, OFlags::PATH, 0)?;
-    let st = crate::safedir::Stat::from(rustix::fs::fstat(&probe).map_err(errno)?);
+    let st = Stat::from(rustix::fs::fstat(&probe).map_err(errno)?);
     if st.kind == FileType::Symlink {
         if follow == Follow::Trusted && st.uid != 0 && st.uid != euid() {
             return Err(std::io::Error::new(
@@ -118,6 +118,30 @@ fn read_hops(path: &Path, limit: u64, hops: usize) -> std::io::Result<Zeroizing<
         let t = PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes()));
         return read_hops(&parent.join(t), limit, hops + 1);
     }
+    read_looked_at(&dir, name, st, limit)
+}
+
+/// Reads the regular file `name` of the open directory `dir`, at most `limit` bytes, never
+/// following a symlink there (a symlink is an error: `InvalidInput`, "it is a symlink").
+/// For a tree someone else wrote (a pull request's checkout), where a symlink must not
+/// lead a read elsewhere: the caller reaches `dir` without following symlinks either
+/// ([`Dir::sub`]). Returns the bytes and the file's `fstat` (the file actually read).
+pub fn read_in(dir: &Dir, name: &str, limit: u64) -> std::io::Result<(Zeroizing<Vec<u8>>, Stat)> {
+    let probe = dir.open_file(name, OFlags::PATH, 0)?;
+    let st = Stat::from(rustix::fs::fstat(&probe).map_err(errno)?);
+    let b = read_looked_at(dir, name, st, limit)?;
+    Ok((b, st))
+}
+
+/// Steps 2 and 3 of the module header for `name` in `dir`, which was looked at (`st`,
+/// from `O_PATH|O_NOFOLLOW`) and must be a regular file within `limit`.
+fn read_looked_at(
+    dir: &Dir,
+    name: &str,
+    st: Stat,
+    limit: u64,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let other = |m: String| std::io::Error::new(ErrorKind::InvalidInput, m);
     if st.kind != FileType::RegularFile {
         return Err(other(format!(
             "it is {}, not a regular file; name a regular file",
@@ -138,7 +162,7 @@ fn read_hops(path: &Path, limit: u64, hops: usize) -> std::io::Result<Zeroizing<
     }
     // 2. open it for reading; it must still be the file looked at
     let f = dir.open_file(name, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY, 0)?;
-    let now = crate::safedir::Stat::from(rustix::fs::fstat(&f).map_err(errno)?);
+    let now = Stat::from(rustix::fs::fstat(&f).map_err(errno)?);
     if now.kind != FileType::RegularFile || (now.dev, now.ino) != (st.dev, st.ino) {
         return Err(other(
             "it was replaced while it was being opened; try again".into(),
@@ -190,5 +214,31 @@ mod tests {
             ErrorKind::NotFound
         );
         assert_eq!(human(MAX_SOPS_FILE), "64 MiB");
+    }
+
+    #[test]
+    fn read_in_a_directory_never_follows_a_symlink_and_never_blocks() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f"), "hello").unwrap();
+        std::os::unix::fs::symlink("f", d.path().join("l")).unwrap();
+        let fifo = d.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let dir = Dir::open_io(d.path(), None, Follow::Any).unwrap();
+        let (b, st) = read_in(&dir, "f", 5).unwrap();
+        assert_eq!((&b[..], st.size, st.nlink), (&b"hello"[..], 5, 1));
+        let e = read_in(&dir, "l", 5).unwrap_err().to_string();
+        assert!(e.contains("symlink"), "{e}");
+        assert!(read_in(&dir, "fifo", 5)
+            .unwrap_err()
+            .to_string()
+            .contains("FIFO"));
+        assert!(read_in(&dir, "f", 4)
+            .unwrap_err()
+            .to_string()
+            .contains("more than"));
+        assert_eq!(
+            read_in(&dir, "missing", 5).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
     }
 }

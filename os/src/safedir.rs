@@ -96,6 +96,9 @@ pub struct Stat {
     pub dev: u64,
     /// Inode.
     pub ino: u64,
+    /// Number of hard links (a name whose file has others may be the same file as
+    /// another name).
+    pub nlink: u64,
 }
 
 impl From<rustix::fs::Stat> for Stat {
@@ -110,6 +113,7 @@ impl From<rustix::fs::Stat> for Stat {
             size: st.st_size as u64,
             dev: st.st_dev as u64,
             ino: st.st_ino as u64,
+            nlink: st.st_nlink as u64,
         }
     }
 }

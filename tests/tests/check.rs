@@ -1,5 +1,6 @@
-//! `sealbox check`: in a repository of 50 files it finds exactly the planted problems, in
-//! every output format; with `--decrypt` it finds a tampered MAC.
+//! `sealbox check`: in a repository of 51 files it finds exactly the planted problems, in
+//! every output format; with `--decrypt` it finds a tampered MAC. (What a hostile pull
+//! request tries is `check_hostile.rs`.)
 
 use sealbox_tests::json::{self, Value};
 use sealbox_tests::{Peers, Sandbox};
@@ -23,6 +24,12 @@ struct Repo {
 /// The planted problems: (file, kind, a fragment of the message).
 fn expected(r: &Repo) -> Vec<(String, String, String)> {
     vec![
+        (
+            // Hidden directories are walked: a plaintext secret there is found.
+            "hosts/.cache/plain.yaml".into(),
+            "unencrypted".into(),
+            "not encrypted".into(),
+        ),
         (
             "hosts/h03.yaml".into(),
             "unencrypted".into(),
@@ -65,7 +72,7 @@ fn setup(peers: &Peers) -> Repo {
             host.0, admin.0, p1.0, p2.0
         ),
     );
-    // Not matched by any rule, or in skipped directories: never reported.
+    // Not matched by any rule and holding no sops data: never reported.
     sb.write("README.md", "# secrets\n");
     sb.write("hosts/.cache/plain.yaml", "password: hunter2\n");
     sb.write("target/hosts/plain.yaml", "password: hunter2\n");
@@ -132,7 +139,7 @@ fn check_finds_exactly_the_planted_problems() {
             out.stderr
         );
         assert!(
-            out.stderr.contains("50 files checked, 5 findings"),
+            out.stderr.contains("51 files checked, 6 findings"),
             "summary: {}",
             out.stderr
         );

@@ -552,7 +552,7 @@ fn check_compares_pgp_recipients_with_the_rule() {
     assert_eq!(out.code, 1, "{}", out.stdout_str());
     assert!(
         out.stdout_str().contains(&format!(
-            "missing-recipient: key group 0: {} is in the rule",
+            "missing-recipient: key group 0: {} (pgp) is in the rule",
             w.fp_b
         )),
         "{}",

@@ -1,31 +1,48 @@
-//! `sealbox check`: for CI, report files whose encryption does not match `.sops.yaml`
-//! (no private key needed, except with `--decrypt`).
+//! `sealbox check`: the gate a pull request has to pass, with no private key (except with
+//! `--decrypt`).
 //!
-//! Every file under the given paths that a creation rule matches is read once; only its
-//! metadata is parsed (YAML: just the top-level `sops:` block when it can be cut out),
-//! in parallel. Findings name the file, a kind and a one-line message, never a value.
+//! Who is trusted: the rules (`--config`, in CI the base branch's `.sops.yaml`) and the
+//! command line; not the checkout (`--root`), whose author chose every name, link, size
+//! and byte. So the checkout is walked through directory descriptors that never follow a
+//! symlink nor open a FIFO or device (`gate::tree`), every directory left out is named,
+//! and the rules are matched against paths relative to the checkout's root, compiled once
+//! (`gate::scope`).
+//!
+//! Each file a rule matches is read once (bounded), parsed whole and held to its rule: sound
+//! metadata, the rule's recipients of every key source, the rule's selectors, and every
+//! value and comment the rule's selectors encrypt being exactly one well-formed
+//! `ENC[AES256_GCM,…]` (`sops::exposed_places`). A file no rule matches is reported when it
+//! lies in a directory a rule is about or holds sops metadata: both are secrets the rules
+//! would let through. A symlink or special file where a rule applies is a finding; others
+//! are named. Checking nothing is a finding too. Findings name the file, a kind and a line,
+//! never a value; every piece of text from the checkout is escaped (`gate::escape`).
 
-use crate::context::Context;
+use crate::context::{Context, MAX_CONFIG};
+use crate::gate::escape;
+use crate::gate::scope::{rule_name, Scope};
+use crate::gate::tree::{Checkout, Node, Walk};
 use crate::policy::{compare_keys, effective_threshold};
-use crate::session::{check_version, display};
+use crate::session::check_version;
 use crate::transit::VersionPolicy;
 use crate::{CheckArgs, CheckFormat};
 use sealbox_formats::cipher;
-use sealbox_formats::config::{Config, CreationRule};
-use sealbox_formats::metadata::Metadata;
+use sealbox_formats::config::{absolute_clean, CreationRule};
+use sealbox_formats::metadata::{Metadata, Selector};
 use sealbox_formats::par;
-use sealbox_formats::sops::{self, MacCheck};
+use sealbox_formats::sops::{self, MacCheck, Selection};
 use sealbox_formats::store::{self, Format};
 use sealbox_formats::{timefmt, Document, Error, ErrorKind, Result};
 use sealbox_keys::KeyServices;
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
+use std::sync::OnceLock;
 
-/// One problem found in one file.
+/// One problem found in one file (`.` for the run itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// The file, as reported.
+    /// The file, relative to the checkout's root.
     pub file: String,
-    /// What kind of problem (`missing-recipient`, `mac`, …).
+    /// What kind of problem (`missing-recipient`, `plaintext-value`, …).
     pub kind: &'static str,
     /// One line saying what, never a value.
     pub message: String,
@@ -36,6 +53,7 @@ struct Options<'k> {
     max_age_secs: Option<i64>,
     now: i64,
     keys: Option<&'k KeyServices<'static>>,
+    max_size: u64,
     /// `--min-transit-version`, and the key sources to ask for a key's latest version.
     transit: Option<(VersionPolicy, &'k KeyServices<'static>)>,
 }
@@ -43,185 +61,431 @@ struct Options<'k> {
 /// At most this many files are checked at once.
 const MAX_THREADS: usize = 16;
 
+/// Plaintext places reported per file (the count says how many more).
+const MAX_EXPOSED: usize = 10;
+
+/// A `lastmodified` this far ahead of the clock is in the future (clock skew below it).
+const FUTURE_SKEW_SECS: i64 = 300;
+
+/// What the run does with one name of the checkout.
+enum Job<'c> {
+    /// Check the file against its rule.
+    Check(&'c str, &'c CreationRule),
+    /// No rule matches: look for sops metadata in it (its size).
+    Scan(&'c str, u64),
+}
+
 /// Runs `sealbox check`; whether there were no findings.
 pub fn run(cx: &Context, a: &CheckArgs) -> Result<bool> {
+    if a.root.is_some() && cx.config_flag().is_none() {
+        return Err(Error::new(
+            ErrorKind::ConflictingOptions,
+            "check --root needs --config: the rules to hold the checkout to",
+        )
+        .with_hint("pass the trusted rules, e.g. the base branch's .sops.yaml: --config BASE/.sops.yaml --root CHECKOUT"));
+    }
     let cfg = cx.load_config()?.ok_or_else(|| {
         Error::new(ErrorKind::InvalidConfig, "no .sops.yaml found")
             .with_hint("check compares files with the creation rules of .sops.yaml; pass --config")
     })?;
-    if cfg.creation_rules.is_none() {
-        return Err(Error::new(
-            ErrorKind::Other,
+    let scope = Scope::new(&cfg, &a.exclude)?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidConfig,
             format!("{}: no creation_rules to check against", cfg.path.display()),
-        ));
-    }
+        )
+    })?;
     let cwd = std::env::current_dir().map_err(|e| {
         Error::new(
             ErrorKind::Other,
             format!("cannot read the current directory: {e}"),
         )
     })?;
-    let files = files_to_check(&cfg, a, &cwd)?;
+    let config_abs = absolute_clean(&cfg.path);
+    let root = match &a.root {
+        Some(r) => absolute_clean(&cwd.join(r)),
+        None => config_abs
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.clone()),
+    };
+    let checkout = Checkout::open(&root).map_err(|e| {
+        Error::new(
+            ErrorKind::NoFile,
+            format!("cannot open the checkout {}: {e}", root.display()),
+        )
+    })?;
+    let walk = walk(&checkout, a, &cwd)?;
+    let mut notes = Vec::new();
+    let config_rel = config_abs
+        .strip_prefix(&root)
+        .ok()
+        .and_then(Path::to_str)
+        .map(str::to_string);
+    if a.root.is_some() && config_rel.is_none() {
+        note_checkout_config(&checkout, &cfg.path, &mut notes);
+    }
+
+    // Classify every name: a job, a finding, a note.
+    let mut findings = Vec::new();
+    let mut jobs = Vec::new();
+    let mut excluded = Vec::new();
+    for e in &walk.entries {
+        let rel = e.rel.as_str();
+        if rel == ".sops.yaml" || config_rel.as_deref() == Some(rel) {
+            continue;
+        }
+        if scope.excluded(rel) {
+            excluded.push(rel);
+            continue;
+        }
+        let rule = scope.rule(rel);
+        let reach = match (rule, scope.rule_dir_of(rel)) {
+            (Some(r), _) => Some(format!("{} matches it", rule_name(r))),
+            (None, Some((r, dir))) => Some(format!(
+                "it lies in {dir}, the directory of {}",
+                rule_name(r)
+            )),
+            (None, None) => None,
+        };
+        let mut find = |kind, message: String| findings.push(finding(rel, kind, message));
+        match (&e.node, rule) {
+            (Node::File(_), Some(r)) => jobs.push(Job::Check(rel, r)),
+            (Node::File(st), None) => match &reach {
+                Some(why) => find(
+                    "no-rule",
+                    format!("no creation rule matches this file, but {why}: a secret the rules would let through"),
+                ),
+                None => jobs.push(Job::Scan(rel, st.size)),
+            },
+            (Node::Symlink(target), _) => match &reach {
+                Some(why) => find(
+                    "symlink",
+                    format!("a symlink to {target}, where {why}: not followed and not checked; a secret must be a regular file"),
+                ),
+                None => notes.push(format!("{rel}: a symlink to {target}: not followed")),
+            },
+            (Node::Other(kind), _) => match &reach {
+                Some(why) => find(
+                    "not-a-regular-file",
+                    format!("{kind}, where {why}: never opened, not checked"),
+                ),
+                None => notes.push(format!("{rel}: {kind}: not opened")),
+            },
+        }
+    }
+    for (rel, why) in &walk.problems {
+        findings.push(finding(rel, "unwalkable", why.clone()));
+    }
+
     let opts = Options {
         max_age_secs: a.max_age.map(|d| (d as i64).saturating_mul(86_400)),
         now: timefmt::now_unix(),
         keys: a.decrypt.then(|| cx.keys()),
+        max_size: a.max_size,
         transit: a
             .min_transit_version
             .map(|m| (VersionPolicy::new(m), cx.keys())),
     };
-    let threads = par::threads_for(files.len(), 1, MAX_THREADS);
-    let results = par::map(&files, threads, |f| {
+    let selections = Selections::new(scope.rules());
+    let threads = par::threads_for(jobs.len(), 1, MAX_THREADS);
+    let results = par::map(&jobs, threads, |job| {
         let mut out = Vec::new();
-        check_file(&cfg, f, &cwd, &opts, &mut out).map(|checked| (checked, out))
+        match job {
+            Job::Check(rel, rule) => check_file(&checkout, rel, rule, &selections, &opts, &mut out),
+            Job::Scan(rel, size) if *size <= opts.max_size => {
+                scan_file(&checkout, rel, opts.max_size, &mut out)
+            }
+            // Too large to read, and outside every rule's reach: nothing to hold it to.
+            Job::Scan(..) => {}
+        }
+        out
     });
-    let mut checked = 0;
-    let mut findings = Vec::new();
-    for r in results {
-        let (was_checked, f) = r?;
-        checked += usize::from(was_checked);
-        findings.extend(f);
+    findings.extend(results.into_iter().flatten());
+    let checked = jobs.iter().filter(|j| matches!(j, Job::Check(..))).count();
+    let unmatched = jobs.len() - checked;
+    if checked == 0 && !a.allow_empty {
+        findings.push(finding(
+            ".",
+            "nothing-checked",
+            format!(
+                "no file under {} matches a creation rule of {}: the gate checked nothing (--allow-empty accepts that)",
+                root.display(),
+                cfg.path.display()
+            ),
+        ));
     }
+    findings.sort_by(|x, y| x.file.cmp(&y.file));
+
+    let mut err = std::io::stderr().lock();
+    for (dir, why) in &walk.skipped {
+        let _ = writeln!(err, "sealbox check: skipped {}/: {why}", escape::line(dir));
+    }
+    for n in &notes {
+        let _ = writeln!(err, "sealbox check: {}", escape::line(n));
+    }
+    const SHOWN: usize = 20;
+    for rel in excluded.iter().take(SHOWN) {
+        let _ = writeln!(
+            err,
+            "sealbox check: excluded by --exclude: {}",
+            escape::line(rel)
+        );
+    }
+    if excluded.len() > SHOWN {
+        let _ = writeln!(
+            err,
+            "sealbox check: … and {} more excluded",
+            excluded.len() - SHOWN
+        );
+    }
+    drop(err);
     let text = render(&findings, a.format);
     crate::files::write_stdout(text.as_bytes())?;
+    let s = |n: usize| if n == 1 { "" } else { "s" };
     eprintln!(
-        "sealbox check: {checked} file{} checked, {} finding{}",
-        if checked == 1 { "" } else { "s" },
+        "sealbox check: {checked} file{} checked, {} finding{} ({unmatched} other file{} matched no rule, {} director{} skipped, {} excluded)",
+        s(checked),
         findings.len(),
-        if findings.len() == 1 { "" } else { "s" }
+        s(findings.len()),
+        s(unmatched),
+        walk.skipped.len(),
+        if walk.skipped.len() == 1 { "y" } else { "ies" },
+        excluded.len(),
     );
     Ok(findings.is_empty())
 }
 
-/// The files under the paths given (default: the config's directory), sorted, without the
-/// config itself.
-fn files_to_check(cfg: &Config, a: &CheckArgs, cwd: &Path) -> Result<Vec<PathBuf>> {
-    let config_abs = std::path::absolute(&cfg.path).unwrap_or_else(|_| cfg.path.clone());
-    let roots: Vec<PathBuf> = if a.paths.is_empty() {
-        vec![config_abs
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| cwd.to_path_buf())]
-    } else {
-        a.paths.clone()
-    };
-    let mut files = Vec::new();
-    for r in &roots {
-        collect(r, &mut files)?;
+fn finding(file: &str, kind: &'static str, message: String) -> Finding {
+    Finding {
+        file: file.to_string(),
+        kind,
+        message,
     }
-    files.sort();
-    files.dedup();
-    files.retain(|f| std::path::absolute(f).map_or(true, |p| p != config_abs));
-    Ok(files)
 }
 
-/// Adds the files under `p` (a file, or a directory walked recursively, skipping `.git`,
-/// `target` and hidden directories).
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(p)
-        .map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
-    if !meta.is_dir() {
-        out.push(p.to_path_buf());
-        return Ok(());
+/// The names under the paths given (default: the whole checkout), each reached from the
+/// root without following a symlink.
+fn walk(checkout: &Checkout, a: &CheckArgs, cwd: &Path) -> Result<Walk> {
+    let root = checkout.path();
+    let mut starts = Vec::new();
+    for p in &a.paths {
+        let abs = absolute_clean(&cwd.join(p));
+        let rel = abs
+            .strip_prefix(root)
+            .ok()
+            .and_then(Path::to_str)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NoFile,
+                    format!(
+                        "{} is outside the checkout {}",
+                        escape::line(&p.display().to_string()),
+                        root.display()
+                    ),
+                )
+                .with_hint("name files and directories inside the checkout, or pass --root")
+            })?;
+        starts.push(rel.to_string());
     }
-    let rd = std::fs::read_dir(p)
-        .map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
-    for entry in rd {
-        let entry =
-            entry.map_err(|e| Error::new(ErrorKind::Other, format!("{}: {e}", p.display())))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let ft = entry.file_type().map_err(|e| {
-            Error::new(ErrorKind::Other, format!("{}: {e}", entry.path().display()))
+    if starts.is_empty() {
+        starts.push(String::new());
+    }
+    let skip = |rel: &str| -> Option<String> {
+        let base = rel.rsplit('/').next().unwrap_or(rel);
+        if a.skip_dir.iter().any(|d| d.trim_end_matches('/') == rel) {
+            Some("--skip-dir".into())
+        } else if base == ".git" && !a.no_default_skips {
+            Some("version-control data (--no-default-skips walks it)".into())
+        } else {
+            None
+        }
+    };
+    let mut all = Walk::default();
+    for s in &starts {
+        let w = checkout.walk(s, &skip).map_err(|e| {
+            Error::new(
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    ErrorKind::NoFile
+                } else {
+                    ErrorKind::ReadInput
+                },
+                format!(
+                    "{}: {}",
+                    if s.is_empty() { "." } else { s },
+                    escape::line(&e.to_string())
+                ),
+            )
         })?;
-        let path = entry.path();
-        if ft.is_dir() {
-            if name == "target" || name.starts_with('.') {
-                continue;
-            }
-            collect(&path, out)?;
-        } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
-            out.push(path);
+        all.entries.extend(w.entries);
+        all.skipped.extend(w.skipped);
+        all.problems.extend(w.problems);
+    }
+    all.entries.sort_by(|x, y| x.rel.cmp(&y.rel));
+    all.entries.dedup_by(|x, y| x.rel == y.rel);
+    all.skipped.sort();
+    all.skipped.dedup();
+    Ok(all)
+}
+
+/// A note when the checkout carries a `.sops.yaml` other than the rules in use: its rules
+/// were not used (which is the point), and a reviewer may want to look at the change.
+fn note_checkout_config(checkout: &Checkout, trusted: &Path, notes: &mut Vec<String>) {
+    let Ok((theirs, _)) = checkout.read(".sops.yaml", MAX_CONFIG) else {
+        return;
+    };
+    let ours = sealbox_os::inputs::read(trusted, MAX_CONFIG).ok();
+    if ours.as_deref().map(|b| &b[..]) != Some(&theirs[..]) {
+        notes.push(format!(
+            ".sops.yaml: the checkout's own .sops.yaml differs from {}; its rules were not used",
+            trusted.display()
+        ));
+    }
+}
+
+/// The selection each rule's selectors make, compiled once (a binary file is held to the
+/// default: sops records no selector for it).
+struct Selections {
+    per_rule: Vec<std::result::Result<Selection, String>>,
+    default: Selection,
+}
+
+impl Selections {
+    fn new(rules: &[CreationRule]) -> Selections {
+        Selections {
+            per_rule: rules
+                .iter()
+                .map(|r| {
+                    Selection::new(r.selector.as_ref(), r.mac_only_encrypted).map_err(|e| e.message)
+                })
+                .collect(),
+            default: Selection::new(None, false).expect("the default selection compiles"),
         }
     }
-    Ok(())
 }
 
-/// The name a file is reported under: relative to the current directory when inside it.
-fn shown(f: &Path, cwd: &Path) -> String {
-    let abs = std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf());
-    match abs.strip_prefix(cwd) {
-        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
-        _ => display(f),
+/// Reads a file no rule matches and reports it when it holds sops metadata or values.
+fn scan_file(checkout: &Checkout, rel: &str, limit: u64, out: &mut Vec<Finding>) {
+    let Ok((bytes, _)) = checkout.read(rel, limit) else {
+        // Unreadable, and outside every rule's reach: nothing to hold it to.
+        return;
+    };
+    if sops_marker().is_match(&bytes) {
+        out.push(finding(
+            rel,
+            "no-rule",
+            "the file holds sops metadata or encrypted values, but no creation rule matches it"
+                .into(),
+        ));
     }
 }
 
-/// The error's message without the leading `FILE: ` the loaders add.
-fn bare(e: &Error, what: &str) -> String {
-    let m = e.message.lines().next().unwrap_or_default();
-    let m = m
-        .strip_prefix(what)
-        .and_then(|r| r.strip_prefix(": "))
-        .unwrap_or(m);
-    m.to_string()
+/// What only a sops file holds: a `sops` block (YAML, JSON, INI), flattened metadata
+/// (dotenv) or an encrypted value.
+fn sops_marker() -> &'static regex::bytes::Regex {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r#"(?m)^sops:|"sops"[ \t\r\n]*:|^sops_(?:version|mac|lastmodified)=|^\[sops\]|ENC\[AES256_GCM,data:"#,
+        )
+        .expect("the marker regex compiles")
+    })
 }
 
-/// Checks one file; returns whether a rule matched it (it was checked).
+/// Checks one file against its rule.
 fn check_file(
-    cfg: &Config,
-    f: &Path,
-    cwd: &Path,
+    checkout: &Checkout,
+    rel: &str,
+    rule: &CreationRule,
+    sel: &Selections,
     opts: &Options,
     out: &mut Vec<Finding>,
-) -> Result<bool> {
-    let abs = std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf());
-    let rule = match cfg.rule_for(&abs) {
-        Ok(Some(r)) => r,
-        Ok(None) => return Ok(false),
-        // Files no rule matches are not checked.
-        Err(e) if e.is(ErrorKind::NoMatchingRule) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if rule.key_groups.is_empty() {
-        // A rule without keys exempts its files.
-        return Ok(false);
+) {
+    let mut add = |kind: &'static str, message: String| out.push(finding(rel, kind, message));
+    if let Some(p) = rule.problem() {
+        return add("bad-rule", format!("{}: {}", rule_name(rule), p.message));
     }
-    let file = shown(f, cwd);
-    let mut add = |kind: &'static str, message: String| {
-        out.push(Finding {
-            file: file.clone(),
-            kind,
-            message,
-        })
-    };
-    let bytes = match std::fs::read(f) {
-        Ok(b) => b,
-        Err(e) => {
-            add("unreadable", format!("cannot read the file: {}", e.kind()));
-            return Ok(true);
+    if rule.key_groups.is_empty() || rule.key_groups.iter().any(|g| g.is_empty()) {
+        return add(
+            "bad-rule",
+            format!(
+                "{} has no keys{}: sops refuses to encrypt with it, and it exempts nothing",
+                rule_name(rule),
+                if rule.key_groups.is_empty() {
+                    ""
+                } else {
+                    " in one of its key groups"
+                }
+            ),
+        );
+    }
+    let bytes = match checkout.read(rel, opts.max_size) {
+        Ok((b, _)) => b,
+        // (the bounded reader's kind for a file over its limit)
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return add("too-large", format!("not read: {e} (--max-size)"));
         }
+        Err(e) => return add("unreadable", format!("cannot read the file: {e}")),
     };
-    let format = Format::from_path(f);
-    let (docs, md) = match load(format, &bytes, &file, opts.keys.is_some()) {
+    let format = Format::from_path(Path::new(rel));
+    let (mut docs, md) = match load(format, &bytes, rel) {
         Loaded::Ok(docs, md) => (docs, md),
         Loaded::Plain => {
-            add(
+            return add(
                 "unencrypted",
                 "no sops metadata: the file is not encrypted".into(),
-            );
-            return Ok(true);
+            )
         }
-        Loaded::Bad(msg) => {
-            add("bad-metadata", msg);
-            return Ok(true);
-        }
+        Loaded::Bad(msg) => return add("bad-metadata", msg),
     };
-    let bad = metadata_problems(&md, &file);
+    let bad = metadata_problems(&md, rel);
     let metadata_ok = bad.is_empty();
     for m in bad {
         add("bad-metadata", m);
     }
-    key_findings(rule, &md, &file, &mut add)?;
+    if let Err(e) = key_findings(rule, &md, &mut add) {
+        add("bad-rule", format!("{}: {}", rule_name(rule), e.message));
+    }
+    let selection = if format == Format::Binary {
+        Ok(&sel.default)
+    } else {
+        sel.per_rule[rule.index].as_ref()
+    };
+    match selection {
+        Err(m) => add("bad-rule", format!("{}: {m}", rule_name(rule))),
+        Ok(selection) => {
+            selector_findings(rule, &md, format, &mut add);
+            match sops::exposed_places(&mut docs, selection, MAX_EXPOSED) {
+                Ok((found, total)) => {
+                    for e in &found {
+                        let kind = if e.what == "comment" {
+                            "plaintext-comment"
+                        } else {
+                            "plaintext-value"
+                        };
+                        let at = if e.what == "comment" {
+                            "a comment under"
+                        } else {
+                            "the value at"
+                        };
+                        add(
+                            kind,
+                            format!(
+                                "{at} {} is not encrypted ({}), but the rule encrypts it",
+                                e.path, e.why
+                            ),
+                        );
+                    }
+                    if total > found.len() {
+                        add(
+                            "plaintext-value",
+                            format!("… and {} more places in plaintext", total - found.len()),
+                        );
+                    }
+                }
+                Err(e) => add("bad-metadata", e.message),
+            }
+        }
+    }
     if let Some((policy, keys)) = &opts.transit {
         transit_findings(policy, keys, &md, &mut add);
     }
@@ -240,16 +504,22 @@ fn check_file(
                     max / 86_400
                 ),
             );
+        } else if age < -FUTURE_SKEW_SECS {
+            add(
+                "future-lastmodified",
+                format!(
+                    "lastmodified {} is in the future: its age cannot be trusted (--max-age)",
+                    md.lastmodified
+                ),
+            );
         }
     }
-    if let (Some(keys), Some(docs)) = (opts.keys, docs) {
-        if metadata_ok {
-            if let Some((kind, msg)) = decrypt_finding(docs, &md, keys, &file) {
-                add(kind, msg.into());
-            }
+    if let (Some(keys), true) = (opts.keys, metadata_ok) {
+        // (The audit walk above reads the tree and changes nothing in it.)
+        if let Some((kind, msg)) = decrypt_finding(docs, &md, keys, rel) {
+            add(kind, msg.into());
         }
     }
-    Ok(true)
 }
 
 /// What is wrong with the metadata itself (version, lastmodified, MAC, age entries).
@@ -267,7 +537,7 @@ fn metadata_problems(md: &Metadata, file: &str) -> Vec<String> {
     }
     if md.mac.is_empty() {
         bad.push("sops.mac is empty".into());
-    } else if cipher::parse_encoded(&md.mac).is_none() {
+    } else if cipher::shape_problem(&md.mac).is_some() {
         bad.push("sops.mac is not an ENC[AES256_GCM,…] value".into());
     }
     for (i, g) in md.key_groups.iter().enumerate() {
@@ -287,16 +557,25 @@ fn metadata_problems(md: &Metadata, file: &str) -> Vec<String> {
     bad
 }
 
+/// The error's message without the leading `FILE: ` the loaders add.
+fn bare(e: &Error, what: &str) -> String {
+    let m = e.message.lines().next().unwrap_or_default();
+    let m = m
+        .strip_prefix(what)
+        .and_then(|r| r.strip_prefix(": "))
+        .unwrap_or(m);
+    m.to_string()
+}
+
 /// How the file's key groups differ from the rule's: their count, the threshold, and the
-/// recipients missing or extra in each.
+/// keys (of every source) missing or extra in each.
 fn key_findings(
     rule: &CreationRule,
     md: &Metadata,
-    file: &str,
     add: &mut impl FnMut(&'static str, String),
 ) -> Result<()> {
-    let cmp = compare_keys(rule, md).map_err(|e| e.context(file))?;
-    let (want_n, have_n) = (cmp.groups.len(), md.key_groups.len());
+    let cmp = compare_keys(rule, md)?;
+    let (want_n, have_n) = (cmp.rule_ids.len(), md.key_groups.len());
     if want_n != have_n {
         add(
             "key-groups",
@@ -331,6 +610,52 @@ fn key_findings(
         }
     }
     Ok(())
+}
+
+/// How the file's selectors differ from the rule's. They decide which values are
+/// encrypted and are not covered by the MAC: anyone with the public key can write a file
+/// that encrypts nothing (`unencrypted_regex: .*`) and still verifies.
+fn selector_findings(
+    rule: &CreationRule,
+    md: &Metadata,
+    format: Format,
+    add: &mut impl FnMut(&'static str, String),
+) {
+    let binary = format == Format::Binary;
+    let want = if binary {
+        Selector::default()
+    } else {
+        rule.selector.clone().unwrap_or_default()
+    };
+    let want_mac_only = !binary && rule.mac_only_encrypted;
+    let have = md.effective_selector();
+    if have != want {
+        add(
+            "selector",
+            format!(
+                "the file's selector is {} {:?}, the rule's {} {:?}: the file may leave in plaintext what the rule encrypts",
+                have.key(),
+                have.value(),
+                want.key(),
+                want.value()
+            ),
+        );
+    }
+    if md.mac_only_encrypted != want_mac_only {
+        add(
+            "selector",
+            format!(
+                "mac_only_encrypted is {} in the file, {} in the rule{}",
+                md.mac_only_encrypted,
+                want_mac_only,
+                if md.mac_only_encrypted {
+                    ": its plaintext values are not covered by the MAC"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
 }
 
 /// With `--min-transit-version`: the Vault transit keys whose `enc` is older than wanted
@@ -380,23 +705,19 @@ fn decrypt_finding(
 }
 
 enum Loaded {
-    /// The metadata, and the documents when asked for.
-    Ok(Option<Vec<Document>>, Metadata),
+    /// The documents and the metadata.
+    Ok(Vec<Document>, Metadata),
     /// No sops metadata.
     Plain,
     /// Metadata present but unusable.
     Bad(String),
 }
 
-/// Loads a file's metadata; the documents too when `full`.
-fn load(format: Format, bytes: &[u8], what: &str, full: bool) -> Loaded {
-    if format == Format::Yaml && !full {
-        if let Some(md) = yaml_metadata_only(bytes, what) {
-            return md;
-        }
-    }
+/// Parses a whole file as an encrypted file of `format` (the values too: they are held
+/// to the rule, so cutting out the `sops` block alone would let anything pass around it).
+fn load(format: Format, bytes: &[u8], what: &str) -> Loaded {
     match store::load_encrypted(format, bytes, what) {
-        Ok((docs, md)) => Loaded::Ok(full.then_some(docs), md),
+        Ok((docs, md)) => Loaded::Ok(docs, md),
         // Encrypted values without metadata: damaged (e.g. truncated), not plain.
         Err(e) if e.is(ErrorKind::MetadataNotFound) => {
             if contains(bytes, b"ENC[AES256_GCM,") {
@@ -407,8 +728,8 @@ fn load(format: Format, bytes: &[u8], what: &str, full: bool) -> Loaded {
         }
         Err(e) if e.is(ErrorKind::InvalidMetadata) => Loaded::Bad(bare(&e, what)),
         // The file does not parse in its format: report without quoting it.
-        Err(_) if looks_encrypted(bytes) => Loaded::Bad(format!(
-            "the file does not parse as {} (damaged?)",
+        Err(_) if sops_marker().is_match(bytes) => Loaded::Bad(format!(
+            "the file does not parse as {} but holds sops metadata or values (damaged, or plaintext around a copied sops block)",
             format.name()
         )),
         Err(_) => Loaded::Plain,
@@ -419,53 +740,12 @@ fn contains(bytes: &[u8], needle: &[u8]) -> bool {
     bytes.windows(needle.len()).any(|w| w == needle)
 }
 
-fn looks_encrypted(bytes: &[u8]) -> bool {
-    contains(bytes, b"ENC[AES256_GCM,")
-        || contains(bytes, b"sops_mac=")
-        || contains(bytes, b"\"sops\"")
-}
-
-/// YAML fast path: cuts out the first top-level `sops:` block and parses only that.
-/// None when it cannot be cut out cleanly (the caller then parses the whole file).
-fn yaml_metadata_only(bytes: &[u8], what: &str) -> Option<Loaded> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut start = None;
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        if start.is_none() {
-            if line.starts_with("sops:") {
-                start = Some(pos);
-            } else if line.starts_with("---") && pos > 0 {
-                // A later document: the first one has no metadata; let the full parse say.
-                return None;
-            }
-        } else if !line.is_empty()
-            && !line.starts_with([' ', '\t', '\n', '\r', '#'])
-            && !line.starts_with("- ")
-        {
-            break;
-        }
-        pos += line.len();
-    }
-    let start = start?;
-    let block = &text[start..pos];
-    let docs = store::yaml::parse(block).ok()?;
-    let meta = docs.first()?.get("sops")?;
-    Some(match Metadata::from_value(meta, what) {
-        Ok(md) => Loaded::Ok(None, md),
-        Err(e) => Loaded::Bad(bare(&e, what)),
-    })
-}
-
-/// A JSON string literal, escaped by the JSON store.
-fn json_str(s: &str) -> String {
-    sealbox_formats::store::json::emit_value(&sealbox_formats::Value::str(s), -1)
-        .expect("a string always emits")
-}
-
-/// GitHub workflow-command escaping (`%`, CR, LF; and in properties `:` and `,`).
+/// GitHub workflow-command escaping (`%`, CR, LF; and in properties `:` and `,`), after
+/// the other control characters are made visible and `##[` is broken up (the runner would
+/// not parse it on a line that is already a command, but nothing depends on that).
 fn gh_escape(s: &str, property: bool) -> String {
-    let mut o = s
+    let mut o = escape::controls(s)
+        .replace("##[", "#\\#[")
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
@@ -481,14 +761,23 @@ pub fn render(findings: &[Finding], format: CheckFormat) -> String {
     match format {
         CheckFormat::Text => {
             for f in findings {
-                out.push_str(&format!("{}: {}: {}\n", f.file, f.kind, f.message));
+                out.push_str(&format!(
+                    "{}: {}: {}\n",
+                    escape::line(&f.file),
+                    f.kind,
+                    escape::line(&f.message)
+                ));
             }
         }
         CheckFormat::Github => {
             for f in findings {
+                let file = if f.file == "." {
+                    String::new()
+                } else {
+                    format!(" file={}", gh_escape(&f.file, true))
+                };
                 out.push_str(&format!(
-                    "::error file={}::{}: {}\n",
-                    gh_escape(&f.file, true),
+                    "::error{file}::{}: {}\n",
                     f.kind,
                     gh_escape(&f.message, false)
                 ));
@@ -502,9 +791,9 @@ pub fn render(findings: &[Finding], format: CheckFormat) -> String {
                 }
                 out.push_str(&format!(
                     "\n  {{\"file\": {}, \"kind\": {}, \"message\": {}}}",
-                    json_str(&f.file),
-                    json_str(f.kind),
-                    json_str(&f.message)
+                    escape::json_string(&f.file),
+                    escape::json_string(f.kind),
+                    escape::json_string(&f.message)
                 ));
             }
             out.push_str(if findings.is_empty() { "]\n" } else { "\n]\n" });
@@ -516,19 +805,6 @@ pub fn render(findings: &[Finding], format: CheckFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn yaml_block_is_cut_out() {
-        let y = "a: ENC[x]\nb:\n    - 1\nsops:\n    age:\n        - recipient: r\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            x\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2024-01-01T00:00:00Z\"\n    mac: m\n    version: 3.11.0\nz: 1\n";
-        match yaml_metadata_only(y.as_bytes(), "f") {
-            Some(Loaded::Ok(None, md)) => {
-                assert_eq!(md.key_groups[0].age[0].recipient, "r");
-                assert_eq!(md.version, "3.11.0");
-            }
-            _ => panic!("metadata not found"),
-        }
-        assert!(yaml_metadata_only(b"a: 1\n", "f").is_none());
-    }
 
     #[test]
     fn renders_escape() {
@@ -546,5 +822,60 @@ mod tests {
             "[\n  {\"file\": \"a,b:c.yaml\", \"kind\": \"mac\", \"message\": \"x \\\"y\\\"\\n100%\"}\n]\n"
         );
         assert_eq!(render(&[], CheckFormat::Json), "[]\n");
+        assert_eq!(
+            render(&f, CheckFormat::Text),
+            "a,b:c.yaml: mac: x \"y\"\\n100%\n"
+        );
+    }
+
+    #[test]
+    fn no_rendered_line_carries_a_workflow_command() {
+        let f = vec![
+            Finding {
+                file: "x\n::add-mask::s\u{1b}[2J".into(),
+                kind: "unencrypted",
+                message: "a symlink to ##[cmd]\r\n::error::forged".into(),
+            },
+            Finding {
+                file: ".".into(),
+                kind: "nothing-checked",
+                message: "m".into(),
+            },
+        ];
+        for fmt in [CheckFormat::Text, CheckFormat::Json, CheckFormat::Github] {
+            let out = render(&f, fmt);
+            for l in out.lines() {
+                let t = l.trim_start();
+                assert!(
+                    !t.contains('\u{1b}') && (!t.starts_with("::") || t.starts_with("::error")),
+                    "{fmt:?}: {l:?}"
+                );
+                if fmt != CheckFormat::Github {
+                    assert!(!t.starts_with("::") && !t.contains("##["), "{fmt:?}: {l:?}");
+                }
+            }
+            assert_eq!(
+                out.lines().count(),
+                if fmt == CheckFormat::Json { 4 } else { 2 },
+                "{out}"
+            );
+        }
+        assert!(render(&f, CheckFormat::Github).contains("::error::nothing-checked: m"));
+    }
+
+    #[test]
+    fn the_sops_marker_finds_every_store() {
+        for s in [
+            "a: 1\nsops:\n    mac: x\n",
+            "{\"data\": 1, \"sops\": {}}",
+            "A=1\nsops_version=3.11.0\n",
+            "[sops]\nversion = 3\n",
+            "x: ENC[AES256_GCM,data:AA==,iv:x,tag:y,type:str]",
+        ] {
+            assert!(sops_marker().is_match(s.as_bytes()), "{s}");
+        }
+        for s in ["a: 1\n", "# sops: is great\n", "mysops: 1\n"] {
+            assert!(!sops_marker().is_match(s.as_bytes()), "{s}");
+        }
     }
 }
