@@ -11,6 +11,8 @@
 //! * [`json`] is a small, independent JSON parser used to compare documents semantically.
 //! * [`nspawn`] boots a real systemd in a container; [`nixos_units`] renders the NixOS
 //!   module's install units for it (the `systemd_e2e` suite).
+//! * [`scratch::Scratch`] is a private directory for running the tools on the generated key
+//!   vectors.
 
 pub mod check;
 pub mod fuzz_targets;
@@ -18,6 +20,7 @@ pub mod gen;
 pub mod json;
 pub mod nixos_units;
 pub mod nspawn;
+pub mod scratch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

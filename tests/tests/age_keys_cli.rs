@@ -8,10 +8,10 @@
 //! `/dev/tty`, never on stdin.
 
 use sealbox_testkit::pty::{Pty, TIMEOUT};
+use sealbox_tests::scratch::Scratch;
 use sealbox_tests::{require, sealbox_bin, vectors_dir};
-use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn gen() -> PathBuf {
@@ -34,56 +34,6 @@ fn ssh_pub(name: &str) -> String {
         .take(2)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A private directory with 0600 copies of `files`, a HOME of its own, an empty GNUPGHOME
-/// (sops would ask a gpg-agent for the age passphrase otherwise) and the test plugin first
-/// on PATH; commands run with none of the key variables of the caller.
-struct Scratch {
-    dir: tempfile::TempDir,
-    path: OsString,
-}
-
-impl Scratch {
-    fn new(files: &[&str]) -> Result<Scratch, String> {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        for f in files {
-            let to = dir.path().join(f);
-            fs::copy(gen().join(f), &to).unwrap();
-            fs::set_permissions(&to, fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        fs::create_dir(dir.path().join("gnupg")).unwrap();
-        let path = sealbox_testkit::plugin_path_dir(&dir.path().join("bin"))?;
-        Ok(Scratch { dir, path })
-    }
-
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn cmd(&self, program: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(self.dir.path())
-            .env("PATH", &self.path)
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.p(".config"))
-            .env("GNUPGHOME", self.p("gnupg"))
-            .env("SOPS_DISABLE_VERSION_CHECK", "1");
-        for v in [
-            "SOPS_AGE_KEY",
-            "SOPS_AGE_KEY_FILE",
-            "SOPS_AGE_KEY_CMD",
-            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
-            "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
-            "SOPS_AGE_RECIPIENTS",
-            "SEALBOXTEST_MODE",
-            "SEALBOXTEST_WRAP_MODE",
-        ] {
-            c.env_remove(v);
-        }
-        c
-    }
 }
 
 fn run(mut c: Command) -> Output {

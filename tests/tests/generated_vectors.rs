@@ -6,10 +6,10 @@
 //! `make.sh` and of sealbox's own code.
 
 use sealbox_testkit::pty::{Pty, TIMEOUT};
+use sealbox_tests::scratch::Scratch;
 use sealbox_tests::{require, vectors_dir};
-use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn gen() -> PathBuf {
@@ -23,54 +23,6 @@ fn read(name: &str) -> String {
 /// The first line of a one-line file.
 fn line(name: &str) -> String {
     read(name).lines().next().unwrap_or("").to_string()
-}
-
-/// A private scratch directory holding copies of `files` (mode 0600: ssh-keygen refuses
-/// private keys others can read, and a checkout leaves them 0644), a HOME, an empty
-/// GNUPGHOME (no gpg-agent for sops to ask) and the test plugin on PATH.
-struct Scratch {
-    dir: tempfile::TempDir,
-    path: OsString,
-}
-
-impl Scratch {
-    fn new(files: &[&str]) -> Result<Scratch, String> {
-        let dir = tempfile::tempdir().unwrap();
-        for f in files {
-            let to = dir.path().join(f);
-            fs::copy(gen().join(f), &to).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&to, fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        fs::create_dir(dir.path().join("gnupg")).unwrap();
-        let path = sealbox_testkit::plugin_path_dir(&dir.path().join("bin"))?;
-        Ok(Scratch { dir, path })
-    }
-
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn cmd(&self, program: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(self.dir.path())
-            .env("PATH", &self.path)
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.p(".config"))
-            .env("GNUPGHOME", self.p("gnupg"))
-            .env("SOPS_DISABLE_VERSION_CHECK", "1");
-        for v in [
-            "SOPS_AGE_KEY",
-            "SOPS_AGE_KEY_FILE",
-            "SOPS_AGE_KEY_CMD",
-            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
-            "SEALBOXTEST_MODE",
-            "SEALBOXTEST_WRAP_MODE",
-        ] {
-            c.env_remove(v);
-        }
-        c
-    }
 }
 
 fn run(mut c: Command) -> Output {
