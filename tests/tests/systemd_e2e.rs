@@ -369,6 +369,73 @@ VAULT_TOKEN=e2e-root SOPS_DISABLE_VERSION_CHECK=1 HOME=/root sops encrypt plain.
 mv /var/lib/e2e/.db.new /var/lib/e2e/db.yaml
 "#;
 
+/// The network manifest of the Vault cases: one secret of `db` (a 2-of-2 file the OpenBao
+/// set-up writes after boot) into `/run/secrets-network`'s own generations.
+fn network_manifest(env: &Env, host: &Path, key_file: &str, db: &str) -> String {
+    manifest(
+        env,
+        host,
+        &format!(
+            "ageKeyFile = \"{key_file}\"\ndefaultSopsFile = \"{db}\"\n\
+             secretsMountPoint = \"/run/secrets-network.d\"\n\
+             symlinkPath = \"/run/secrets-network\"\n\
+             [secrets.db-password]\nkey = \"password\"\n"
+        ),
+    )
+}
+
+/// An OpenBao dev server that runs from boot on (set up only later, by [`OPENBAO_SETUP`]),
+/// and `app-db.service`, a consumer of the network secret ordered after `install_unit`, as
+/// the module's docs and the example's README say.
+fn vault_server_and_consumer(m: &Machine, install_unit: &str) {
+    m.write(
+        "/etc/systemd/system/openbao-dev.service",
+        OPENBAO_DEV,
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
+        "/etc/systemd/system/openbao-dev.service",
+    );
+    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
+    m.write("/var/log/e2e/.keep", "", 0o644);
+    m.write(
+        "/etc/systemd/system/app-db.service",
+        format!(
+            "[Unit]\nWants={install_unit}\nAfter={install_unit}\n\n[Service]\n\
+             ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n"
+        ),
+        0o644,
+    );
+    m.symlink(
+        "/etc/systemd/system/multi-user.target.wants/app-db.service",
+        "/etc/systemd/system/app-db.service",
+    );
+}
+
+/// The first attempt of `install_unit` fails (no `db` file, no transit key yet); the unit
+/// keeps its start job and the consumer waits for it.
+fn network_install_fails_first_and_the_consumer_waits(r: &Running, install_unit: &str, db: &str) {
+    r.wait_until("the network install's first failure", 60, |r| {
+        r.journal(install_unit).contains(db)
+    });
+    assert_eq!(r.show(install_unit, "ActiveState"), "activating");
+    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
+    assert!(consumer_log(r, "db").is_empty());
+}
+
+/// The consumer started once, with the secret there, after `install_unit` was done.
+fn consumer_started_once_after(r: &Running, install_unit: &str) {
+    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
+    assert_eq!(consumer_log(r, "db"), ["start from-vault"]);
+    let installed = r.mono(install_unit, "ActiveEnterTimestampMonotonic");
+    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
+    assert!(
+        installed > 0 && installed <= started,
+        "app-db started at {started} µs, before the network install finished at {installed} µs"
+    );
+}
+
 #[test]
 fn nixos_network_unit_retries_until_vault_answers_then_installs_a_two_of_two_secret_with_approle() {
     let env = require!(env());
@@ -401,20 +468,7 @@ fn nixos_network_unit_retries_until_vault_answers_then_installs_a_two_of_two_sec
     );
     let db = "/var/lib/e2e/db.yaml";
     let network = "/nix/store/e2e-manifest-network.json";
-    m.write(
-        network,
-        manifest(
-            &env,
-            &host,
-            &format!(
-                "ageKeyFile = \"{NIXOS_KEY}\"\ndefaultSopsFile = \"{db}\"\n\
-                 secretsMountPoint = \"/run/secrets-network.d\"\n\
-                 symlinkPath = \"/run/secrets-network\"\n\
-                 [secrets.db-password]\nkey = \"password\"\n"
-            ),
-        ),
-        0o444,
-    );
+    m.write(network, network_manifest(&env, &host, NIXOS_KEY, db), 0o444);
     install_nixos_unit(&m, "sops-install-secrets", early);
     let u = install_nixos_unit(&m, "sops-install-secrets-network", network);
     assert_eq!(u.manifest_kind, "network");
@@ -426,44 +480,14 @@ fn nixos_network_unit_retries_until_vault_answers_then_installs_a_two_of_two_sec
         0o644,
     );
     m.write("/var/lib/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
-    // The server runs from boot on; it is set up only later.
-    m.write(
-        "/etc/systemd/system/openbao-dev.service",
-        OPENBAO_DEV,
-        0o644,
-    );
-    m.symlink(
-        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
-        "/etc/systemd/system/openbao-dev.service",
-    );
-    // A consumer ordered after the network install, as the module's docs say.
-    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
-    m.write("/var/log/e2e/.keep", "", 0o644);
-    m.write(
-        "/etc/systemd/system/app-db.service",
-        "[Unit]\nWants=sops-install-secrets-network.service\n\
-         After=sops-install-secrets-network.service\n\n[Service]\n\
-         ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n",
-        0o644,
-    );
-    m.symlink(
-        "/etc/systemd/system/multi-user.target.wants/app-db.service",
-        "/etc/systemd/system/app-db.service",
-    );
+    vault_server_and_consumer(&m, "sops-install-secrets-network.service");
 
     let r = require!(m.boot());
-    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
-    // and the consumer waits for it.
-    r.wait_until("the network install's first failure", 60, |r| {
-        r.journal("sops-install-secrets-network.service")
-            .contains(db)
-    });
-    assert_eq!(
-        r.show("sops-install-secrets-network.service", "ActiveState"),
-        "activating"
+    network_install_fails_first_and_the_consumer_waits(
+        &r,
+        "sops-install-secrets-network.service",
+        db,
     );
-    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
-    assert!(consumer_log(&r, "db").is_empty());
     // The early install did not wait for any of this.
     r.wait_until("the early install", 60, |r| {
         r.show("sops-install-secrets.service", "ActiveState") == "active"
@@ -491,18 +515,7 @@ fn nixos_network_unit_retries_until_vault_answers_then_installs_a_two_of_two_sec
         r.ok("readlink /run/secrets /run/secrets-network; stat -f -c %T /run/secrets-network.d/; ls /run/secrets.d"),
         "/run/secrets.d/1\n/run/secrets-network.d/1\nramfs\n1\nage-keys.txt\n"
     );
-    // The consumer started once, with the secret there, after the network install.
-    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
-    assert_eq!(consumer_log(&r, "db"), ["start from-vault"]);
-    let installed = r.mono(
-        "sops-install-secrets-network.service",
-        "ActiveEnterTimestampMonotonic",
-    );
-    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
-    assert!(
-        installed > 0 && installed <= started,
-        "app-db started at {started} µs, before the network install finished at {installed} µs"
-    );
+    consumer_started_once_after(&r, "sops-install-secrets-network.service");
 }
 
 // ---- the Debian shape (examples/systemd) ------------------------------------------------------
@@ -625,16 +638,7 @@ fn debian_network_unit_retries_until_vault_answers_and_its_consumer_waits_for_th
     let db = "/var/lib/e2e/db.yaml";
     m.write(
         "/etc/sealbox/manifest-network.json",
-        manifest(
-            &env,
-            &host,
-            &format!(
-                "ageKeyFile = \"/etc/sealbox/key.txt\"\ndefaultSopsFile = \"{db}\"\n\
-                 secretsMountPoint = \"/run/secrets-network.d\"\n\
-                 symlinkPath = \"/run/secrets-network\"\n\
-                 [secrets.db-password]\nkey = \"password\"\n"
-            ),
-        ),
+        network_manifest(&env, &host, "/etc/sealbox/key.txt", db),
         0o644,
     );
     m.write(
@@ -643,42 +647,10 @@ fn debian_network_unit_retries_until_vault_answers_and_its_consumer_waits_for_th
         0o600,
     );
     m.write("/etc/sealbox/vault-secret-id", "e2e-secret-id\n", 0o600);
-    // The server runs from boot on; it is set up only later.
-    m.write(
-        "/etc/systemd/system/openbao-dev.service",
-        OPENBAO_DEV,
-        0o644,
-    );
-    m.symlink(
-        "/etc/systemd/system/multi-user.target.wants/openbao-dev.service",
-        "/etc/systemd/system/openbao-dev.service",
-    );
-    m.write("/usr/local/bin/e2e-consumer", CONSUMER, 0o755);
-    m.write("/var/log/e2e/.keep", "", 0o644);
-    m.write(
-        "/etc/systemd/system/app-db.service",
-        "[Unit]\nWants=sealbox-network.service\nAfter=sealbox-network.service\n\n\
-         [Service]\n\
-         ExecStart=/usr/local/bin/e2e-consumer start db /run/secrets-network/db-password\n",
-        0o644,
-    );
-    m.symlink(
-        "/etc/systemd/system/multi-user.target.wants/app-db.service",
-        "/etc/systemd/system/app-db.service",
-    );
+    vault_server_and_consumer(&m, "sealbox-network.service");
 
     let r = require!(m.boot());
-    // The first attempt fails (no file, no transit key yet); the unit keeps its start job
-    // and the consumer waits for it.
-    r.wait_until("the network install's first failure", 60, |r| {
-        r.journal("sealbox-network.service").contains(db)
-    });
-    assert_eq!(
-        r.show("sealbox-network.service", "ActiveState"),
-        "activating"
-    );
-    assert_eq!(r.show("app-db.service", "ActiveState"), "inactive");
-    assert!(consumer_log(&r, "db").is_empty());
+    network_install_fails_first_and_the_consumer_waits(&r, "sealbox-network.service", db);
     // The early unit did not wait for any of this.
     r.wait_until("the early install", 60, |r| {
         r.show("sealbox.service", "ActiveState") == "active"
@@ -699,14 +671,7 @@ fn debian_network_unit_retries_until_vault_answers_and_its_consumer_waits_for_th
         r.ok("readlink /run/secrets-network; stat -f -c %T /run/secrets-network.d/"),
         "/run/secrets-network.d/1\nramfs\n"
     );
-    r.wait_until("app-db's start", 30, |r| !consumer_log(r, "db").is_empty());
-    assert_eq!(consumer_log(&r, "db"), ["start from-vault"]);
-    let installed = r.mono("sealbox-network.service", "ActiveEnterTimestampMonotonic");
-    let started = r.mono("app-db.service", "ExecMainStartTimestampMonotonic");
-    assert!(
-        installed > 0 && installed <= started,
-        "app-db started at {started} µs, before the network install finished at {installed} µs"
-    );
+    consumer_started_once_after(&r, "sealbox-network.service");
 }
 
 #[test]
