@@ -107,18 +107,23 @@ impl<'c> Context<'c> {
         match self.config_flag {
             Some(p) => load_config_file(p).map(Some),
             None => {
-                let cwd = std::env::current_dir().map_err(|e| {
-                    Error::new(
-                        ErrorKind::Other,
-                        format!("cannot read the current directory: {e}"),
-                    )
-                })?;
+                let cwd = current_dir()?;
                 find_config(&cwd)
                     .map(|p| load_trusted_config(&p))
                     .transpose()
             }
         }
     }
+}
+
+/// The current directory, for the commands that resolve paths against it.
+pub fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("cannot read the current directory: {e}"),
+        )
+    })
 }
 
 /// The store options a config sets (defaults without one), and `--indent`.

@@ -94,12 +94,7 @@ pub fn run(cx: &Context, a: &CheckArgs) -> Result<bool> {
             format!("{}: no creation_rules to check against", cfg.path.display()),
         )
     })?;
-    let cwd = std::env::current_dir().map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("cannot read the current directory: {e}"),
-        )
-    })?;
+    let cwd = crate::context::current_dir()?;
     let config_abs = absolute_clean(&cfg.path);
     let root = match &a.root {
         Some(r) => absolute_clean(&cwd.join(r)),

@@ -65,12 +65,7 @@ pub fn run(a: &ManifestArgs) -> Result<()> {
     } else {
         a.file.display().to_string()
     };
-    let cwd = std::env::current_dir().map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("cannot read the current directory: {e}"),
-        )
-    })?;
+    let cwd = crate::context::current_dir()?;
     let base = if stdin {
         cwd
     } else {

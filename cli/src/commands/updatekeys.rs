@@ -429,12 +429,7 @@ pub fn run(cx: &Context, a: &UpdatekeysArgs) -> Result<()> {
         )
         .with_hint(format!("{} has no creation_rules", cfg.path.display()))
     })?;
-    let cwd = std::env::current_dir().map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("cannot read the current directory: {e}"),
-        )
-    })?;
+    let cwd = crate::context::current_dir()?;
     let base: PathBuf = absolute_clean(cfg.path.parent().unwrap_or(Path::new("")));
     let base_checkout = Arc::new(Checkout::open(&base).map_err(|e| {
         Error::new(
