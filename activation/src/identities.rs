@@ -142,6 +142,19 @@ pub(crate) fn load(
     })
 }
 
+/// An SSH private key of `sshKeyPaths` or `ageSshKeyPaths`; an unreadable one is a note
+/// (the other keys are still used, as in sops-nix).
+fn read_ssh_key(p: &str, r: &mut dyn Reporter) -> Option<Zeroizing<String>> {
+    crate::keywait::read_key(p)
+        .map_err(|e| {
+            r.note(Note::SshKeyUnreadable {
+                path: p.to_string(),
+                reason: e.to_string(),
+            })
+        })
+        .ok()
+}
+
 /// The OpenPGP side (activation step 7a/7b): `sshKeyPaths` → OpenPGP keys in memory (as
 /// sops-nix's temporary `secring.gpg`, whose keys sops decrypts with in-process: no gpg,
 /// nothing on disk; unreadable or non-RSA keys are notes, the others are used);
@@ -151,15 +164,8 @@ fn pgp_source(m: &Manifest, r: &mut dyn Reporter) -> (Option<Decryptor>, Option<
     if !m.ssh_key_paths.is_empty() {
         let mut ring = Keyring::new();
         for p in &m.ssh_key_paths {
-            let pem = match crate::keywait::read_key(p) {
-                Ok(s) => s,
-                Err(e) => {
-                    r.note(Note::SshKeyUnreadable {
-                        path: p.clone(),
-                        reason: e.to_string(),
-                    });
-                    continue;
-                }
+            let Some(pem) = read_ssh_key(p, r) else {
+                continue;
             };
             match ring.add_ssh_private_key(pem.as_bytes(), p) {
                 Ok(i) => {
@@ -194,15 +200,8 @@ fn identity_text(m: &Manifest, r: &mut dyn Reporter) -> (Zeroizing<String>, Opti
         sealbox_formats::timefmt::now_rfc3339()
     ));
     for p in &m.age_ssh_key_paths {
-        let pem = match crate::keywait::read_key(p) {
-            Ok(s) => s,
-            Err(e) => {
-                r.note(Note::SshKeyUnreadable {
-                    path: p.clone(),
-                    reason: e.to_string(),
-                });
-                continue;
-            }
+        let Some(pem) = read_ssh_key(p, r) else {
+            continue;
         };
         match keys::ssh_to_age_private(&pem) {
             Ok(k) => {
