@@ -29,6 +29,19 @@ fn is_control(c: char) -> bool {
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
+/// Writes the control character `c` escaped: `\t`, `\xNN` below U+0100, else `\u{NNNN}`.
+fn push_control(out: &mut String, c: char) {
+    match c {
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x100 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+        }
+    }
+}
+
 fn needs_escape(s: &str, keep_newlines: bool) -> bool {
     s.contains("::")
         || s.contains("##[")
@@ -47,15 +60,9 @@ fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
             '\n' if keep_newlines => out.push('\n'),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
             ':' if chars.peek() == Some(&':') => out.push_str(":\\"),
             '#' if out.ends_with('#') && chars.peek() == Some(&'[') => out.push_str("\\#"),
-            c if is_control(c) && (c as u32) < 0x100 => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if is_control(c) => {
-                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-            }
+            c if is_control(c) => push_control(&mut out, c),
             c => out.push(c),
         }
     }
@@ -84,13 +91,7 @@ pub fn controls(s: &str) -> Cow<'_, str> {
     for c in s.chars() {
         match c {
             '\n' | '\r' => out.push(c),
-            '\t' => out.push_str("\\t"),
-            c if is_control(c) && (c as u32) < 0x100 => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if is_control(c) => {
-                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-            }
+            c if is_control(c) => push_control(&mut out, c),
             c => out.push(c),
         }
     }
