@@ -28,16 +28,19 @@ pub fn ssh_to_age_public(line: &str) -> Result<String> {
             format!("failed to parse SSH public key of type {kind:?}: {e}"),
         )
     })?;
-    let ed = key.key_data().ed25519().ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidKey,
-            format!(
-                "got {} key type but: only ed25519 keys are supported",
-                key.algorithm()
-            ),
-        )
-    })?;
+    let ed = key
+        .key_data()
+        .ed25519()
+        .ok_or_else(|| not_ed25519(&key.algorithm()))?;
     ed25519_public_to_age(&ed.0)
+}
+
+/// The error for an SSH key of another type than ed25519 (ssh-to-age's words).
+fn not_ed25519(algorithm: &impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::InvalidKey,
+        format!("got {algorithm} key type but: only ed25519 keys are supported"),
+    )
 }
 
 /// The `age1…` recipient for a raw 32-byte ed25519 public key.
@@ -77,15 +80,10 @@ pub fn ssh_to_age_private(pem: &str) -> Result<Zeroizing<String>> {
         )
         .with_hint("remove the passphrase from a copy of the key (ssh-keygen -p)"));
     }
-    let kp = key.key_data().ed25519().ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidKey,
-            format!(
-                "got {} key type but: only ed25519 keys are supported",
-                key.algorithm()
-            ),
-        )
-    })?;
+    let kp = key
+        .key_data()
+        .ed25519()
+        .ok_or_else(|| not_ed25519(&key.algorithm()))?;
     let seed = Zeroizing::new(kp.private.to_bytes());
     Ok(x25519_secret_from_ed25519_seed(&seed))
 }
