@@ -547,18 +547,13 @@ const KEY_TYPES: [&str; 7] = [
     "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
 ];
 
-/// The fields of the `sops` block that are not key types (sops 3.13's struct).
-const FIELDS: [&str; 12] = [
+/// The fields of the `sops` block that are neither key types nor selectors (sops 3.13's
+/// struct; the selectors are [`SELECTOR_KEYS`]).
+const FIELDS: [&str; 6] = [
     "shamir_threshold",
     "key_groups",
     "lastmodified",
     "mac",
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
     "mac_only_encrypted",
     "version",
 ];
@@ -571,6 +566,7 @@ fn unknown_types(m: &Map) -> Vec<(String, Vec<Value>)> {
             !KEY_TYPES
                 .iter()
                 .chain(FIELDS.iter())
+                .chain(SELECTOR_KEYS.iter())
                 .any(|n| same_name(k, n))
         })
         .filter_map(|(k, v)| match v {
