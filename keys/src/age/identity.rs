@@ -814,26 +814,27 @@ impl Identities {
     /// Adds the identities in `text` (identity-file format), recorded as source `location`.
     /// On error nothing is added and the error names `location` and a line number.
     pub fn push_identity_text(&mut self, text: &str, location: &str) -> Result<()> {
-        match parse_identity_text(text, &self.ui, false) {
-            Ok(ids) => {
-                self.add_source(location.into(), ids, None);
-                Ok(())
-            }
-            Err(e) => {
-                self.record(location.into(), SourceStatus::Failed(e.clone()));
-                Err(Error::new(
-                    ErrorKind::InvalidKey,
-                    format!("{location}: {e}"),
-                ))
-            }
-        }
+        let parsed = parse_identity_text(text, &self.ui, false).map(|ids| (ids, None));
+        self.push_parsed(location, parsed)
     }
 
     /// Adds the identities of an identity file's bytes: identity text, or a
     /// passphrase-sealed age file (`age -p`), opened when first needed with this set's
     /// [`Ui`]. On error nothing is added and the error names `location`.
     pub fn push_identity_file(&mut self, bytes: &[u8], location: &str) -> Result<()> {
-        match parse_identity_bytes(Zeroizing::new(bytes.to_vec()), location, &self.ui, false) {
+        let parsed =
+            parse_identity_bytes(Zeroizing::new(bytes.to_vec()), location, &self.ui, false);
+        self.push_parsed(location, parsed)
+    }
+
+    /// Adds what a parse of `location` gave as one source, or records its failure and
+    /// returns it naming `location`.
+    fn push_parsed(
+        &mut self,
+        location: &str,
+        parsed: std::result::Result<(Vec<Ident>, Option<&'static str>), String>,
+    ) -> Result<()> {
+        match parsed {
             Ok((ids, deferred)) => {
                 self.add_source(location.into(), ids, deferred);
                 Ok(())
