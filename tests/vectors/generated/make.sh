@@ -112,63 +112,16 @@ done
 # Bech32 "age". Private: the first 32 bytes of SHA-512(seed), Bech32 "AGE-SECRET-KEY-",
 # upper case. This is what Mic92/ssh-to-age computes.
 log "ssh-to-age conversions"
-python3 - ssh-ed25519.pub ssh-ed25519.unprotected <<'PY'
-import base64, hashlib, struct, sys
+python3 - "$here/.." ssh-ed25519.pub ssh-ed25519.unprotected <<'PY'
+import sys
 
-CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-def polymod(values):
-    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
-    chk = 1
-    for v in values:
-        b = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            chk ^= gen[i] if (b >> i) & 1 else 0
-    return chk
-def bech32(hrp, data):
-    acc, bits, five = 0, 0, []
-    for b in data:
-        acc, bits = acc << 8 | b, bits + 8
-        while bits >= 5:
-            bits -= 5
-            five.append(acc >> bits & 31)
-    if bits:
-        five.append(acc << (5 - bits) & 31)
-    exp = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    pm = polymod(exp + five + [0] * 6) ^ 1
-    return hrp + "1" + "".join(CHARSET[d] for d in five + [pm >> 5 * (5 - i) & 31 for i in range(6)])
+sys.path.insert(0, sys.argv[1])
+from sshage import age_identity, age_recipient, ed25519_blob
 
-def ssh_string(buf, off):
-    (n,) = struct.unpack(">I", buf[off:off + 4])
-    return buf[off + 4:off + 4 + n], off + 4 + n
-
-pub_blob = base64.b64decode(open(sys.argv[1]).read().split()[1])
-kt, off = ssh_string(pub_blob, 0)
-pk, _ = ssh_string(pub_blob, off)
-assert kt == b"ssh-ed25519" and len(pk) == 32
-p = 2**255 - 19
-y = int.from_bytes(pk, "little") & ((1 << 255) - 1)
-u = (1 + y) * pow(1 - y, p - 2, p) % p
-open("ssh-ed25519.age-recipient", "w").write(bech32("age", u.to_bytes(32, "little")) + "\n")
-
-pem = open(sys.argv[2]).read().split("-----")[2]
-raw = base64.b64decode("".join(pem.split()))
-assert raw.startswith(b"openssh-key-v1\0")
-off = len(b"openssh-key-v1\0")
-cipher, off = ssh_string(raw, off)
-kdf, off = ssh_string(raw, off)
-_, off = ssh_string(raw, off)  # kdf options
-off += 4  # number of keys
-_, off = ssh_string(raw, off)  # public key
-priv, _ = ssh_string(raw, off)
-assert cipher == b"none" and kdf == b"none"
-o = 8  # two check ints
-kt, o = ssh_string(priv, o)
-pk2, o = ssh_string(priv, o)
-sk, o = ssh_string(priv, o)
-assert kt == b"ssh-ed25519" and pk2 == pk and len(sk) == 64
-scalar = hashlib.sha512(sk[:32]).digest()[:32]
-open("ssh-ed25519.age-identity", "w").write(bech32("age-secret-key-", scalar).upper() + "\n")
+line = open(sys.argv[2]).read()
+open("ssh-ed25519.age-recipient", "w").write(age_recipient(line) + "\n")
+ident = age_identity(open(sys.argv[3]).read(), ed25519_blob(line))
+open("ssh-ed25519.age-identity", "w").write(ident + "\n")
 PY
 [ "$(age-keygen -y ssh-ed25519.age-identity)" = "$(cat ssh-ed25519.age-recipient)" ]
 

@@ -13,9 +13,12 @@ import base64
 import json
 import os
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.dirname(HERE)
+sys.path.insert(0, VECTORS)
+from sshage import age_recipient, ed25519_blob  # noqa: E402
 
 
 def vector(path):
@@ -23,55 +26,7 @@ def vector(path):
         return f.read()
 
 
-# --- the age conversion (checked below against known conversions) -------------------------
-CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-
-
-def _polymod(values):
-    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
-    chk = 1
-    for v in values:
-        b = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            chk ^= gen[i] if (b >> i) & 1 else 0
-    return chk
-
-
-def bech32(hrp, data):
-    acc, bits, five = 0, 0, []
-    for b in data:
-        acc, bits = acc << 8 | b, bits + 8
-        while bits >= 5:
-            bits -= 5
-            five.append(acc >> bits & 31)
-    if bits:
-        five.append(acc << (5 - bits) & 31)
-    exp = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    pm = _polymod(exp + five + [0] * 6) ^ 1
-    check = [pm >> 5 * (5 - i) & 31 for i in range(6)]
-    return hrp + "1" + "".join(CHARSET[d] for d in five + check)
-
-
-def ssh_string(buf, off):
-    (n,) = struct.unpack(">I", buf[off:off + 4])
-    return buf[off + 4:off + 4 + n], off + 4 + n
-
-
-def ed25519_blob(line):
-    """The 32-byte public key of an ssh-ed25519 public key line (key type, base64, ...)."""
-    blob = base64.b64decode(line.split()[1])
-    kt, off = ssh_string(blob, 0)
-    pk, _ = ssh_string(blob, off)
-    assert kt == b"ssh-ed25519" and len(pk) == 32
-    return pk
-
-
-def age_recipient(line):
-    p = 2**255 - 19
-    y = int.from_bytes(ed25519_blob(line), "little") & ((1 << 255) - 1)
-    u = (1 + y) * pow(1 - y, p - 2, p) % p
-    return bech32("age", u.to_bytes(32, "little"))
+# --- the age conversion (tests/vectors/sshage.py; checked below against known conversions)
 
 
 def b64_string(s):
